@@ -1,0 +1,1 @@
+"""VM inventory service: an async REST API for virtual machines, backed by MongoDB."""

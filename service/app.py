@@ -1,0 +1,122 @@
+"""create_app(settings): plugins, routes, exception handlers and the lifespan owning the client."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import msgspec
+from litestar import Litestar, Request
+from litestar.datastructures import State
+from litestar.di import Provide
+from litestar.exceptions import HTTPException
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.plugins import ScalarRenderPlugin
+from litestar.plugins.problem_details import ProblemDetailsConfig, ProblemDetailsPlugin
+from litestar.types import Empty
+
+from service.config import Settings
+from service.controllers import HealthController, VMController
+from service.db import init_odm, make_client
+from service.errors import (
+    DomainError,
+    FieldError,
+    UnsupportedMediaType,
+    ValidationFailed,
+    domain_error_handler,
+    http_error_handler,
+    internal_error_handler,
+)
+from service.repository import VMRepository
+from service.services import VMService
+
+MAX_BODY_BYTES = 1024 * 1024
+JSON_TYPES = frozenset({"application/json"})
+PATCH_TYPES = frozenset({"application/json", "application/merge-patch+json"})
+_PATH_RE = re.compile(r"\$\.?([A-Za-z0-9_]*)")
+_UNKNOWN_RE = re.compile(r"unknown field `([^`]*)`")
+
+
+def _field_errors(exc: msgspec.ValidationError) -> ValidationFailed:
+    """Turn msgspec's message (`Expected int, got str - at $.cpu_cores`) into a named field."""
+    text = str(exc)
+    message, _, where = text.partition(" - at `")
+    if unknown := _UNKNOWN_RE.search(text):
+        field = unknown.group(1)
+        message = f"unknown field {field!r}"
+    else:
+        match = _PATH_RE.match(where.rstrip("`"))
+        field = (match.group(1) if match else "") or "body"
+        path = where.rstrip("`").removeprefix("$").removeprefix(".")
+        field = path if path and field != "body" else field
+    return ValidationFailed(f"{field}: {message}", [FieldError(field, message)])
+
+
+class StrictRequest(Request[Any, Any, Any]):
+    """A request whose JSON body is decoded strictly (no coercion) into the handler's body type."""
+
+    async def json(self) -> Any:
+        """Check the media type, then decode straight into the declared `data` type."""
+        if self._json is Empty:
+            media_type = self.headers.get("content-type", "").split(";")[0].strip().lower()
+            allowed = PATCH_TYPES if self.method == "PATCH" else JSON_TYPES
+            if media_type not in allowed:
+                raise UnsupportedMediaType(
+                    f"Content-Type must be one of {sorted(allowed)}, not {media_type or 'none'!r}"
+                )
+            field = self.route_handler.parsed_fn_signature.parameters.get("data")
+            target: Any = field.annotation if field is not None else Any
+            try:
+                self._json = msgspec.json.decode(await self.body(), type=target)
+            except msgspec.ValidationError as exc:
+                raise _field_errors(exc) from None
+            except msgspec.DecodeError as exc:
+                raise ValidationFailed(
+                    f"malformed JSON: {exc}", [FieldError("body", str(exc))]
+                ) from None
+        return self._json
+
+
+def create_app(settings: Settings) -> Litestar:
+    """Build the application for `settings` (which must name a MongoDB URL)."""
+    if not settings.mongodb_url:
+        raise ValueError("settings.mongodb_url is required (the CLI starts a local mongod)")
+    url = settings.mongodb_url
+
+    @asynccontextmanager
+    async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        client = make_client(url, settings)
+        try:
+            await init_odm(client[settings.mongodb_db])
+            app.state.vm_service = VMService(VMRepository())
+            yield
+        finally:
+            await client.close()
+
+    def provide_vm_service(state: State) -> VMService:
+        service: VMService = state.vm_service
+        return service
+
+    return Litestar(
+        route_handlers=[VMController, HealthController],
+        dependencies={"vm_service": Provide(provide_vm_service, sync_to_thread=False)},
+        lifespan=[lifespan],
+        request_class=StrictRequest,
+        request_max_body_size=MAX_BODY_BYTES,
+        plugins=[ProblemDetailsPlugin(ProblemDetailsConfig(enable_for_all_http_exceptions=False))],
+        exception_handlers={
+            DomainError: domain_error_handler,
+            HTTPException: http_error_handler,
+            Exception: internal_error_handler,
+        },
+        openapi_config=OpenAPIConfig(
+            title="VM Inventory",
+            version="1.0.0",
+            description="Inventory of virtual machines.",
+            path="/schema",
+            render_plugins=[ScalarRenderPlugin()],
+        ),
+        debug=False,
+    )

@@ -1,0 +1,149 @@
+"""The only module that talks to MongoDB: VM storage, error translation, atomic writes."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Coroutine
+from datetime import datetime
+from typing import Any, ParamSpec, TypeVar
+
+import msgspec
+from bson import ObjectId
+from bson.errors import InvalidId
+from pymongo import DESCENDING, ReturnDocument
+from pymongo.asynchronous.collection import AsyncCollection
+from pymongo.errors import ConnectionFailure, DuplicateKeyError, PyMongoError
+
+from service.documents import VMDocument
+from service.errors import DatabaseUnavailable, NameConflict, NotFound, PreconditionFailed
+from service.schemas import VM
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+Raw = dict[str, Any]
+
+
+def translate_errors(
+    fn: Callable[P, Coroutine[Any, Any, R]],
+) -> Callable[P, Coroutine[Any, Any, R]]:
+    """Turn driver errors meaning "MongoDB is unreachable or too slow" into DatabaseUnavailable."""
+
+    @functools.wraps(fn)
+    async def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return await fn(*args, **kwargs)
+        except ConnectionFailure as exc:
+            raise DatabaseUnavailable() from exc
+        except PyMongoError as exc:
+            if exc.timeout:
+                raise DatabaseUnavailable() from exc
+            raise
+
+    return wrapper
+
+
+def parse_id(vm_id: str) -> ObjectId:
+    """Parse a VM id; a malformed one is simply an id no VM has."""
+    try:
+        return ObjectId(vm_id)
+    except (InvalidId, TypeError):
+        raise NotFound(f"no VM with id {vm_id!r}") from None
+
+
+def to_vm(doc: Raw) -> VM:
+    """Convert a raw `vms` document into the API's VM."""
+    doc["id"] = str(doc.pop("_id"))
+    return msgspec.convert(doc, VM)
+
+
+_PROJECTION = {
+    field: 1
+    for field in (
+        "name", "status", "os", "cpu_cores", "memory_mib", "storage_gib",
+        "ip_address", "labels", "description", "revision", "created_at", "updated_at",
+    )
+}  # fmt: skip
+
+
+class VMRepository:
+    """Stores VMs in the `vms` collection; every write is a single atomic operation."""
+
+    def __init__(self, collection: AsyncCollection[Raw] | None = None) -> None:
+        """Use the Beanie-bound `vms` collection unless one is given."""
+        self.vms: AsyncCollection[Raw] = collection or VMDocument.get_pymongo_collection()
+
+    @translate_errors
+    async def ping(self) -> None:
+        """Raise DatabaseUnavailable unless MongoDB answers."""
+        await self.vms.database.command("ping")
+
+    @translate_errors
+    async def create(self, fields: Raw) -> VM:
+        """Insert a new VM; a taken name (ignoring case) raises NameConflict."""
+        doc = dict(fields)
+        try:
+            result = await self.vms.insert_one(doc)
+        except DuplicateKeyError:
+            raise NameConflict(f"a VM named {fields['name']!r} already exists") from None
+        doc["_id"] = result.inserted_id
+        return to_vm(doc)
+
+    @translate_errors
+    async def get_by_id(self, vm_id: str) -> VM:
+        """Return the VM or raise NotFound."""
+        doc = await self.vms.find_one({"_id": parse_id(vm_id)}, _PROJECTION)
+        if doc is None:
+            raise NotFound(f"no VM with id {vm_id!r}")
+        return to_vm(doc)
+
+    @translate_errors
+    async def list(self, limit: int, after: tuple[datetime, str] | None = None) -> list[VM]:
+        """VMs newest first, starting after the (created_at, id) key of the previous page."""
+        query: Raw = {}
+        if after is not None:
+            created, last_id = after
+            oid = parse_id(last_id)
+            query = {
+                "$or": [
+                    {"created_at": {"$lt": created}},
+                    {"created_at": created, "_id": {"$lt": oid}},
+                ]
+            }
+        cursor = self.vms.find(query, _PROJECTION, limit=limit).sort(
+            [("created_at", DESCENDING), ("_id", DESCENDING)]
+        )
+        return [to_vm(doc) async for doc in cursor]
+
+    @translate_errors
+    async def update(self, vm_id: str, expected_revision: int, changes: Raw) -> VM:
+        """Set `changes` if the VM is still at `expected_revision` (compare-and-set)."""
+        oid = parse_id(vm_id)
+        try:
+            doc = await self.vms.find_one_and_update(
+                {"_id": oid, "revision": expected_revision},
+                {"$set": changes, "$inc": {"revision": 1}},
+                projection=_PROJECTION,
+                return_document=ReturnDocument.AFTER,
+            )
+        except DuplicateKeyError:
+            raise NameConflict(f"a VM named {changes.get('name')!r} already exists") from None
+        if doc is None:
+            await self._raise_missing_or_stale(oid, vm_id)
+        assert doc is not None
+        return to_vm(doc)
+
+    @translate_errors
+    async def delete(self, vm_id: str, expected_revision: int) -> None:
+        """Delete the VM if it is still at `expected_revision`."""
+        oid = parse_id(vm_id)
+        result = await self.vms.delete_one({"_id": oid, "revision": expected_revision})
+        if result.deleted_count == 0:
+            await self._raise_missing_or_stale(oid, vm_id)
+
+    async def _raise_missing_or_stale(self, oid: ObjectId, vm_id: str) -> None:
+        current = await self.vms.find_one({"_id": oid}, {"revision": 1})
+        if current is None:
+            raise NotFound(f"no VM with id {vm_id!r}")
+        revision = int(current["revision"])
+        raise PreconditionFailed(f"the VM is at revision {revision}", current_revision=revision)

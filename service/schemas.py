@@ -1,0 +1,129 @@
+"""msgspec Structs for every request and response body."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Annotated
+
+import msgspec
+from msgspec import UNSET, Meta, Struct, UnsetType
+
+NAME_PATTERN = r"^[A-Za-z0-9]([A-Za-z0-9._-]*[A-Za-z0-9])?$"
+LABEL_KEY_PATTERN = r"^[a-z0-9]([a-z0-9._/-]*[a-z0-9])?$"
+MAX_LABELS = 64
+
+
+class VMStatus(StrEnum):
+    """Lifecycle status of a VM."""
+
+    PROVISIONING = "provisioning"
+    RUNNING = "running"
+    STOPPED = "stopped"
+    SUSPENDED = "suspended"
+    ERROR = "error"
+
+
+class InitialStatus(StrEnum):
+    """Statuses a VM may be registered with."""
+
+    PROVISIONING = "provisioning"
+    RUNNING = "running"
+    STOPPED = "stopped"
+
+
+Name = Annotated[
+    str,
+    Meta(
+        min_length=1, max_length=63, pattern=NAME_PATTERN,
+        description="unique ignoring case", examples=["web-01"],
+    ),
+]  # fmt: skip
+OsName = Annotated[str, Meta(min_length=1, max_length=64, examples=["ubuntu-24.04"])]
+CpuCores = Annotated[int, Meta(ge=1, le=1024)]
+MemoryMiB = Annotated[int, Meta(ge=128, le=33554432)]
+StorageGiB = Annotated[int, Meta(ge=1, le=1048576)]
+IpAddress = Annotated[
+    str,
+    Meta(
+        min_length=2, max_length=45, description="IPv4 or IPv6, returned in canonical form",
+        examples=["10.0.0.5"],
+    ),
+]  # fmt: skip
+LabelKey = Annotated[str, Meta(min_length=1, max_length=63, pattern=LABEL_KEY_PATTERN)]
+LabelValue = Annotated[str, Meta(max_length=63)]
+Labels = Annotated[dict[LabelKey, LabelValue], Meta(max_length=MAX_LABELS)]
+Description = Annotated[str, Meta(max_length=1024)]
+
+
+class VMCreate(Struct, forbid_unknown_fields=True, kw_only=True):
+    """Body of CreateVM."""
+
+    name: Name
+    status: InitialStatus = InitialStatus.PROVISIONING
+    os: OsName
+    cpu_cores: CpuCores
+    memory_mib: MemoryMiB
+    storage_gib: StorageGiB
+    ip_address: IpAddress | None = None
+    labels: Labels = msgspec.field(default_factory=dict)
+    description: Description = ""
+
+
+class VMReplace(Struct, forbid_unknown_fields=True, kw_only=True):
+    """Body of ReplaceVM: every writable field; omitted optional ones return to their defaults."""
+
+    name: Name
+    status: VMStatus | UnsetType = UNSET
+    os: OsName
+    cpu_cores: CpuCores
+    memory_mib: MemoryMiB
+    storage_gib: StorageGiB
+    ip_address: IpAddress | None = None
+    labels: Labels = msgspec.field(default_factory=dict)
+    description: Description = ""
+
+
+class VMPatch(Struct, forbid_unknown_fields=True, kw_only=True):
+    """Body of UpdateVM, a JSON Merge Patch: null clears `ip_address` or removes a label."""
+
+    name: Name | UnsetType = UNSET
+    status: VMStatus | UnsetType = UNSET
+    os: OsName | UnsetType = UNSET
+    cpu_cores: CpuCores | UnsetType = UNSET
+    memory_mib: MemoryMiB | UnsetType = UNSET
+    storage_gib: StorageGiB | UnsetType = UNSET
+    ip_address: IpAddress | UnsetType | None = UNSET
+    labels: dict[LabelKey, LabelValue | None] | UnsetType = UNSET
+    description: Description | UnsetType = UNSET
+
+
+class VM(Struct, kw_only=True):
+    """A virtual machine as the API returns it."""
+
+    id: Annotated[str, Meta(description="24 hex characters", examples=["665f1c2e8b3e4a0012345678"])]
+    name: str
+    status: VMStatus
+    os: str
+    cpu_cores: int
+    memory_mib: int
+    storage_gib: int
+    ip_address: str | None
+    labels: dict[str, str]
+    description: str
+    revision: int
+    created_at: datetime
+    updated_at: datetime
+
+
+class VMPage(Struct, kw_only=True):
+    """One page of VMs; pass `next_page_token` back to get the next one (null on the last page)."""
+
+    items: list[VM]
+    next_page_token: str | None
+
+
+class Health(Struct):
+    """Health probe answer."""
+
+    status: str

@@ -1,0 +1,317 @@
+"""Business rules: validation beyond the schema, status transitions, resize rules, safe writes."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import ipaddress
+import random
+import re
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+import msgspec
+
+from service.errors import (
+    FieldError,
+    InvalidTransition,
+    PreconditionFailed,
+    RuleViolation,
+    ValidationFailed,
+    WriteContention,
+)
+from service.schemas import (
+    LABEL_KEY_PATTERN,
+    MAX_LABELS,
+    NAME_PATTERN,
+    VM,
+    VMCreate,
+    VMPage,
+    VMPatch,
+    VMReplace,
+    VMStatus,
+)
+
+TRANSITIONS: dict[VMStatus, frozenset[VMStatus]] = {
+    VMStatus.PROVISIONING: frozenset({VMStatus.RUNNING, VMStatus.ERROR}),
+    VMStatus.RUNNING: frozenset({VMStatus.STOPPED, VMStatus.SUSPENDED, VMStatus.ERROR}),
+    VMStatus.SUSPENDED: frozenset({VMStatus.RUNNING, VMStatus.STOPPED, VMStatus.ERROR}),
+    VMStatus.STOPPED: frozenset({VMStatus.RUNNING, VMStatus.ERROR}),
+    VMStatus.ERROR: frozenset({VMStatus.STOPPED, VMStatus.RUNNING}),
+}
+RESIZABLE = frozenset({VMStatus.STOPPED, VMStatus.PROVISIONING})
+DELETE_NEEDS_FORCE = frozenset({VMStatus.RUNNING, VMStatus.SUSPENDED})
+MAX_WRITE_ATTEMPTS = 64
+DEFAULT_PAGE_SIZE = 50
+
+_NAME_RE = re.compile(NAME_PATTERN.removesuffix("$"))
+_LABEL_KEY_RE = re.compile(LABEL_KEY_PATTERN.removesuffix("$"))
+_FIELDS = ("name", "status", "os", "cpu_cores", "memory_mib", "storage_gib", "ip_address")
+
+
+class Repository(Protocol):
+    """What the service needs from storage (VMRepository, or a fake in unit tests)."""
+
+    async def ping(self) -> None:
+        """Raise DatabaseUnavailable unless storage answers."""
+
+    async def create(self, fields: dict[str, Any]) -> VM:
+        """Insert; raise NameConflict for a taken name."""
+
+    async def get_by_id(self, vm_id: str) -> VM:
+        """Return the VM or raise NotFound."""
+
+    async def list(self, limit: int, after: tuple[datetime, str] | None = None) -> list[VM]:
+        """Newest first, after the given (created_at, id) key."""
+
+    async def update(self, vm_id: str, expected_revision: int, changes: dict[str, Any]) -> VM:
+        """Compare-and-set on revision; raise NotFound or PreconditionFailed."""
+
+    async def delete(self, vm_id: str, expected_revision: int) -> None:
+        """Compare-and-delete on revision; raise NotFound or PreconditionFailed."""
+
+
+def utcnow() -> datetime:
+    """Now in UTC, truncated to milliseconds (what MongoDB stores)."""
+    now = datetime.now(UTC)
+    return now.replace(microsecond=now.microsecond // 1000 * 1000)
+
+
+def invalid(field: str, message: str) -> ValidationFailed:
+    """A 400 naming one field."""
+    return ValidationFailed(f"{field}: {message}", [FieldError(field, message)])
+
+
+def canonical_ip(value: str | None) -> str | None:
+    """Return the canonical text of an IPv4/IPv6 address (`2001:DB8:0::1` -> `2001:db8::1`)."""
+    if value is None:
+        return None
+    try:
+        address = ipaddress.ip_address(value)
+    except ValueError:
+        raise invalid("ip_address", f"{value!r} is not a valid IPv4 or IPv6 address") from None
+    if isinstance(address, ipaddress.IPv6Address) and address.scope_id is not None:
+        raise invalid("ip_address", "zone identifiers (%...) are not accepted")
+    return str(address)
+
+
+def check_name(name: str) -> str:
+    """Reject what the schema pattern lets through (`$` also matches before a final newline)."""
+    if not _NAME_RE.fullmatch(name):
+        raise invalid("name", f"{name!r} does not match {NAME_PATTERN}")
+    return name
+
+
+def check_labels(labels: dict[str, str]) -> dict[str, str]:
+    """Enforce the label key pattern exactly and the label count."""
+    for key in labels:
+        if not _LABEL_KEY_RE.fullmatch(key):
+            raise invalid(f"labels.{key}", f"label key does not match {LABEL_KEY_PATTERN}")
+    if len(labels) > MAX_LABELS:
+        raise invalid("labels", f"at most {MAX_LABELS} labels")
+    return labels
+
+
+def check_transition(current: VMStatus, target: VMStatus) -> None:
+    """Raise InvalidTransition unless `current -> target` is allowed (staying put always is)."""
+    if target != current and target not in TRANSITIONS[current]:
+        allowed = sorted(s.value for s in TRANSITIONS[current])
+        raise InvalidTransition(
+            f"cannot change status from {current.value} to {target.value}",
+            current_status=current.value,
+            allowed_transitions=allowed,
+        )
+
+
+def check_resize(current: VM, cpu_cores: int, memory_mib: int, storage_gib: int) -> None:
+    """CPU and memory change only while stopped or provisioning; storage never shrinks."""
+    if (cpu_cores, memory_mib) != (current.cpu_cores, current.memory_mib) and (
+        current.status not in RESIZABLE
+    ):
+        raise RuleViolation(
+            f"cpu_cores and memory_mib can change only while the VM is stopped or provisioning "
+            f"(it is {current.status.value})"
+        )
+    if storage_gib < current.storage_gib:
+        raise RuleViolation(
+            f"storage_gib cannot shrink (from {current.storage_gib} to {storage_gib})"
+        )
+
+
+def encode_page_token(vm: VM) -> str:
+    """An opaque token pointing just after `vm` in the default order."""
+    raw = msgspec.json.encode([vm.created_at, vm.id])
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_page_token(token: str) -> tuple[datetime, str]:
+    """Inverse of encode_page_token; a damaged token is a 400 naming `page_token`."""
+    try:
+        raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
+        return msgspec.json.decode(raw, type=tuple[datetime, str])
+    except (binascii.Error, ValueError, msgspec.DecodeError):
+        raise invalid("page_token", "not a token this service issued") from None
+
+
+class VMService:
+    """The VM use cases: every rule is checked against the state the write replaces."""
+
+    def __init__(self, repo: Repository, clock: Callable[[], datetime] = utcnow) -> None:
+        """Serve use cases over `repo`; `clock` gives timestamps."""
+        self.repo = repo
+        self.clock = clock
+
+    async def create_vm(self, data: VMCreate) -> VM:
+        """Register a new VM at revision 1."""
+        now = self.clock()
+        fields: dict[str, Any] = {
+            "name": check_name(data.name),
+            "status": data.status.value,
+            "os": data.os,
+            "cpu_cores": data.cpu_cores,
+            "memory_mib": data.memory_mib,
+            "storage_gib": data.storage_gib,
+            "ip_address": canonical_ip(data.ip_address),
+            "labels": check_labels(data.labels),
+            "description": data.description,
+            "revision": 1,
+            "created_at": now,
+            "updated_at": now,
+        }
+        return await self.repo.create(fields)
+
+    async def ping(self) -> None:
+        """Raise DatabaseUnavailable unless the database answers."""
+        await self.repo.ping()
+
+    async def get_vm(self, vm_id: str) -> VM:
+        """One VM by id."""
+        return await self.repo.get_by_id(vm_id)
+
+    async def list_vms(
+        self, page_size: int = DEFAULT_PAGE_SIZE, page_token: str | None = None
+    ) -> VMPage:
+        """A page of VMs, newest first."""
+        after = decode_page_token(page_token) if page_token else None
+        items = await self.repo.list(page_size + 1, after)
+        more = len(items) > page_size
+        items = items[:page_size]
+        token = encode_page_token(items[-1]) if more else None
+        return VMPage(items=items, next_page_token=token)
+
+    async def replace_vm(self, vm_id: str, data: VMReplace, if_match: int | None = None) -> VM:
+        """Replace every writable field; an omitted status stays as it is."""
+        ip = canonical_ip(data.ip_address)
+        check_name(data.name)
+        check_labels(data.labels)
+
+        def build(current: VM) -> dict[str, Any]:
+            status = current.status if isinstance(data.status, msgspec.UnsetType) else data.status
+            check_transition(current.status, status)
+            check_resize(current, data.cpu_cores, data.memory_mib, data.storage_gib)
+            desired = {
+                "name": data.name, "status": status.value, "os": data.os,
+                "cpu_cores": data.cpu_cores, "memory_mib": data.memory_mib,
+                "storage_gib": data.storage_gib, "ip_address": ip,
+                "labels": data.labels, "description": data.description,
+            }  # fmt: skip
+            return _diff(current, desired)
+
+        return await self._write(vm_id, if_match, build)
+
+    async def update_vm(self, vm_id: str, patch: VMPatch, if_match: int | None = None) -> VM:
+        """Apply a JSON Merge Patch."""
+        unset = msgspec.UNSET
+        if patch.name is not unset:
+            check_name(patch.name)
+        ip = canonical_ip(patch.ip_address) if patch.ip_address is not unset else unset
+        if patch.labels is not unset:
+            check_labels({k: "" for k in patch.labels})
+
+        def build(current: VM) -> dict[str, Any]:
+            desired: dict[str, Any] = {}
+            for field in (*_FIELDS, "description"):
+                value = ip if field == "ip_address" else getattr(patch, field)
+                if value is not unset:
+                    desired[field] = value.value if isinstance(value, VMStatus) else value
+            if patch.labels is not unset:
+                labels = dict(current.labels)
+                for key, value in patch.labels.items():
+                    if value is None:
+                        labels.pop(key, None)
+                    else:
+                        labels[key] = value
+                desired["labels"] = check_labels(labels)
+            if "status" in desired:
+                check_transition(current.status, VMStatus(desired["status"]))
+            check_resize(
+                current,
+                desired.get("cpu_cores", current.cpu_cores),
+                desired.get("memory_mib", current.memory_mib),
+                desired.get("storage_gib", current.storage_gib),
+            )
+            return _diff(current, desired)
+
+        return await self._write(vm_id, if_match, build)
+
+    async def delete_vm(self, vm_id: str, force: bool = False, if_match: int | None = None) -> None:
+        """Delete a VM; a running or suspended one only with `force`."""
+        for _ in range(MAX_WRITE_ATTEMPTS):
+            current = await self.repo.get_by_id(vm_id)
+            _check_if_match(current, if_match)
+            if current.status in DELETE_NEEDS_FORCE and not force:
+                raise RuleViolation(
+                    f"the VM is {current.status.value}; stop it first or delete with force=true"
+                )
+            try:
+                await self.repo.delete(vm_id, current.revision)
+                return
+            except PreconditionFailed:
+                if if_match is not None:
+                    raise
+                await _backoff()
+        raise WriteContention("the VM kept changing; retry")
+
+    async def _write(
+        self, vm_id: str, if_match: int | None, build: Callable[[VM], dict[str, Any]]
+    ) -> VM:
+        """Compare-and-set loop: read, check rules on that state, write only if it is unchanged."""
+        for _ in range(MAX_WRITE_ATTEMPTS):
+            current = await self.repo.get_by_id(vm_id)
+            _check_if_match(current, if_match)
+            changes = build(current)
+            if not changes:
+                return current
+            changes["updated_at"] = self.clock()
+            try:
+                return await self.repo.update(vm_id, current.revision, changes)
+            except PreconditionFailed:
+                if if_match is not None:
+                    raise
+                await _backoff()
+        raise WriteContention("the VM kept changing; retry")
+
+
+def _check_if_match(current: VM, if_match: int | None) -> None:
+    if if_match is not None and current.revision != if_match:
+        raise PreconditionFailed(
+            f"the VM is at revision {current.revision}, not {if_match}",
+            current_revision=current.revision,
+        )
+
+
+def _diff(current: VM, desired: dict[str, Any]) -> dict[str, Any]:
+    """The fields of `desired` that differ from `current`."""
+    out: dict[str, Any] = {}
+    for field, value in desired.items():
+        old = getattr(current, field)
+        old = old.value if isinstance(old, VMStatus) else old
+        if old != value:
+            out[field] = value
+    return out
+
+
+async def _backoff() -> None:
+    await asyncio.sleep(random.uniform(0, 0.005))  # noqa: S311 - jitter, not security

@@ -1,0 +1,101 @@
+"""Shared fixtures: one real MongoDB per test session (MONGODB_URL, testcontainers, or local mongod)."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+import pytest
+from litestar.testing import AsyncTestClient
+from pymongo import AsyncMongoClient
+from pymongo.asynchronous.database import AsyncDatabase
+
+from service.app import create_app
+from service.config import Settings
+from service.db import LocalMongod, free_port
+from service.migrations.runner import upgrade
+
+
+def _docker_engine_answers() -> bool:
+    try:
+        import docker
+
+        docker.from_env(timeout=2).ping()
+        return True
+    except Exception:
+        return False
+
+
+@pytest.fixture(scope="session")
+def mongo_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A MongoDB replica set for the whole session."""
+    if url := os.environ.get("MONGODB_URL"):
+        yield url
+        return
+    if _docker_engine_answers():
+        from testcontainers.mongodb import MongoDbContainer
+
+        container = MongoDbContainer("mongo:8").with_command("--replSet rs0 --bind_ip_all")
+        with container:
+            container.exec(
+                "mongosh --quiet --eval \"rs.initiate({_id:'rs0',members:[{_id:0,host:'localhost:27017'}]})\""
+            )
+            host = container.get_container_host_ip()
+            port = container.get_exposed_port(27017)
+            yield f"mongodb://{host}:{port}/?directConnection=true"
+        return
+    mongod = LocalMongod(tmp_path_factory.mktemp("mongo"), free_port())
+    mongod.start()
+    try:
+        yield mongod.url
+    finally:
+        mongod.stop()
+
+
+@pytest.fixture(scope="session")
+def settings(mongo_url: str) -> Settings:
+    """Settings for a database of this session's own."""
+    return Settings(
+        _env_file=None,  # type: ignore[call-arg]
+        mongodb_url=mongo_url,
+        mongodb_db=f"test_{uuid.uuid4().hex[:12]}",
+    )
+
+
+@pytest.fixture(scope="session")
+async def mongo_client(settings: Settings) -> AsyncIterator[AsyncMongoClient[dict[str, Any]]]:
+    """A raw client, to look at what the service stored."""
+    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(settings.mongodb_url, tz_aware=True)
+    yield client
+    await client.drop_database(settings.mongodb_db)
+    await client.close()
+
+
+@pytest.fixture(scope="session")
+async def db(
+    mongo_client: AsyncMongoClient[dict[str, Any]], settings: Settings
+) -> AsyncDatabase[dict[str, Any]]:
+    """The session's database, migrated to the newest version."""
+    database = mongo_client[settings.mongodb_db]
+    await upgrade(database)
+    return database
+
+
+@pytest.fixture(scope="session")
+async def client(
+    settings: Settings, db: AsyncDatabase[dict[str, Any]]
+) -> AsyncIterator[AsyncTestClient[Any]]:
+    """An AsyncTestClient over the app, lifespan included."""
+    async with AsyncTestClient(app=create_app(settings)) as test_client:
+        yield test_client
+
+
+@pytest.fixture
+async def clean(db: AsyncDatabase[dict[str, Any]]) -> AsyncDatabase[dict[str, Any]]:
+    """Empty every data collection before the test."""
+    for name in await db.list_collection_names():
+        if not name.startswith(("schema_", "system.")):
+            await db[name].delete_many({})
+    return db
