@@ -11,23 +11,18 @@ import msgspec
 from litestar import Litestar, Request
 from litestar.datastructures import State
 from litestar.di import Provide
-from litestar.exceptions import HTTPException
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import ScalarRenderPlugin
-from litestar.plugins.problem_details import ProblemDetailsConfig, ProblemDetailsPlugin
 from litestar.types import Empty
 
 from service.config import Settings
 from service.controllers import HealthController, VMController
 from service.db import init_odm, make_client
 from service.errors import (
-    DomainError,
     FieldError,
     UnsupportedMediaType,
     ValidationFailed,
-    domain_error_handler,
-    http_error_handler,
-    internal_error_handler,
+    problem_details_plugin,
 )
 from service.repository import VMRepository
 from service.services import VMService
@@ -105,12 +100,7 @@ def create_app(settings: Settings) -> Litestar:
         lifespan=[lifespan],
         request_class=StrictRequest,
         request_max_body_size=MAX_BODY_BYTES,
-        plugins=[ProblemDetailsPlugin(ProblemDetailsConfig(enable_for_all_http_exceptions=False))],
-        exception_handlers={
-            DomainError: domain_error_handler,
-            HTTPException: http_error_handler,
-            Exception: internal_error_handler,
-        },
+        plugins=[problem_details_plugin()],
         openapi_config=OpenAPIConfig(
             title="VM Inventory",
             version="1.0.0",

@@ -6,9 +6,13 @@ import logging
 from typing import Any, ClassVar
 
 import msgspec
-from litestar import Request, Response
 from litestar.exceptions import HTTPException, ValidationException
 from litestar.openapi.datastructures import ResponseSpec
+from litestar.plugins.problem_details import (
+    ProblemDetailsConfig,
+    ProblemDetailsException,
+    ProblemDetailsPlugin,
+)
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 PROBLEM_TYPE_BASE = "https://vm-inventory.dev/problems/"
@@ -166,23 +170,16 @@ def status_of(exc_type: type[DomainError]) -> int:
     return 500
 
 
-def _problem(status: int, slug: str, title: str, detail: str, **extra: Any) -> dict[str, Any]:
-    body = {"type": PROBLEM_TYPE_BASE + slug, "title": title, "status": status, "detail": detail}
-    body.update({k: v for k, v in extra.items() if v is not None})
-    return body
-
-
-def _response(body: dict[str, Any], headers: dict[str, str] | None = None) -> Response[Any]:
-    return Response(
-        body, status_code=body["status"], media_type=PROBLEM_MEDIA_TYPE, headers=headers or {}
+def domain_problem(exc: DomainError) -> ProblemDetailsException:
+    """A domain error as a problem (status from STATUS, extra members kept)."""
+    return ProblemDetailsException(
+        detail=exc.detail,
+        status_code=status_of(type(exc)),
+        headers=exc.headers,
+        extra=exc.extra,
+        type_=PROBLEM_TYPE_BASE + exc.slug,
+        title=exc.title,
     )
-
-
-def domain_error_handler(request: Request[Any, Any, Any], exc: DomainError) -> Response[Any]:
-    """Render a domain error as problem+json."""
-    status = status_of(type(exc))
-    body = _problem(status, exc.slug, exc.title, exc.detail, instance=request.url.path, **exc.extra)
-    return _response(body, exc.headers)
 
 
 def _field_of(error: dict[str, Any]) -> str:
@@ -190,12 +187,12 @@ def _field_of(error: dict[str, Any]) -> str:
     return key.removeprefix("data.")
 
 
-def http_error_handler(request: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
-    """Render Litestar's HTTP errors (routing, parameters, body size, rate limit) as problems."""
+def http_problem(exc: HTTPException) -> ProblemDetailsException:
+    """Litestar's own HTTP errors (routing, parameters, body size, rate limit) as problems."""
     status = exc.status_code
     title = _HTTP_TITLES.get(status, "HTTP error")
-    errors = None
     detail = exc.detail if exc.detail and exc.detail != title else title
+    extra: dict[str, Any] = {}
     if isinstance(exc, ValidationException) and isinstance(exc.extra, list):
         errors = [
             {"field": _field_of(e), "message": str(e.get("message", ""))}
@@ -203,19 +200,39 @@ def http_error_handler(request: Request[Any, Any, Any], exc: HTTPException) -> R
             if isinstance(e, dict)
         ]
         detail = "; ".join(f"{e['field']}: {e['message']}" for e in errors) or detail
-    slug = title.lower().replace(" ", "-")
-    body = _problem(status, slug, title, detail, instance=request.url.path, errors=errors)
-    return _response(body, dict(exc.headers or {}))
+        extra["errors"] = errors
+    return ProblemDetailsException(
+        detail=detail,
+        status_code=status,
+        headers=dict(exc.headers or {}),
+        extra=extra,
+        type_=PROBLEM_TYPE_BASE + title.lower().replace(" ", "-"),
+        title=title,
+    )
 
 
-def internal_error_handler(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+def internal_problem(exc: Exception) -> ProblemDetailsException:
     """Log an unexpected error and answer 500 without leaking any detail."""
-    log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
-    body = _problem(
-        500, "internal", "Internal server error", "an unexpected error occurred",
-        instance=request.url.path,
-    )  # fmt: skip
-    return _response(body)
+    log.error("unhandled error", exc_info=exc)
+    return ProblemDetailsException(
+        detail="an unexpected error occurred",
+        status_code=500,
+        type_=PROBLEM_TYPE_BASE + "internal",
+        title="Internal server error",
+    )
+
+
+def problem_details_plugin() -> ProblemDetailsPlugin:
+    """Litestar's ProblemDetailsPlugin, rendering every error of ours as problem+json."""
+    return ProblemDetailsPlugin(
+        ProblemDetailsConfig(
+            exception_to_problem_detail_map={
+                DomainError: domain_problem,
+                HTTPException: http_problem,
+                Exception: internal_problem,
+            }
+        )
+    )
 
 
 def responses(*errors: type[DomainError]) -> dict[int, ResponseSpec]:

@@ -1,4 +1,4 @@
-"""Shared fixtures: one real MongoDB per test session (MONGODB_URL, testcontainers, or local mongod)."""
+"""Shared fixtures: one real MongoDB per session (MONGODB_URL, testcontainers or local mongod)."""
 
 from __future__ import annotations
 
@@ -39,8 +39,9 @@ def mongo_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
         container = MongoDbContainer("mongo:8").with_command("--replSet rs0 --bind_ip_all")
         with container:
+            members = "[{_id:0,host:'localhost:27017'}]"
             container.exec(
-                "mongosh --quiet --eval \"rs.initiate({_id:'rs0',members:[{_id:0,host:'localhost:27017'}]})\""
+                f"mongosh --quiet --eval \"rs.initiate({{_id:'rs0',members:{members}}})\""
             )
             host = container.get_container_host_ip()
             port = container.get_exposed_port(27017)
