@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import signal
 import sys
 from collections.abc import Iterator
 
@@ -36,6 +37,10 @@ def serve(settings: Settings) -> int:
         settings = settings.model_copy(update={"mongodb_url": url})
         app = create_app(settings)
         print(f"serving on http://{settings.host}:{settings.port}  (docs: /schema)", flush=True)
+        # uvicorn re-raises SIGTERM/SIGINT after its graceful shutdown; a no-op handler lets the
+        # re-raised signal return here so the local mongod stops and the exit code is 0.
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, lambda *_: None)
         uvicorn.run(
             app,
             host=settings.host,
