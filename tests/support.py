@@ -37,7 +37,7 @@ class ServerProcess:
 
     def start(self, wait_ready: bool = True, timeout: float = 30.0) -> ServerProcess:
         """Start the process and wait until /health/live (and /health/ready) answer 200."""
-        self.process = subprocess.Popen(  # noqa: S603
+        self.process = subprocess.Popen(
             [sys.executable, "-m", "service", "serve"],
             cwd=ROOT,
             env=self.env,
