@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -17,7 +18,7 @@ from litestar.types import Empty
 
 from service.config import Settings
 from service.controllers import HealthController, VMController
-from service.db import init_odm, make_client
+from service.db import init_odm_when_reachable, make_client
 from service.errors import (
     FieldError,
     UnsupportedMediaType,
@@ -30,22 +31,21 @@ from service.services import VMService
 MAX_BODY_BYTES = 1024 * 1024
 JSON_TYPES = frozenset({"application/json"})
 PATCH_TYPES = frozenset({"application/json", "application/merge-patch+json"})
-_PATH_RE = re.compile(r"\$\.?([A-Za-z0-9_]*)")
-_UNKNOWN_RE = re.compile(r"unknown field `([^`]*)`")
+_PATH_RE = re.compile(r"`\$\.?([A-Za-z0-9_]*)")
+_NAMED_RE = re.compile(r"(?:unknown|missing required) field `([^`]*)`")
 
 
 def _field_errors(exc: msgspec.ValidationError) -> ValidationFailed:
-    """Turn msgspec's message (`Expected int, got str - at $.cpu_cores`) into a named field."""
-    text = str(exc)
-    message, _, where = text.partition(" - at `")
-    if unknown := _UNKNOWN_RE.search(text):
-        field = unknown.group(1)
-        message = f"unknown field {field!r}"
-    else:
-        match = _PATH_RE.match(where.rstrip("`"))
-        field = (match.group(1) if match else "") or "body"
-        path = where.rstrip("`").removeprefix("$").removeprefix(".")
-        field = path if path and field != "body" else field
+    """Name the field in msgspec's message (`Expected int, got str - at $.cpu_cores`)."""
+    message, _, where = str(exc).partition(" - at ")
+    path = _PATH_RE.search(where)
+    field = path.group(1) if path else ""
+    if named := _NAMED_RE.search(message):
+        field = f"{field}.{named.group(1)}" if field else named.group(1)
+        message = message.replace("`", "'")
+    if where.startswith("`key`"):
+        message = f"invalid key: {message}"
+    field = field or "body"
     return ValidationFailed(f"{field}: {message}", [FieldError(field, message)])
 
 
@@ -83,11 +83,14 @@ def create_app(settings: Settings) -> Litestar:
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         client = make_client(url, settings)
+        database = client[settings.mongodb_db]
+        # Never block start-up on MongoDB: /health/ready tells when it answers.
+        odm = asyncio.create_task(init_odm_when_reachable(database))
         try:
-            await init_odm(client[settings.mongodb_db])
-            app.state.vm_service = VMService(VMRepository())
+            app.state.vm_service = VMService(VMRepository(database))
             yield
         finally:
+            odm.cancel()
             await client.close()
 
     def provide_vm_service(state: State) -> VMService:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import importlib.util
+import logging
 import shutil
 import socket
 import subprocess
@@ -19,6 +21,7 @@ from service.config import Settings
 from service.documents import DOCUMENT_MODELS
 
 REPLICA_SET = "rs0"
+log = logging.getLogger("service.db")
 
 
 def make_client(url: str, settings: Settings) -> AsyncMongoClient[dict[str, object]]:
@@ -36,6 +39,19 @@ def make_client(url: str, settings: Settings) -> AsyncMongoClient[dict[str, obje
 async def init_odm(database: AsyncDatabase[dict[str, object]]) -> None:
     """Bind the Beanie documents to `database`; indexes come from migrations, not from here."""
     await init_beanie(database=database, document_models=DOCUMENT_MODELS, skip_indexes=True)
+
+
+async def init_odm_when_reachable(
+    database: AsyncDatabase[dict[str, object]], retry_seconds: float = 1.0
+) -> None:
+    """Keep trying init_odm until MongoDB answers (the service may start before its database)."""
+    while True:
+        try:
+            await init_odm(database)
+            return
+        except PyMongoError as exc:
+            log.warning("MongoDB not reachable yet (%s); retrying", type(exc).__name__)
+            await asyncio.sleep(retry_seconds)
 
 
 def mongod_binary() -> Path:

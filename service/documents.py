@@ -7,6 +7,8 @@ from datetime import datetime
 from beanie import Document
 from pydantic import Field
 
+VMS_COLLECTION = "vms"
+
 
 class VMDocument(Document):
     """A virtual machine as stored in the `vms` collection (indexes come from migrations)."""
@@ -25,7 +27,7 @@ class VMDocument(Document):
     updated_at: datetime
 
     class Settings:
-        name = "vms"
+        name = VMS_COLLECTION
 
 
 DOCUMENT_MODELS: list[type[Document]] = [VMDocument]

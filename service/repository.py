@@ -12,9 +12,10 @@ from bson import ObjectId
 from bson.errors import InvalidId
 from pymongo import DESCENDING, ReturnDocument
 from pymongo.asynchronous.collection import AsyncCollection
+from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import ConnectionFailure, DuplicateKeyError, PyMongoError
 
-from service.documents import VMDocument
+from service.documents import VMS_COLLECTION
 from service.errors import DatabaseUnavailable, NameConflict, NotFound, PreconditionFailed
 from service.schemas import VM
 
@@ -69,9 +70,9 @@ _PROJECTION = {
 class VMRepository:
     """Stores VMs in the `vms` collection; every write is a single atomic operation."""
 
-    def __init__(self, collection: AsyncCollection[Raw] | None = None) -> None:
-        """Use the Beanie-bound `vms` collection unless one is given."""
-        self.vms: AsyncCollection[Raw] = collection or VMDocument.get_pymongo_collection()
+    def __init__(self, database: AsyncDatabase[Raw]) -> None:
+        """Work on the `vms` collection of `database` (usable before Beanie is initialised)."""
+        self.vms: AsyncCollection[Raw] = database.get_collection(VMS_COLLECTION)
 
     @translate_errors
     async def ping(self) -> None:

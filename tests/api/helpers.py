@@ -1,0 +1,35 @@
+"""Request bodies and assertions shared by the API tests."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+
+BASE = "/api/v1/vms"
+
+
+def vm_body(**overrides: Any) -> dict[str, Any]:
+    """A valid CreateVM body."""
+    body: dict[str, Any] = {
+        "name": "web-01", "os": "ubuntu-24.04",
+        "cpu_cores": 2, "memory_mib": 4096, "storage_gib": 40,
+    }  # fmt: skip
+    body.update(overrides)
+    return body
+
+
+def assert_problem(
+    response: httpx.Response, status: int, field: str | None = None
+) -> dict[str, Any]:
+    """The response is an RFC 9457 problem with `status` (naming `field` when given)."""
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"].startswith("application/problem+json")
+    problem: dict[str, Any] = response.json()
+    assert problem["status"] == status
+    assert problem["type"].startswith("https://")
+    assert problem["title"]
+    assert "detail" in problem
+    if field is not None:
+        assert field in [e["field"] for e in problem["errors"]], problem
+    return problem

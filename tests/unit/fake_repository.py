@@ -1,0 +1,59 @@
+"""A small in-memory stand-in for VMRepository, for service-rule unit tests only."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import msgspec
+from bson import ObjectId
+
+from service.errors import NameConflict, NotFound, PreconditionFailed
+from service.schemas import VM
+
+
+class FakeRepository:
+    """Keeps VMs in a dict; same contract as VMRepository (NameConflict, NotFound, CAS)."""
+
+    def __init__(self) -> None:
+        self.vms: dict[str, VM] = {}
+        self.writes = 0
+
+    async def ping(self) -> None:
+        return None
+
+    async def create(self, fields: dict[str, Any]) -> VM:
+        if any(v.name.lower() == fields["name"].lower() for v in self.vms.values()):
+            raise NameConflict("taken")
+        vm = msgspec.convert({**fields, "id": str(ObjectId())}, VM)
+        self.vms[vm.id] = vm
+        self.writes += 1
+        return vm
+
+    async def get_by_id(self, vm_id: str) -> VM:
+        if vm_id not in self.vms:
+            raise NotFound("missing")
+        return self.vms[vm_id]
+
+    async def list(self, limit: int, after: tuple[datetime, str] | None = None) -> list[VM]:
+        ordered = sorted(self.vms.values(), key=lambda v: (v.created_at, v.id), reverse=True)
+        if after is not None:
+            ordered = [v for v in ordered if (v.created_at, v.id) < after]
+        return ordered[:limit]
+
+    async def update(self, vm_id: str, expected_revision: int, changes: dict[str, Any]) -> VM:
+        current = await self.get_by_id(vm_id)
+        if current.revision != expected_revision:
+            raise PreconditionFailed("stale", current_revision=current.revision)
+        vm = msgspec.structs.replace(current, revision=current.revision + 1, **changes)
+        vm = msgspec.convert(msgspec.to_builtins(vm), VM)
+        self.vms[vm_id] = vm
+        self.writes += 1
+        return vm
+
+    async def delete(self, vm_id: str, expected_revision: int) -> None:
+        current = await self.get_by_id(vm_id)
+        if current.revision != expected_revision:
+            raise PreconditionFailed("stale", current_revision=current.revision)
+        del self.vms[vm_id]
+        self.writes += 1
