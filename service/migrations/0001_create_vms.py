@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from pymongo import IndexModel
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import CollectionInvalid
 
 VALIDATOR = {
     "$jsonSchema": {
@@ -33,22 +33,26 @@ VALIDATOR = {
 }  # fmt: skip
 
 NAME_COLLATION = {"locale": "en", "strength": 2}
+INDEXES = [
+    IndexModel([("name", 1)], name="name_unique_ci", unique=True, collation=NAME_COLLATION),
+    IndexModel([("created_at", -1), ("_id", -1)], name="created_at_id"),
+]
 
 
 async def up(db: AsyncDatabase[dict[str, Any]], session: AsyncClientSession | None) -> None:
     """Create `vms`, its validator, the case-insensitive unique name index and the list index."""
-    try:
-        await db.create_collection("vms", validator=VALIDATOR, session=session)
-    except CollectionInvalid:
-        await db.command("collMod", "vms", validator=VALIDATOR, session=session)
-    await db.vms.create_index(
-        [("name", 1)], name="name_unique_ci", unique=True, collation=NAME_COLLATION, session=session
-    )
-    await db.vms.create_index(
-        [("created_at", -1), ("_id", -1)], name="created_at_id", session=session
-    )
+    if await db.list_collection_names(filter={"name": "vms"}):
+        # MongoDB refuses collMod, and createIndexes on an existing collection, inside a
+        # transaction; both are idempotent, so on a re-run they go outside it.
+        await db.command("collMod", "vms", validator=VALIDATOR)
+        await db.vms.create_indexes(INDEXES)
+        return
+    # A collection created in this transaction may get its indexes in the same transaction.
+    await db.create_collection("vms", validator=VALIDATOR, session=session, check_exists=False)
+    await db.vms.create_indexes(INDEXES, session=session)
 
 
 async def down(db: AsyncDatabase[dict[str, Any]], session: AsyncClientSession | None) -> None:
     """Drop `vms` (with its data and indexes)."""
-    await db.drop_collection("vms", session=session)
+    # MongoDB refuses `drop` inside a transaction; dropping is idempotent, so it runs outside.
+    await db.drop_collection("vms")
