@@ -12,10 +12,14 @@ import msgspec
 from litestar import Litestar, Request
 from litestar.datastructures import State
 from litestar.di import Provide
+from litestar.middleware.base import DefineMiddleware
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import ScalarRenderPlugin
+from litestar.openapi.spec import Components, SecurityScheme
 from litestar.types import Empty
 
+from service.apikeys import ApiKeyRepository
+from service.auth import ApiKeyAuthMiddleware, KeyVerifier, authorize
 from service.config import Settings
 from service.controllers import HealthController, VMController
 from service.db import init_odm_when_reachable, make_client
@@ -24,6 +28,13 @@ from service.errors import (
     UnsupportedMediaType,
     ValidationFailed,
     problem_details_plugin,
+)
+from service.observability import (
+    PUBLIC_PATHS,
+    MetricsController,
+    RequestContextMiddleware,
+    prometheus_config,
+    rate_limit_config,
 )
 from service.repository import VMRepository
 from service.services import VMService
@@ -79,6 +90,7 @@ def create_app(settings: Settings) -> Litestar:
     if not settings.mongodb_url:
         raise ValueError("settings.mongodb_url is required (the CLI starts a local mongod)")
     url = settings.mongodb_url
+    verifier = KeyVerifier(settings.api_key_cache_seconds)
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
@@ -88,7 +100,9 @@ def create_app(settings: Settings) -> Litestar:
         odm = asyncio.create_task(init_odm_when_reachable(database))
         try:
             app.state.vm_service = VMService(VMRepository(database))
+            verifier.repo = ApiKeyRepository(database)
             yield
+            await verifier.drain()
         finally:
             odm.cancel()
             await client.close()
@@ -97,8 +111,21 @@ def create_app(settings: Settings) -> Litestar:
         service: VMService = state.vm_service
         return service
 
+    public = [*PUBLIC_PATHS, "^/metrics"] if settings.metrics_public else list(PUBLIC_PATHS)
+    middleware = [
+        prometheus_config().middleware,
+        DefineMiddleware(
+            RequestContextMiddleware,
+            max_query_bytes=settings.max_query_bytes,
+            max_header_bytes=settings.max_header_bytes,
+        ),
+        DefineMiddleware(ApiKeyAuthMiddleware, verifier=verifier, exclude=public),
+        rate_limit_config(settings.rate_limit_per_minute).middleware,
+    ]
     return Litestar(
-        route_handlers=[VMController, HealthController],
+        route_handlers=[VMController, HealthController, MetricsController],
+        middleware=middleware,
+        guards=[authorize],
         dependencies={"vm_service": Provide(provide_vm_service, sync_to_thread=False)},
         lifespan=[lifespan],
         request_class=StrictRequest,
@@ -110,6 +137,15 @@ def create_app(settings: Settings) -> Litestar:
             description="Inventory of virtual machines.",
             path="/schema",
             render_plugins=[ScalarRenderPlugin()],
+            components=Components(
+                security_schemes={
+                    "ApiKey": SecurityScheme(
+                        type="http",
+                        scheme="bearer",
+                        description="an API key: `python -m service apikey create`",
+                    )
+                }
+            ),
         ),
         debug=False,
     )

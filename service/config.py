@@ -26,3 +26,18 @@ class Settings(BaseSettings):
     local_mongod_port: int = Field(default=27018, description="port of the local mongod")
     migrate_on_start: bool = Field(default=False, description="apply pending migrations on serve")
     log_level: str = Field(default="INFO", description="log level")
+    api_key_cache_seconds: float = Field(
+        default=10.0,
+        ge=0,
+        description="how long a verified key is trusted without asking MongoDB "
+        "(a revoked key stops working within this time)",
+    )
+    rate_limit_per_minute: int = Field(
+        default=6000, ge=1, description="requests per key (or client address) per minute on /api"
+    )
+    metrics_public: bool = Field(default=True, description="serve /metrics without an API key")
+    max_query_bytes: int = Field(default=4096, ge=256, description="longest query string (414)")
+    max_header_bytes: int = Field(default=16384, ge=1024, description="largest header block (431)")
+    dev_api_key_file: Path | None = Field(
+        default=None, description="serve keeps an admin key here, created on first run (dev only)"
+    )

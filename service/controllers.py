@@ -10,6 +10,7 @@ from litestar.params import JSONBody, Parameter
 from litestar.status_codes import HTTP_201_CREATED, HTTP_204_NO_CONTENT
 
 from service.errors import (
+    DatabaseUnavailable,
     InvalidTransition,
     NameConflict,
     NotFound,
@@ -19,6 +20,7 @@ from service.errors import (
     WriteContention,
     responses,
 )
+from service.observability import refresh_readiness
 from service.schemas import VM, Health, VMCreate, VMPage, VMPatch, VMReplace
 from service.services import VMService
 
@@ -36,6 +38,7 @@ class VMController(Controller):
 
     path = "/api/v1/vms"
     tags = ["vms"]
+    security = [{"ApiKey": []}]
 
     @post(
         "/",
@@ -130,8 +133,11 @@ class HealthController(Controller):
         """Always ok while the process serves."""
         return Health(status="ok")
 
-    @get("/ready", operation_id="Ready", summary="MongoDB answers", responses=responses())
+    @get(
+        "/ready", operation_id="Ready", summary="MongoDB answers", responses=responses(public=True)
+    )
     async def ready(self, request: Request[Any, Any, Any], vm_service: Service) -> Health:
         """Ok when MongoDB answers a ping; 503 otherwise."""
-        await vm_service.ping()
+        if not await refresh_readiness(vm_service):
+            raise DatabaseUnavailable()
         return Health(status="ok")

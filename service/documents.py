@@ -30,4 +30,17 @@ class VMDocument(Document):
         name = VMS_COLLECTION
 
 
-DOCUMENT_MODELS: list[type[Document]] = [VMDocument]
+class ApiKeyDocument(Document):
+    """An API key in `api_keys`: only the SHA-256 of its token (indexes come from migrations)."""
+
+    name: str
+    scope: str
+    token_hash: str
+    created_at: datetime
+    last_used_at: datetime | None = None
+
+    class Settings:
+        name = "api_keys"
+
+
+DOCUMENT_MODELS: list[type[Document]] = [VMDocument, ApiKeyDocument]

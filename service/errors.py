@@ -153,11 +153,15 @@ STATUS: dict[type[DomainError], int] = {
 # Statuses Litestar itself may answer with, and what they mean.
 _HTTP_TITLES = {
     400: "Invalid request",
+    401: "Unauthorized",
+    403: "Forbidden",
     404: "Not found",
     405: "Method not allowed",
     412: "Precondition failed",
     413: "Request body too large",
+    414: "Query string too long",
     429: "Too many requests",
+    431: "Request headers too large",
     500: "Internal server error",
 }
 
@@ -235,9 +239,17 @@ def problem_details_plugin() -> ProblemDetailsPlugin:
     )
 
 
-def responses(*errors: type[DomainError]) -> dict[int, ResponseSpec]:
-    """OpenAPI responses for the errors a route can raise, plus the ones every route can."""
+AUTH_STATUSES = frozenset({401, 403, 429})
+
+
+def responses(*errors: type[DomainError], public: bool = False) -> dict[int, ResponseSpec]:
+    """OpenAPI responses for the errors a route can raise, plus the ones every route can.
+
+    Routes under /api (not `public`) may also answer 401, 403 and 429.
+    """
     codes = {status_of(e) for e in (*errors, ValidationFailed, DatabaseUnavailable)} | {500}
+    if not public:
+        codes |= AUTH_STATUSES
     return {
         code: ResponseSpec(
             data_container=Problem,

@@ -12,6 +12,7 @@ from litestar.testing import AsyncTestClient
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 
+from service.apikeys import ApiKeyRepository, Scope
 from service.app import create_app
 from service.config import Settings
 from service.db import LocalMongod, free_port
@@ -85,11 +86,22 @@ async def db(
 
 
 @pytest.fixture(scope="session")
-async def client(
-    settings: Settings, db: AsyncDatabase[dict[str, Any]]
-) -> AsyncIterator[AsyncTestClient[Any]]:
-    """An AsyncTestClient over the app, lifespan included."""
+async def api_keys(db: AsyncDatabase[dict[str, Any]]) -> ApiKeyRepository:
+    """The API key store of the session's database (to create keys in tests)."""
+    return ApiKeyRepository(db)
+
+
+@pytest.fixture(scope="session")
+async def admin_token(api_keys: ApiKeyRepository) -> str:
+    """The token of an admin key, `test-admin`."""
+    return await api_keys.create("test-admin", Scope.ADMIN)
+
+
+@pytest.fixture(scope="session")
+async def client(settings: Settings, admin_token: str) -> AsyncIterator[AsyncTestClient[Any]]:
+    """An AsyncTestClient over the app, lifespan included, sending the admin key by default."""
     async with AsyncTestClient(app=create_app(settings)) as test_client:
+        test_client.headers["Authorization"] = f"Bearer {admin_token}"
         yield test_client
 
 
@@ -97,6 +109,6 @@ async def client(
 async def clean(db: AsyncDatabase[dict[str, Any]]) -> AsyncDatabase[dict[str, Any]]:
     """Empty every data collection before the test."""
     for name in await db.list_collection_names():
-        if not name.startswith(("schema_", "system.")):
+        if not name.startswith(("schema_", "system.")) and name != "api_keys":
             await db[name].delete_many({})
     return db

@@ -34,9 +34,33 @@ class ServerProcess:
             **env,
         }
         self.process: subprocess.Popen[bytes] | None = None
+        self.token = ""
 
-    def start(self, wait_ready: bool = True, timeout: float = 30.0) -> ServerProcess:
-        """Start the process and wait until /health/live (and /health/ready) answer 200."""
+    def create_api_key(self, name: str, scope: str = "admin") -> str:
+        """Run `python -m service apikey create` against the server's database; return the token."""
+        done = subprocess.run(
+            [sys.executable, "-m", "service", "apikey", "create", "--name", name, "--scope", scope],
+            cwd=ROOT,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=True,
+        )
+        return done.stdout.strip().splitlines()[-1]
+
+    @property
+    def headers(self) -> dict[str, str]:
+        """The Authorization header of the admin key made by start()."""
+        return {"Authorization": f"Bearer {self.token}"}
+
+    def start(
+        self, wait_ready: bool = True, timeout: float = 30.0, api_key: bool = True
+    ) -> ServerProcess:
+        """Start the process, wait until /health/live (and /health/ready) answer 200.
+
+        With `api_key`, also create an admin key (its token in `self.token`, see `headers`).
+        """
         self.process = subprocess.Popen(
             [sys.executable, "-m", "service", "serve"],
             cwd=ROOT,
@@ -45,6 +69,8 @@ class ServerProcess:
             stderr=subprocess.STDOUT,
         )
         self.wait_for("/health/ready" if wait_ready else "/health/live", timeout)
+        if api_key and not self.token:
+            self.token = self.create_api_key(f"e2e-{self.port}")
         return self
 
     def wait_for(self, path: str, timeout: float = 30.0) -> None:

@@ -1,0 +1,164 @@
+"""Bearer-token authentication (API keys) and scope guards for every /api route."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from litestar.connection import ASGIConnection
+from litestar.exceptions import NotAuthorizedException, PermissionDeniedException
+from litestar.handlers.base import BaseRouteHandler
+from litestar.middleware.authentication import (
+    AbstractAuthenticationMiddleware,
+    AuthenticationResult,
+)
+from litestar.types import ASGIApp
+
+from service.apikeys import SCOPE_RANK, ApiKeyRepository, Scope, hash_token
+
+log = logging.getLogger("service.auth")
+
+API_PREFIX = "/api/"
+TOUCH_EVERY_S = 60.0
+MAX_CACHED = 10_000
+READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+CHALLENGE = {"WWW-Authenticate": 'Bearer realm="vm-inventory"'}
+
+
+@dataclass(frozen=True, slots=True)
+class Caller:
+    """Who is calling: the API key's name and scope (`request.scope["user"]`)."""
+
+    name: str
+    scope: Scope
+
+
+@dataclass(slots=True)
+class _Cached:
+    caller: Caller
+    expires: float
+    touched: float
+
+
+class KeyVerifier:
+    """Turns a token into a Caller, caching verified keys for `cache_seconds` in-process.
+
+    A revoked key therefore keeps working for at most `cache_seconds` in each process.
+    `last_used_at` is written at most once per TOUCH_EVERY_S per key, off the request path.
+    """
+
+    def __init__(self, cache_seconds: float) -> None:
+        """Cache verified keys for `cache_seconds` (0 asks MongoDB every time)."""
+        self.cache_seconds = cache_seconds
+        self.repo: ApiKeyRepository | None = None
+        self._cache: dict[str, _Cached] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    async def verify(self, token: str) -> Caller | None:
+        """The caller owning `token`, or None when no key has it."""
+        digest = hash_token(token)
+        now = time.monotonic()
+        cached = self._cache.get(digest)
+        if cached is not None and cached.expires > now:
+            if now - cached.touched >= TOUCH_EVERY_S:
+                cached.touched = now
+                self._touch(cached.caller.name)
+            return cached.caller
+        assert self.repo is not None, "KeyVerifier.repo is set by the lifespan"
+        key = await self.repo.find(token)
+        if key is None:
+            self._cache.pop(digest, None)
+            return None
+        caller = Caller(key.name, key.scope)
+        if self.cache_seconds > 0:
+            if len(self._cache) >= MAX_CACHED:
+                self._cache.clear()
+            self._cache[digest] = _Cached(caller, now + self.cache_seconds, now)
+        self._touch(key.name)
+        return caller
+
+    def _touch(self, name: str) -> None:
+        """Record last_used_at in the background; a failure only costs a stale timestamp."""
+        task = asyncio.get_running_loop().create_task(self._write_touch(name))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _write_touch(self, name: str) -> None:
+        assert self.repo is not None
+        try:
+            await self.repo.touch(name, datetime.now(UTC))
+        except Exception as exc:  # a stale last_used_at must never fail anything
+            log.warning("could not record last_used_at for key %s: %s", name, exc)
+
+    async def drain(self) -> None:
+        """Wait for pending last_used_at writes (before the client closes)."""
+        if self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+
+
+def bearer_token(connection: ASGIConnection[Any, Any, Any, Any]) -> str | None:
+    """The token of an `Authorization: Bearer <token>` header, if any."""
+    header = connection.headers.get("authorization")
+    if not header:
+        return None
+    scheme, _, token = header.partition(" ")
+    token = token.strip()
+    if scheme.lower() != "bearer" or not token or len(token) > 256:
+        return None
+    return token
+
+
+class ApiKeyAuthMiddleware(AbstractAuthenticationMiddleware):
+    """Requires a valid API key on every path under /api/ (and on /metrics unless public)."""
+
+    def __init__(
+        self, app: ASGIApp, verifier: KeyVerifier, exclude: str | list[str] | None = None
+    ) -> None:
+        """Authenticate with `verifier`; paths matching `exclude` stay public."""
+        super().__init__(app, exclude=exclude, scopes={"http"})  # type: ignore[arg-type]
+        self.verifier = verifier
+
+    async def authenticate_request(
+        self, connection: ASGIConnection[Any, Any, Any, Any]
+    ) -> AuthenticationResult:
+        """401 unless the request carries the token of an existing key."""
+        token = bearer_token(connection)
+        if token is None:
+            raise NotAuthorizedException(
+                "missing or malformed Authorization: Bearer <token> header", headers=CHALLENGE
+            )
+        caller = await self.verifier.verify(token)
+        if caller is None:
+            raise NotAuthorizedException(
+                "the API key is invalid or was revoked",
+                headers={**CHALLENGE, "WWW-Authenticate": CHALLENGE["WWW-Authenticate"]
+                         + ', error="invalid_token"'},
+            )  # fmt: skip
+        return AuthenticationResult(user=caller, auth=None)
+
+
+def required_scope(
+    connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler
+) -> Scope:
+    """`opt["scope"]` of the handler, else read for safe methods and write for the others."""
+    declared = handler.opt.get("scope")
+    if declared is not None:
+        return Scope(declared)
+    return Scope.READ if connection.scope.get("method", "GET") in READ_METHODS else Scope.WRITE
+
+
+def authorize(connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler) -> None:
+    """Guard: 403 unless the authenticated key's scope covers what the route needs."""
+    caller = connection.scope.get("user")
+    if not isinstance(caller, Caller):
+        return  # a public route (the middleware skipped it)
+    needed = required_scope(connection, handler)
+    if SCOPE_RANK[caller.scope] < SCOPE_RANK[needed]:
+        raise PermissionDeniedException(
+            f"the API key {caller.name!r} has scope {caller.scope.value!r}; "
+            f"this request needs {needed.value!r}"
+        )

@@ -1,0 +1,214 @@
+"""Request context (X-Request-ID, limits, one JSON log line per request), metrics, rate limiting."""
+
+from __future__ import annotations
+
+import logging
+import re
+import sys
+import time
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+import msgspec
+from litestar import Controller, Request, Response, get
+from litestar.di import NamedDependency
+from litestar.enums import ScopeType
+from litestar.exceptions import HTTPException, TooManyRequestsException
+from litestar.middleware.rate_limit import RateLimitConfig, RateLimitMiddleware
+from litestar.plugins.prometheus import PrometheusConfig
+from litestar.types import ASGIApp, Message, Receive, Scope, Send
+from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, Gauge, generate_latest
+
+from service.errors import DomainError, domain_problem, http_problem
+from service.services import VMService
+
+access_log = logging.getLogger("service.access")
+
+_REQUEST_ID_RE = re.compile(r"[A-Za-z0-9._:-]{1,128}")
+PUBLIC_PATHS = ("^/health/", "^/schema")
+
+MONGODB_READY = Gauge(
+    "vm_inventory_mongodb_ready", "1 when MongoDB answered the last readiness check, else 0"
+)
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line: time, level, logger, message and any `fields` passed as extra."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        """Render `record` as a JSON line."""
+        out: dict[str, Any] = {
+            "ts": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        fields = getattr(record, "fields", None)
+        if isinstance(fields, dict):
+            out.update(fields)
+        if record.exc_info:
+            out["exc_info"] = self.formatException(record.exc_info)
+        return msgspec.json.encode(out).decode()
+
+
+def configure_logging(level: str) -> None:
+    """Send every log record (ours, uvicorn's, litestar's) to stderr as JSON lines."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(JsonFormatter())
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level.upper())
+    for name in ("uvicorn", "uvicorn.error", "uvicorn.access", "litestar"):
+        logging.getLogger(name).handlers[:] = []
+        logging.getLogger(name).propagate = True
+
+
+def _header(scope: Scope, name: bytes) -> bytes | None:
+    for key, value in scope["headers"]:
+        if key == name:
+            return bytes(value)
+    return None
+
+
+class RequestContextMiddleware:
+    """Outermost of our middlewares: request id, size limits, error rendering, the access log.
+
+    Errors raised by the middlewares inside it (401, 403, 429, 503 while checking a key) are
+    rendered here as problem+json, so they carry X-Request-ID and reach the log and the metrics.
+    """
+
+    def __init__(self, app: ASGIApp, max_query_bytes: int, max_header_bytes: int) -> None:
+        """Wrap `app`; longer query strings get 414, larger header blocks 431."""
+        self.app = app
+        self.max_query_bytes = max_query_bytes
+        self.max_header_bytes = max_header_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Handle one request."""
+        if scope["type"] != ScopeType.HTTP:
+            await self.app(scope, receive, send)
+            return
+        start = time.perf_counter()
+        given = _header(scope, b"x-request-id")
+        text = given.decode("latin-1") if given else ""
+        request_id = text if _REQUEST_ID_RE.fullmatch(text) else uuid.uuid4().hex
+        scope["request_id"] = request_id  # type: ignore[typeddict-unknown-key]
+        echoed = (b"x-request-id", request_id.encode())
+        status = 500
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                message["headers"] = [*message.get("headers", ()), echoed]
+            await send(message)
+
+        try:
+            self._check_limits(scope)
+            await self.app(scope, receive, send_with_id)
+        except (HTTPException, DomainError) as exc:
+            problem = http_problem(exc) if isinstance(exc, HTTPException) else domain_problem(exc)
+            request: Request[Any, Any, Any] = Request(scope, receive)
+            response: Response[Any] = problem.to_response(request)
+            await response.to_asgi_response(None, request)(scope, receive, send_with_id)
+        finally:
+            if access_log.isEnabledFor(logging.INFO):
+                user = scope.get("user")
+                fields = {
+                    "method": scope.get("method"),
+                    "route": scope.get("path_template") or scope["path"],
+                    "status": status,
+                    "duration_ms": round((time.perf_counter() - start) * 1000, 3),
+                    "request_id": request_id,
+                    "key": getattr(user, "name", None),
+                }
+                access_log.info("request", extra={"fields": fields})
+
+    def _check_limits(self, scope: Scope) -> None:
+        if len(scope["query_string"]) > self.max_query_bytes:
+            raise HTTPException(
+                status_code=414, detail=f"query string longer than {self.max_query_bytes} bytes"
+            )
+        size = sum(len(k) + len(v) for k, v in scope["headers"])
+        if size > self.max_header_bytes:
+            raise HTTPException(
+                status_code=431, detail=f"request headers larger than {self.max_header_bytes} bytes"
+            )
+
+
+class KeyRateLimitMiddleware(RateLimitMiddleware):
+    """RateLimitMiddleware with an O(1) fixed-window counter per key and a Retry-After header.
+
+    Litestar's own keeps every request's timestamp in a JSON list per window, which costs
+    more per request the more generous the limit is.
+    """
+
+    def __init__(self, app: ASGIApp, config: RateLimitConfig) -> None:
+        """Count requests per identifier in windows of the configured unit."""
+        super().__init__(app, config)
+        self.window = {"second": 1, "minute": 60, "hour": 3600, "day": 86400}[self.unit]
+        self.counts: dict[str, tuple[int, int]] = {}
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Count the request; 429 with Retry-After once the window's budget is spent."""
+        user = scope.get("user")
+        key = getattr(user, "name", None) or (scope.get("client") or ("?",))[0]
+        now = int(time.time())
+        window_start = now - now % self.window
+        start, count = self.counts.get(key, (window_start, 0))
+        if start != window_start:
+            if len(self.counts) > 100_000:
+                self.counts.clear()
+            start, count = window_start, 0
+        if count >= self.max_requests:
+            retry = str(max(1, start + self.window - now))
+            raise TooManyRequestsException(
+                detail=f"more than {self.max_requests} requests per {self.unit}; retry later",
+                headers={"Retry-After": retry, "RateLimit-Limit": str(self.max_requests)},
+            )
+        self.counts[key] = (start, count + 1)
+        await self.app(scope, receive, send)
+
+
+def rate_limit_config(per_minute: int) -> RateLimitConfig:
+    """Per-key limit on /api routes (`per_minute` requests in each clock minute)."""
+    return RateLimitConfig(
+        rate_limit=("minute", per_minute),
+        exclude=[*PUBLIC_PATHS, "^/metrics"],
+        middleware_class=KeyRateLimitMiddleware,
+        set_rate_limit_headers=False,
+    )
+
+
+def prometheus_config() -> PrometheusConfig:
+    """Request count and latency by method, route template and status."""
+    return PrometheusConfig(
+        app_name="vm-inventory",
+        prefix="vm_inventory",
+        group_path=True,
+        exclude=["^/metrics"],
+    )
+
+
+class MetricsController(Controller):
+    """GET /metrics: Prometheus text format, refreshing the MongoDB readiness gauge first."""
+
+    path = "/metrics"
+
+    @get("/", include_in_schema=False)
+    async def metrics(self, vm_service: NamedDependency[VMService]) -> Response[bytes]:
+        """Every metric of this process."""
+        await refresh_readiness(vm_service)
+        return Response(generate_latest(REGISTRY), media_type=CONTENT_TYPE_LATEST)
+
+
+async def refresh_readiness(vm_service: VMService) -> bool:
+    """Ping MongoDB, set the readiness gauge and return whether it answered."""
+    try:
+        await vm_service.ping()
+    except DomainError:
+        MONGODB_READY.set(0)
+        return False
+    MONGODB_READY.set(1)
+    return True
