@@ -148,4 +148,5 @@ def create_app(settings: Settings) -> Litestar:
             ),
         ),
         debug=False,
+        logging_config=None,  # `serve` configures JSON logging (service.observability)
     )
