@@ -29,6 +29,7 @@ from service.errors import (
     ValidationFailed,
     problem_details_plugin,
 )
+from service.listing import PageTokens
 from service.observability import (
     PUBLIC_PATHS,
     MetricsController,
@@ -99,7 +100,9 @@ def create_app(settings: Settings) -> Litestar:
         # Never block start-up on MongoDB: /health/ready tells when it answers.
         odm = asyncio.create_task(init_odm_when_reachable(database))
         try:
-            app.state.vm_service = VMService(VMRepository(database))
+            secret = settings.page_token_secret
+            tokens = PageTokens(secret.get_secret_value() if secret else None)
+            app.state.vm_service = VMService(VMRepository(database), page_tokens=tokens)
             verifier.repo = ApiKeyRepository(database)
             yield
             await verifier.drain()

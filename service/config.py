@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -40,4 +40,11 @@ class Settings(BaseSettings):
     max_header_bytes: int = Field(default=16384, ge=1024, description="largest header block (431)")
     dev_api_key_file: Path | None = Field(
         default=None, description="serve keeps an admin key here, created on first run (dev only)"
+    )
+    page_token_secret: SecretStr | None = Field(
+        default=None,
+        description=(
+            "key signing ListVMs page tokens; unset means a random key per process, so every "
+            "deployment running more than one process (or restarting mid-walk) must set it"
+        ),
     )

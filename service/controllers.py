@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, Any
 
 from litestar import Controller, Request, Response, delete, get, patch, post, put
@@ -20,8 +21,15 @@ from service.errors import (
     WriteContention,
     responses,
 )
+from service.listing import (
+    DEFAULT_PAGE_SIZE,
+    MAX_PAGE_SIZE,
+    ListParams,
+    SortOrder,
+    check_param_names,
+)
 from service.observability import refresh_readiness
-from service.schemas import VM, Health, VMCreate, VMPage, VMPatch, VMReplace
+from service.schemas import VM, Health, VMCreate, VMPage, VMPatch, VMReplace, VMStatus
 from service.services import VMService
 
 Service = NamedDependency[VMService]
@@ -53,17 +61,73 @@ class VMController(Controller):
         headers = {"Location": f"{self.path}/{vm.id}", **etag(vm)}
         return Response(vm, status_code=HTTP_201_CREATED, headers=headers)
 
-    @get("/", operation_id="ListVMs", summary="List VMs, newest first", responses=responses())
+    @get(
+        "/",
+        operation_id="ListVMs",
+        summary="Find VMs: filters, sort, cursor pages",
+        responses=responses(),
+    )
     async def list_vms(
         self,
+        request: Request[Any, Any, Any],
         vm_service: Service,
-        page_size: Annotated[int, Parameter(ge=1, le=500)] = 50,
-        page_token: Annotated[
-            str | None, Parameter(description="next_page_token of the previous page")
+        status: Annotated[
+            list[VMStatus] | None, Parameter(description="repeatable; any of these statuses")
         ] = None,
+        os: Annotated[
+            list[str] | None, Parameter(description="repeatable; any of these OS names, exactly")
+        ] = None,
+        name_prefix: Annotated[
+            str | None,
+            Parameter(description="names starting with this, ignoring case, taken literally"),
+        ] = None,
+        label: Annotated[
+            list[str] | None,
+            Parameter(description="repeatable, all must hold: `key=value`, `key` or `!key`"),
+        ] = None,
+        cpu_cores_min: Annotated[int | None, Parameter(description="at least")] = None,
+        cpu_cores_max: Annotated[int | None, Parameter(description="at most")] = None,
+        memory_mib_min: Annotated[int | None, Parameter(description="at least")] = None,
+        memory_mib_max: Annotated[int | None, Parameter(description="at most")] = None,
+        storage_gib_min: Annotated[int | None, Parameter(description="at least")] = None,
+        storage_gib_max: Annotated[int | None, Parameter(description="at most")] = None,
+        created_after: Annotated[
+            datetime | None, Parameter(description="RFC 3339; created at or after (inclusive)")
+        ] = None,
+        created_before: Annotated[
+            datetime | None, Parameter(description="RFC 3339; created before (exclusive)")
+        ] = None,
+        ip_address: Annotated[
+            str | None, Parameter(description="this exact IPv4 or IPv6 address")
+        ] = None,
+        ip_in: Annotated[
+            str | None, Parameter(description="addresses inside this CIDR, e.g. 10.0.0.0/24")
+        ] = None,
+        sort: Annotated[
+            SortOrder, Parameter(description="`-` for descending; ties broken by id")
+        ] = SortOrder.CREATED_AT_DESC,
+        page_size: Annotated[int, Parameter(ge=1, le=MAX_PAGE_SIZE)] = DEFAULT_PAGE_SIZE,
+        page_token: Annotated[
+            str | None,
+            Parameter(description="next_page_token of the previous page, with the same filters"),
+        ] = None,
+        include_total: Annotated[
+            bool, Parameter(description="add total_size, the count under the same filters")
+        ] = False,
     ) -> VMPage:
-        """One page of VMs."""
-        return await vm_service.list_vms(page_size, page_token)
+        """One page of the VMs matching every given filter."""
+        query = request.query_params
+        check_param_names(list(query.keys()), {k: len(query.getall(k)) for k in query})
+        params = ListParams(
+            status=status, os=os, name_prefix=name_prefix, label=label,
+            cpu_cores_min=cpu_cores_min, cpu_cores_max=cpu_cores_max,
+            memory_mib_min=memory_mib_min, memory_mib_max=memory_mib_max,
+            storage_gib_min=storage_gib_min, storage_gib_max=storage_gib_max,
+            created_after=created_after, created_before=created_before,
+            ip_address=ip_address, ip_in=ip_in, sort=sort, page_size=page_size,
+            page_token=page_token, include_total=include_total,
+        )  # fmt: skip
+        return await vm_service.list_vms(params)
 
     @get("/{vm_id:str}", operation_id="GetVM", summary="Get one VM", responses=responses(NotFound))
     async def get_vm(self, vm_id: VMId, vm_service: Service) -> Response[VM]:

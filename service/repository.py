@@ -4,19 +4,19 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Coroutine
-from datetime import datetime
 from typing import Any, ParamSpec, TypeVar
 
 import msgspec
 from bson import ObjectId
 from bson.errors import InvalidId
-from pymongo import DESCENDING, ReturnDocument
+from pymongo import ASCENDING, DESCENDING, ReturnDocument
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import ConnectionFailure, DuplicateKeyError, PyMongoError
 
 from service.documents import VMS_COLLECTION
 from service.errors import DatabaseUnavailable, NameConflict, NotFound, PreconditionFailed
+from service.listing import ListQuery, search_keys
 from service.schemas import VM
 
 P = ParamSpec("P")
@@ -52,6 +52,28 @@ def parse_id(vm_id: str) -> ObjectId:
         raise NotFound(f"no VM with id {vm_id!r}") from None
 
 
+def page_queries(query: ListQuery) -> list[tuple[Raw, list[tuple[str, int]]]]:
+    """The finds that make one page: after a token, first the rest of the tie group, then beyond.
+
+    Each is a plain conjunction with one sort, so MongoDB bounds the scan on the compound index
+    (filter field, sort key, _id) exactly; a single `$or` keyset loses those bounds once a
+    filter has several values.
+    """
+    direction = DESCENDING if query.descending else ASCENDING
+    sort = [(query.sort_field, direction), ("_id", direction)]
+    if query.after is None:
+        return [(query.filter, sort)]
+    value, last_id = query.after
+    beyond = "$lt" if query.descending else "$gt"
+    tie = {query.sort_field: value, "_id": {beyond: parse_id(last_id)}}
+    rest = {query.sort_field: {beyond: value}}
+    return [(_and(query.filter, tie), sort), (_and(query.filter, rest), sort)]
+
+
+def _and(base: Raw, extra: Raw) -> Raw:
+    return {"$and": [base, extra]} if base else extra
+
+
 def to_vm(doc: Raw) -> VM:
     """Convert a raw `vms` document into the API's VM."""
     doc["id"] = str(doc.pop("_id"))
@@ -82,7 +104,7 @@ class VMRepository:
     @translate_errors
     async def create(self, fields: Raw) -> VM:
         """Insert a new VM; a taken name (ignoring case) raises NameConflict."""
-        doc = dict(fields)
+        doc = {**fields, **search_keys(fields)}
         try:
             result = await self.vms.insert_one(doc)
         except DuplicateKeyError:
@@ -99,22 +121,24 @@ class VMRepository:
         return to_vm(doc)
 
     @translate_errors
-    async def list(self, limit: int, after: tuple[datetime, str] | None = None) -> list[VM]:
-        """VMs newest first, starting after the (created_at, id) key of the previous page."""
-        query: Raw = {}
-        if after is not None:
-            created, last_id = after
-            oid = parse_id(last_id)
-            query = {
-                "$or": [
-                    {"created_at": {"$lt": created}},
-                    {"created_at": created, "_id": {"$lt": oid}},
-                ]
-            }
-        cursor = self.vms.find(query, _PROJECTION, limit=limit).sort(
-            [("created_at", DESCENDING), ("_id", DESCENDING)]
-        )
-        return [to_vm(doc) async for doc in cursor]
+    async def list(self, query: ListQuery) -> list[VM]:
+        """Up to `query.limit` VMs in the query's order, starting after its keyset position."""
+        items: list[VM] = []
+        for mongo_filter, sort in page_queries(query):
+            cursor = self.vms.find(
+                mongo_filter, _PROJECTION, sort=sort, limit=query.limit - len(items)
+            )
+            items.extend([to_vm(doc) async for doc in cursor])
+            if len(items) >= query.limit:
+                break
+        return items
+
+    @translate_errors
+    async def count(self, query: ListQuery) -> int:
+        """How many VMs match the query's filter (its keyset position is ignored)."""
+        if not query.filter:  # an index count instead of a collection scan
+            return await self.vms.count_documents({}, hint="_id_")
+        return await self.vms.count_documents(query.filter)
 
     @translate_errors
     async def update(self, vm_id: str, expected_revision: int, changes: Raw) -> VM:
@@ -123,7 +147,7 @@ class VMRepository:
         try:
             doc = await self.vms.find_one_and_update(
                 {"_id": oid, "revision": expected_revision},
-                {"$set": changes, "$inc": {"revision": 1}},
+                {"$set": {**changes, **search_keys(changes)}, "$inc": {"revision": 1}},
                 projection=_PROJECTION,
                 return_document=ReturnDocument.AFTER,
             )

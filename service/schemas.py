@@ -121,6 +121,10 @@ class VMPage(Struct, kw_only=True):
 
     items: list[VM]
     next_page_token: str | None
+    total_size: (
+        Annotated[int, Meta(description="VMs matching the filters; only with include_total=true")]
+        | UnsetType
+    ) = UNSET
 
 
 class Health(Struct):

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-import base64
-import binascii
 import ipaddress
 import random
 import re
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
@@ -22,6 +21,7 @@ from service.errors import (
     ValidationFailed,
     WriteContention,
 )
+from service.listing import ListParams, ListQuery, PageTokens, compile_query, sort_value
 from service.schemas import (
     LABEL_KEY_PATTERN,
     MAX_LABELS,
@@ -44,7 +44,6 @@ TRANSITIONS: dict[VMStatus, frozenset[VMStatus]] = {
 RESIZABLE = frozenset({VMStatus.STOPPED, VMStatus.PROVISIONING})
 DELETE_NEEDS_FORCE = frozenset({VMStatus.RUNNING, VMStatus.SUSPENDED})
 MAX_WRITE_ATTEMPTS = 64
-DEFAULT_PAGE_SIZE = 50
 
 _NAME_RE = re.compile(NAME_PATTERN.removesuffix("$"))
 _LABEL_KEY_RE = re.compile(LABEL_KEY_PATTERN.removesuffix("$"))
@@ -63,8 +62,11 @@ class Repository(Protocol):
     async def get_by_id(self, vm_id: str) -> VM:
         """Return the VM or raise NotFound."""
 
-    async def list(self, limit: int, after: tuple[datetime, str] | None = None) -> list[VM]:
-        """Newest first, after the given (created_at, id) key."""
+    async def list(self, query: ListQuery) -> list[VM]:
+        """Up to `query.limit` VMs in the query's order, after its keyset position."""
+
+    async def count(self, query: ListQuery) -> int:
+        """How many VMs match the query's filter."""
 
     async def update(self, vm_id: str, expected_revision: int, changes: dict[str, Any]) -> VM:
         """Compare-and-set on revision; raise NotFound or PreconditionFailed."""
@@ -140,28 +142,19 @@ def check_resize(current: VM, cpu_cores: int, memory_mib: int, storage_gib: int)
         )
 
 
-def encode_page_token(vm: VM) -> str:
-    """An opaque token pointing just after `vm` in the default order."""
-    raw = msgspec.json.encode([vm.created_at, vm.id])
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def decode_page_token(token: str) -> tuple[datetime, str]:
-    """Inverse of encode_page_token; a damaged token is a 400 naming `page_token`."""
-    try:
-        raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
-        return msgspec.json.decode(raw, type=tuple[datetime, str])
-    except (binascii.Error, ValueError, msgspec.DecodeError):
-        raise invalid("page_token", "not a token this service issued") from None
-
-
 class VMService:
     """The VM use cases: every rule is checked against the state the write replaces."""
 
-    def __init__(self, repo: Repository, clock: Callable[[], datetime] = utcnow) -> None:
-        """Serve use cases over `repo`; `clock` gives timestamps."""
+    def __init__(
+        self,
+        repo: Repository,
+        clock: Callable[[], datetime] = utcnow,
+        page_tokens: PageTokens | None = None,
+    ) -> None:
+        """Serve use cases over `repo`; `clock` gives timestamps, `page_tokens` signs tokens."""
         self.repo = repo
         self.clock = clock
+        self.page_tokens = page_tokens or PageTokens()
 
     async def create_vm(self, data: VMCreate) -> VM:
         """Register a new VM at revision 1."""
@@ -190,16 +183,21 @@ class VMService:
         """One VM by id."""
         return await self.repo.get_by_id(vm_id)
 
-    async def list_vms(
-        self, page_size: int = DEFAULT_PAGE_SIZE, page_token: str | None = None
-    ) -> VMPage:
-        """A page of VMs, newest first."""
-        after = decode_page_token(page_token) if page_token else None
-        items = await self.repo.list(page_size + 1, after)
-        more = len(items) > page_size
-        items = items[:page_size]
-        token = encode_page_token(items[-1]) if more else None
-        return VMPage(items=items, next_page_token=token)
+    async def list_vms(self, params: ListParams) -> VMPage:
+        """A page of VMs under the given filters and order, with the token for the next one."""
+        query = compile_query(params, self.page_tokens)
+        items = await self.repo.list(replace(query, limit=query.limit + 1))
+        token = None
+        if len(items) > query.limit:
+            items = items[: query.limit]
+            last = items[-1]
+            token = self.page_tokens.encode(
+                query.binding, sort_value(last, query.sort_field), last.id
+            )
+        page = VMPage(items=items, next_page_token=token)
+        if params.include_total:
+            page.total_size = await self.repo.count(query)
+        return page
 
     async def replace_vm(self, vm_id: str, data: VMReplace, if_match: int | None = None) -> VM:
         """Replace every writable field; an omitted status stays as it is."""

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 import msgspec
 from bson import ObjectId
 
 from service.errors import NameConflict, NotFound, PreconditionFailed
+from service.listing import ListQuery
 from service.schemas import VM
 
 
@@ -35,11 +35,15 @@ class FakeRepository:
             raise NotFound("missing")
         return self.vms[vm_id]
 
-    async def list(self, limit: int, after: tuple[datetime, str] | None = None) -> list[VM]:
+    async def list(self, query: ListQuery) -> list[VM]:
+        """Newest first only (the filters and other orders are tested on real MongoDB)."""
         ordered = sorted(self.vms.values(), key=lambda v: (v.created_at, v.id), reverse=True)
-        if after is not None:
-            ordered = [v for v in ordered if (v.created_at, v.id) < after]
-        return ordered[:limit]
+        if query.after is not None:
+            ordered = [v for v in ordered if (v.created_at, v.id) < query.after]
+        return ordered[: query.limit]
+
+    async def count(self, query: ListQuery) -> int:
+        return len(self.vms)
 
     async def update(self, vm_id: str, expected_revision: int, changes: dict[str, Any]) -> VM:
         current = await self.get_by_id(vm_id)

@@ -1,0 +1,302 @@
+"""ListVMs: the query model, its validation, whitelisted filters, search keys and page tokens."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+import ipaddress
+import re
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+import msgspec
+
+from service.errors import FieldError, ValidationFailed
+from service.schemas import LABEL_KEY_PATTERN, VM, VMStatus
+
+MAX_PAGE_SIZE = 500
+DEFAULT_PAGE_SIZE = 50
+MAX_VALUES = 20  # per repeatable parameter: bounds the index scans one query may fan out to
+TOKEN_VERSION = 1
+_MAC_BYTES = 16
+_LABEL_KEY_RE = re.compile(LABEL_KEY_PATTERN.removesuffix("$"))
+
+
+class SortOrder(StrEnum):
+    """Orders ListVMs offers; a leading `-` means descending. Ties are broken by id."""
+
+    CREATED_AT = "created_at"
+    CREATED_AT_DESC = "-created_at"
+    NAME = "name"
+    NAME_DESC = "-name"
+    CPU_CORES = "cpu_cores"
+    CPU_CORES_DESC = "-cpu_cores"
+    MEMORY_MIB = "memory_mib"
+    MEMORY_MIB_DESC = "-memory_mib"
+    STORAGE_GIB = "storage_gib"
+    STORAGE_GIB_DESC = "-storage_gib"
+
+
+# API sort name -> stored field (names sort ignoring case, through the lowercased `name_key`).
+SORT_FIELDS = {
+    "created_at": "created_at",
+    "name": "name_key",
+    "cpu_cores": "cpu_cores",
+    "memory_mib": "memory_mib",
+    "storage_gib": "storage_gib",
+}
+_SORT_TYPES: dict[str, type] = {"created_at": datetime, "name_key": str}
+_RANGES = ("cpu_cores", "memory_mib", "storage_gib")
+
+
+class ListParams(msgspec.Struct, kw_only=True):
+    """Every ListVMs query parameter, as the controller received it (already type-checked)."""
+
+    status: list[VMStatus] | None = None
+    os: list[str] | None = None
+    name_prefix: str | None = None
+    label: list[str] | None = None
+    cpu_cores_min: int | None = None
+    cpu_cores_max: int | None = None
+    memory_mib_min: int | None = None
+    memory_mib_max: int | None = None
+    storage_gib_min: int | None = None
+    storage_gib_max: int | None = None
+    created_after: datetime | None = None
+    created_before: datetime | None = None
+    ip_address: str | None = None
+    ip_in: str | None = None
+    sort: SortOrder = SortOrder.CREATED_AT_DESC
+    page_size: int = DEFAULT_PAGE_SIZE
+    page_token: str | None = None
+    include_total: bool = False
+
+
+QUERY_PARAMS = frozenset(ListParams.__struct_fields__)
+REPEATABLE = frozenset({"status", "os", "label"})
+
+
+@dataclass(frozen=True)
+class ListQuery:
+    """A validated ListVMs query: the MongoDB filter, the order, and where the page starts."""
+
+    filter: dict[str, Any]
+    sort_field: str
+    descending: bool
+    limit: int
+    after: tuple[Any, str] | None
+    binding: str
+
+
+def invalid(field: str, message: str) -> ValidationFailed:
+    """A 400 naming one query parameter."""
+    return ValidationFailed(f"{field}: {message}", [FieldError(field, message)])
+
+
+def check_param_names(names: list[str], counts: dict[str, int]) -> None:
+    """Reject unknown parameters, and non-repeatable ones given more than once."""
+    for name in names:
+        if name not in QUERY_PARAMS:
+            known = ", ".join(sorted(QUERY_PARAMS))
+            raise invalid(name, f"unknown query parameter (known: {known})")
+        if counts.get(name, 1) > 1 and name not in REPEATABLE:
+            raise invalid(name, "may be given only once")
+
+
+def ip_key(address: str | ipaddress.IPv4Address | ipaddress.IPv6Address) -> str:
+    """A form of an address that sorts numerically: `4` + 8 hex digits, or `6` + 32 hex digits."""
+    ip = ipaddress.ip_address(address) if isinstance(address, str) else address
+    return f"{ip.version}{int(ip):0{ip.max_prefixlen // 4}x}"
+
+
+def search_keys(fields: dict[str, Any]) -> dict[str, Any]:
+    """The stored search keys derived from whichever of name, labels and ip_address are given."""
+    keys: dict[str, Any] = {}
+    if "name" in fields:
+        keys["name_key"] = fields["name"].lower()
+    if "labels" in fields:
+        labels: dict[str, str] = fields["labels"]
+        keys["label_terms"] = sorted([*labels, *(f"{k}={v}" for k, v in labels.items())])
+    if "ip_address" in fields:
+        ip = fields["ip_address"]
+        keys["ip_key"] = None if ip is None else ip_key(ip)
+    return keys
+
+
+def sort_value(vm: VM, field: str) -> Any:
+    """The value of `vm`'s stored sort key `field` (what the page token remembers)."""
+    return vm.name.lower() if field == "name_key" else getattr(vm, field)
+
+
+def _labels(selectors: list[str]) -> dict[str, Any]:
+    """`key=value`, `key` (has the label) and `!key` (has not) as conditions on `label_terms`."""
+    present: list[str] = []
+    absent: list[str] = []
+    values: dict[str, str] = {}
+    for selector in selectors:
+        negated = selector.startswith("!")
+        key, eq, value = selector.removeprefix("!").partition("=")
+        if not _LABEL_KEY_RE.fullmatch(key) or len(key) > 63 or (negated and eq):
+            raise invalid("label", f"{selector!r} is not `key=value`, `key` or `!key`")
+        if len(value) > 63:
+            raise invalid("label", f"{selector!r}: label values have at most 63 characters")
+        if eq and values.setdefault(key, value) != value:
+            raise invalid("label", f"label {key!r} cannot equal both {values[key]!r} and {value!r}")
+        (absent if negated else present).append(selector if eq else key)
+    if clash := {k.partition("=")[0] for k in present} & set(absent):
+        raise invalid("label", f"label {sorted(clash)[0]!r} is both required and excluded")
+    condition: dict[str, Any] = {}
+    if present:
+        condition["$all"] = sorted(set(present))
+    if absent:
+        condition["$nin"] = sorted(set(absent))
+    return condition
+
+
+def _ip_filter(params: ListParams) -> dict[str, Any]:
+    """`ip_address` (exact) and `ip_in` (CIDR) as conditions on the sortable `ip_key`."""
+    address = network = None
+    if params.ip_address is not None:
+        try:
+            address = ipaddress.ip_address(params.ip_address)
+        except ValueError:
+            raise invalid("ip_address", f"{params.ip_address!r} is not an IP address") from None
+        if isinstance(address, ipaddress.IPv6Address) and address.scope_id is not None:
+            raise invalid("ip_address", "zone identifiers (%...) are not accepted")
+    if params.ip_in is not None:
+        try:
+            network = ipaddress.ip_network(params.ip_in)
+        except ValueError:
+            try:
+                wider = ipaddress.ip_network(params.ip_in, strict=False)
+                hint = f"has host bits set; did you mean {wider}?"
+            except ValueError:
+                hint = "is not a CIDR such as 10.0.0.0/24 or 2001:db8::/48"
+            raise invalid("ip_in", f"{params.ip_in!r} {hint}") from None
+    if address is not None:
+        if network is not None and address not in network:
+            raise invalid("ip_address", f"{address} is not inside ip_in {network}")
+        return {"ip_key": ip_key(address)}
+    if network is not None:
+        return {"ip_key": {"$gte": ip_key(network[0]), "$lte": ip_key(network[-1])}}
+    return {}
+
+
+def _prefix_range(prefix: str) -> dict[str, Any]:
+    """Case-insensitive literal prefix as a range on the lowercased `name_key`: [p, successor)."""
+    low = prefix.lower()
+    bound: dict[str, Any] = {"$gte": low}
+    stem = low.rstrip(chr(0x10FFFF))
+    if stem:
+        bound["$lt"] = stem[:-1] + chr(ord(stem[-1]) + 1)
+    return bound
+
+
+def _checked(params: ListParams) -> None:
+    """Range contradictions, naive times, value counts and lengths."""
+    for name in ("status", "os", "label"):
+        values = getattr(params, name) or []
+        if len(values) > MAX_VALUES:
+            raise invalid(name, f"at most {MAX_VALUES} values")
+    for value in params.os or []:
+        if not 1 <= len(value) <= 64:
+            raise invalid("os", "an OS name has 1 to 64 characters")
+    if params.name_prefix is not None and not 1 <= len(params.name_prefix) <= 63:
+        raise invalid("name_prefix", "a name prefix has 1 to 63 characters")
+    for field in _RANGES:
+        low, high = getattr(params, f"{field}_min"), getattr(params, f"{field}_max")
+        if low is not None and high is not None and low > high:
+            raise invalid(f"{field}_min", f"{field}_min ({low}) is above {field}_max ({high})")
+    for name in ("created_after", "created_before"):
+        moment = getattr(params, name)
+        if moment is not None and moment.utcoffset() is None:
+            raise invalid(name, "an RFC 3339 time needs a timezone offset, such as Z")
+    after, before = params.created_after, params.created_before
+    if after is not None and before is not None and after >= before:
+        raise invalid("created_after", "created_after must be earlier than created_before")
+    if not 1 <= params.page_size <= MAX_PAGE_SIZE:
+        raise invalid("page_size", f"between 1 and {MAX_PAGE_SIZE}")
+
+
+def build_filter(params: ListParams) -> dict[str, Any]:
+    """The MongoDB filter: whitelisted fields, typed values, operators chosen here only."""
+    _checked(params)
+    query: dict[str, Any] = {}
+    if params.status:
+        query["status"] = {"$in": sorted({s.value for s in params.status})}
+    if params.os:
+        query["os"] = {"$in": sorted(set(params.os))}
+    if params.name_prefix is not None:
+        query["name_key"] = _prefix_range(params.name_prefix)
+    if params.label and (labels := _labels(params.label)):
+        query["label_terms"] = labels
+    for field in _RANGES:
+        bound = {}
+        if (low := getattr(params, f"{field}_min")) is not None:
+            bound["$gte"] = low
+        if (high := getattr(params, f"{field}_max")) is not None:
+            bound["$lte"] = high
+        if bound:
+            query[field] = bound
+    created: dict[str, Any] = {}
+    if params.created_after is not None:
+        created["$gte"] = params.created_after.astimezone(UTC)
+    if params.created_before is not None:
+        created["$lt"] = params.created_before.astimezone(UTC)
+    if created:
+        query["created_at"] = created
+    query.update(_ip_filter(params))
+    return query
+
+
+class PageTokens:
+    """Signs and checks page tokens: HMAC-SHA256 over (version, binding, last sort key, last id)."""
+
+    def __init__(self, secret: str | bytes | None = None) -> None:
+        """Sign with `secret`; without one, a random per-process secret (single process only)."""
+        if isinstance(secret, str):
+            secret = secret.encode()
+        self._secret = secret or secrets.token_bytes(32)
+
+    def _mac(self, payload: bytes) -> bytes:
+        return hmac.new(self._secret, payload, hashlib.sha256).digest()[:_MAC_BYTES]
+
+    def encode(self, binding: str, value: Any, vm_id: str) -> str:
+        """A token pointing just after the item with sort key `value` and id `vm_id`."""
+        payload = msgspec.json.encode([TOKEN_VERSION, binding, value, vm_id])
+        return base64.urlsafe_b64encode(payload + self._mac(payload)).decode().rstrip("=")
+
+    def decode(self, token: str, binding: str, sort_field: str) -> tuple[Any, str]:
+        """Check the signature and that the token was made for this filter and sort."""
+        try:
+            raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
+        except (binascii.Error, ValueError):
+            raise invalid("page_token", "not a page token this service issued") from None
+        payload, mac = raw[:-_MAC_BYTES], raw[-_MAC_BYTES:]
+        if len(raw) <= _MAC_BYTES or not hmac.compare_digest(mac, self._mac(payload)):
+            raise invalid("page_token", "not a page token this service issued (or altered)")
+        version, bound_to, value, vm_id = msgspec.json.decode(payload)
+        if version != TOKEN_VERSION:
+            raise invalid("page_token", "this page token has expired; start from the first page")
+        if bound_to != binding:
+            raise invalid(
+                "page_token", "this page token belongs to other filters or another sort order"
+            )
+        kind = _SORT_TYPES.get(sort_field, int)
+        return msgspec.convert(value, kind, strict=False), str(vm_id)
+
+
+def compile_query(params: ListParams, tokens: PageTokens) -> ListQuery:
+    """Validate `params` and turn them into a ListQuery (filter, order, start, binding)."""
+    query = build_filter(params)
+    sort = params.sort.value
+    field = SORT_FIELDS[sort.removeprefix("-")]
+    digest = hashlib.sha256(msgspec.json.encode([sort, query], order="deterministic"))
+    binding = digest.hexdigest()[:32]
+    after = tokens.decode(params.page_token, binding, field) if params.page_token else None
+    return ListQuery(query, field, sort.startswith("-"), params.page_size, after, binding)
