@@ -79,6 +79,10 @@ class StrictRequest(Request[Any, Any, Any]):
                 self._json = msgspec.json.decode(await self.body(), type=target)
             except msgspec.ValidationError as exc:
                 raise _field_errors(exc) from None
+            except UnicodeDecodeError:  # msgspec checks UTF-8 inside strings only
+                raise ValidationFailed(
+                    "malformed JSON: not valid UTF-8", [FieldError("body", "not valid UTF-8")]
+                ) from None
             except msgspec.DecodeError as exc:
                 raise ValidationFailed(
                     f"malformed JSON: {exc}", [FieldError("body", str(exc))]

@@ -9,12 +9,13 @@ import time
 import uuid
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import parse_qsl
 
 import msgspec
 from litestar import Controller, Request, Response, get
 from litestar.di import NamedDependency
 from litestar.enums import ScopeType
-from litestar.exceptions import HTTPException, TooManyRequestsException
+from litestar.exceptions import HTTPException, TooManyRequestsException, ValidationException
 from litestar.middleware.rate_limit import RateLimitConfig, RateLimitMiddleware
 from litestar.plugins.prometheus import PrometheusConfig
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
@@ -25,6 +26,7 @@ from service.services import VMService
 
 access_log = logging.getLogger("service.access")
 
+MAX_QUERY_PARAMS = 64
 _REQUEST_ID_RE = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 PUBLIC_PATHS = ("^/health/", "^/schema")
 
@@ -126,15 +128,49 @@ class RequestContextMiddleware:
                 access_log.info("request", extra={"fields": fields})
 
     def _check_limits(self, scope: Scope) -> None:
-        if len(scope["query_string"]) > self.max_query_bytes:
-            raise HTTPException(
-                status_code=414, detail=f"query string longer than {self.max_query_bytes} bytes"
-            )
+        query = scope["query_string"]
+        if query:
+            if len(query) > self.max_query_bytes:
+                raise HTTPException(
+                    status_code=414, detail=f"query string longer than {self.max_query_bytes} bytes"
+                )
+            _check_query(scope, query)
         size = sum(len(k) + len(v) for k, v in scope["headers"])
         if size > self.max_header_bytes:
             raise HTTPException(
                 status_code=431, detail=f"request headers larger than {self.max_header_bytes} bytes"
             )
+
+
+def _bad_query(name: str, message: str) -> ValidationException:
+    return ValidationException(
+        detail=f"{name}: {message}", extra=[{"key": name, "message": message}]
+    )
+
+
+def _check_query(scope: Scope, query: bytes) -> None:
+    """400 for a query string that is not UTF-8, has too many parameters or repeats a scalar one."""
+    try:
+        pairs = parse_qsl(query.decode(), keep_blank_values=True, errors="strict")
+    except UnicodeDecodeError:
+        raise _bad_query("query", "not valid UTF-8 once percent-decoded") from None
+    if len(pairs) > MAX_QUERY_PARAMS:
+        raise _bad_query("query", f"more than {MAX_QUERY_PARAMS} parameters")
+    if len(pairs) < 2:
+        return
+    seen: set[str] = set()
+    for name, _ in pairs:
+        if name in seen and not _repeatable(scope, name):
+            raise _bad_query(name, "given more than once; it takes a single value")
+        seen.add(name)
+
+
+def _repeatable(scope: Scope, name: str) -> bool:
+    handler = scope.get("route_handler")
+    if handler is None:
+        return False
+    field = handler.parsed_fn_signature.parameters.get(name)
+    return field is not None and field.is_non_string_sequence
 
 
 class KeyRateLimitMiddleware(RateLimitMiddleware):

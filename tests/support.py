@@ -6,6 +6,7 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -34,6 +35,9 @@ class ServerProcess:
             **env,
         }
         self.process: subprocess.Popen[bytes] | None = None
+        if "DEV_API_KEY_FILE" not in self.env:
+            key_dir = Path(tempfile.mkdtemp(prefix="vm-inventory-key-"))
+            self.env["DEV_API_KEY_FILE"] = str(key_dir / "dev-api-key")
         self.token = ""
 
     def create_api_key(self, name: str, scope: str = "admin") -> str:
@@ -51,15 +55,13 @@ class ServerProcess:
 
     @property
     def headers(self) -> dict[str, str]:
-        """The Authorization header of the admin key made by start()."""
+        """The Authorization header of the admin key `dev` (see start())."""
         return {"Authorization": f"Bearer {self.token}"}
 
-    def start(
-        self, wait_ready: bool = True, timeout: float = 30.0, api_key: bool = True
-    ) -> ServerProcess:
+    def start(self, wait_ready: bool = True, timeout: float = 30.0) -> ServerProcess:
         """Start the process, wait until /health/live (and /health/ready) answer 200.
 
-        With `api_key`, also create an admin key (its token in `self.token`, see `headers`).
+        `serve` creates the admin key `dev` in DEV_API_KEY_FILE; its token is in `self.token`.
         """
         self.process = subprocess.Popen(
             [sys.executable, "-m", "service", "serve"],
@@ -69,8 +71,7 @@ class ServerProcess:
             stderr=subprocess.STDOUT,
         )
         self.wait_for("/health/ready" if wait_ready else "/health/live", timeout)
-        if api_key and not self.token:
-            self.token = self.create_api_key(f"e2e-{self.port}")
+        self.token = Path(self.env["DEV_API_KEY_FILE"]).read_text().strip()
         return self
 
     def wait_for(self, path: str, timeout: float = 30.0) -> None:

@@ -10,6 +10,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from service.apikeys import ApiKeyRepository, Scope
 from service.app import create_app
 from service.config import Settings
+from service.errors import NameConflict, ValidationFailed
 
 VM = {"name": "auth-01", "os": "debian-12", "cpu_cores": 1, "memory_mib": 512, "storage_gib": 10}
 MISSING_ID = "0123456789abcdef01234567"
@@ -132,3 +133,14 @@ async def test_revoked_key_stops_working(
     assert (await uncached.get("/api/v1/vms", headers=bearer(token))).status_code == 200
     await api_keys.revoke("auth-revoked")
     assert_problem(await uncached.get("/api/v1/vms", headers=bearer(token)), 401)
+
+
+async def test_key_names_are_unique_and_tokens_random(api_keys: ApiKeyRepository) -> None:
+    first = await api_keys.create("auth-unique", Scope.READ)
+    with pytest.raises(NameConflict):
+        await api_keys.create("auth-unique", Scope.ADMIN)
+    with pytest.raises(ValidationFailed):
+        await api_keys.create("bad name", Scope.READ)
+    second = await api_keys.create("auth-unique-2", Scope.READ)
+    assert first != second
+    assert len(first.removeprefix("vmi_")) >= 43  # 32 random bytes, base64url

@@ -10,6 +10,8 @@ import httpx
 
 from tests.support import ROOT, ServerProcess
 
+VM = {"name": "x", "os": "y", "cpu_cores": 1, "memory_mib": 512, "storage_gib": 1}
+
 
 def cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
@@ -18,12 +20,16 @@ def cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
     )  # fmt: skip
 
 
-def test_apikey_commands_and_a_served_request(mongo_url: str) -> None:
-    server = ServerProcess(mongo_url, f"e2e_{uuid.uuid4().hex[:8]}").start()
+def test_dev_key_and_apikey_commands(mongo_url: str, tmp_path: Path) -> None:
+    db = f"e2e_{uuid.uuid4().hex[:8]}"
+    key_file = tmp_path / "dev-api-key"
+    env = {"DEV_API_KEY_FILE": str(key_file), "API_KEY_CACHE_SECONDS": "0"}
+    server = ServerProcess(mongo_url, db, **env).start()
     try:
         url = server.base_url + "/api/v1/vms"
         assert httpx.get(url).status_code == 401
         assert httpx.get(url, headers=server.headers).status_code == 200
+        assert oct(os.stat(key_file).st_mode & 0o777) == "0o600"
 
         created = cli(server.env, "create", "--name", "ci-reader", "--scope", "read")
         assert created.returncode == 0, created.stderr
@@ -31,35 +37,25 @@ def test_apikey_commands_and_a_served_request(mongo_url: str) -> None:
         assert token.startswith("vmi_") and len(token) >= 43
         auth = {"Authorization": f"Bearer {token}"}
         assert httpx.get(url, headers=auth).status_code == 200
-        body = {"name": "x", "os": "y", "cpu_cores": 1, "memory_mib": 512, "storage_gib": 1}
-        assert httpx.post(url, json=body, headers=auth).status_code == 403
-
-        again = cli(server.env, "create", "--name", "ci-reader", "--scope", "admin")
-        assert again.returncode != 0 and "already exists" in again.stderr
+        assert httpx.post(url, json=VM, headers=auth).status_code == 403
 
         listed = cli(server.env, "list")
         assert listed.returncode == 0
-        assert "ci-reader\tread" in listed.stdout
+        assert "ci-reader\tread" in listed.stdout and "dev\tadmin" in listed.stdout
         assert token not in listed.stdout and server.token not in listed.stdout
 
         assert cli(server.env, "revoke", "ci-reader").returncode == 0
-        assert "ci-reader" not in cli(server.env, "list").stdout
-        assert cli(server.env, "revoke", "ci-reader").returncode != 0
+        # Keys are cached for API_KEY_CACHE_SECONDS (10 s by default); this server caches 0 s.
+        assert httpx.get(url, headers=auth).status_code == 401
     finally:
         assert server.stop() == 0
+    assert f"Bearer {server.token}" in server.output()
 
-
-def test_run_command_prints_the_same_dev_key_every_time(mongo_url: str, tmp_path: Path) -> None:
-    db = f"e2e_{uuid.uuid4().hex[:8]}"
-    key_file = tmp_path / "dev-api-key"
-    tokens = []
-    for _ in range(2):
-        server = ServerProcess(mongo_url, db, DEV_API_KEY_FILE=str(key_file))
-        server.start(api_key=False)
-        assert server.stop() == 0
-        out = server.output()
-        token = key_file.read_text().strip()
-        assert f"Bearer {token}" in out
-        tokens.append(token)
-    assert tokens[0] == tokens[1]
-    assert oct(os.stat(key_file).st_mode & 0o777) == "0o600"
+    again = ServerProcess(mongo_url, db, **env).start()
+    try:
+        assert again.token == server.token  # the second run prints the same key
+        r = httpx.get(again.base_url + "/api/v1/vms", headers=again.headers)
+        assert r.status_code == 200
+    finally:
+        assert again.stop() == 0
+    assert f"Bearer {server.token}" in again.output()
