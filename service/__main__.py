@@ -9,6 +9,7 @@ import signal
 import sys
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any
 
 import uvicorn
 
@@ -92,6 +93,18 @@ def apikey(settings: Settings, args: argparse.Namespace) -> int:
             return 1
 
 
+def uvicorn_options(settings: Settings) -> dict[str, Any]:
+    """The ASGI server settings of `serve` (scripts/bench runs its floor app with the same)."""
+    return {
+        "host": settings.host,
+        "port": settings.port,
+        "log_level": settings.log_level.lower(),
+        "log_config": None,
+        "access_log": False,
+        "timeout_graceful_shutdown": 10,
+    }
+
+
 def serve(settings: Settings) -> int:
     """Check (or, with MIGRATE_ON_START, apply) migrations, then run the HTTP server."""
     from service.app import create_app
@@ -117,15 +130,7 @@ def serve(settings: Settings) -> int:
         # re-raised signal return here so the local mongod stops and the exit code is 0.
         for sig in (signal.SIGTERM, signal.SIGINT):
             signal.signal(sig, lambda *_: None)
-        uvicorn.run(
-            app,
-            host=settings.host,
-            port=settings.port,
-            log_level=settings.log_level.lower(),
-            log_config=None,
-            access_log=False,
-            timeout_graceful_shutdown=10,
-        )
+        uvicorn.run(app, **uvicorn_options(settings))
     return 0
 
 

@@ -39,6 +39,8 @@ class ServerProcess:
             key_dir = Path(tempfile.mkdtemp(prefix="vm-inventory-key-"))
             self.env["DEV_API_KEY_FILE"] = str(key_dir / "dev-api-key")
         self.token = ""
+        # A file, not a pipe: a chatty server (INFO logs under load) never blocks on a full pipe.
+        self.log = tempfile.TemporaryFile()  # noqa: SIM115 - closed by output()
 
     def create_api_key(self, name: str, scope: str = "admin") -> str:
         """Run `python -m service apikey create` against the server's database; return the token."""
@@ -67,7 +69,7 @@ class ServerProcess:
             [sys.executable, "-m", "service", "serve"],
             cwd=ROOT,
             env=self.env,
-            stdout=subprocess.PIPE,
+            stdout=self.log,
             stderr=subprocess.STDOUT,
         )
         self.wait_for("/health/ready" if wait_ready else "/health/live", timeout)
@@ -80,8 +82,9 @@ class ServerProcess:
         while time.monotonic() < deadline:
             assert self.process is not None
             if self.process.poll() is not None:
-                out = self.process.stdout.read().decode() if self.process.stdout else ""
-                raise RuntimeError(f"server exited with {self.process.returncode}:\n{out}")
+                raise RuntimeError(
+                    f"server exited with {self.process.returncode}:\n{self.output()}"
+                )
             try:
                 if httpx.get(self.base_url + path, timeout=1).status_code == 200:
                     return
@@ -89,6 +92,22 @@ class ServerProcess:
                 pass
             time.sleep(0.1)
         raise TimeoutError(f"{path} not 200 after {timeout}s")
+
+    @property
+    def pid(self) -> int:
+        """The server's process id."""
+        assert self.process is not None
+        return self.process.pid
+
+    def terminate(self) -> None:
+        """Send SIGTERM and return at once (see `wait` and `stop`)."""
+        assert self.process is not None
+        self.process.send_signal(signal.SIGTERM)
+
+    def wait(self, timeout: float = 20.0) -> int:
+        """Wait for the process to exit and return its exit code."""
+        assert self.process is not None
+        return self.process.wait(timeout)
 
     def stop(self, timeout: float = 20.0) -> int:
         """SIGTERM, wait, and return the exit code (SIGKILL if it does not stop in time)."""
@@ -104,7 +123,6 @@ class ServerProcess:
         return self.process.returncode
 
     def output(self) -> str:
-        """Everything the process printed (after it stopped)."""
-        if self.process is None or self.process.stdout is None:
-            return ""
-        return self.process.stdout.read().decode(errors="replace")
+        """Everything the process printed so far."""
+        self.log.seek(0)
+        return self.log.read().decode(errors="replace")

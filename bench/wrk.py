@@ -1,0 +1,113 @@
+"""The wrk scenarios (Lua scripts) and one wrk run's figures."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import tempfile
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+# Every script ends with this: one JSON line with the figures of the run.
+_DONE = r"""
+local tid = 0
+local next_tid = 0
+setup = function(thread) thread:set("tid", next_tid); next_tid = next_tid + 1 end
+init = function(args) math.randomseed(os.time() * 100 + tid) end
+done = function(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format(
+    '{"requests": %d, "duration_us": %d, "non_2xx": %d, "socket_errors": %d, ' ..
+    '"p50_us": %d, "p99_us": %d}\n',
+    summary.requests, summary.duration, e.status, e.connect + e.read + e.write + e.timeout,
+    latency:percentile(50), latency:percentile(99)))
+end
+"""
+
+_IDS = r"""
+local ids = {}
+for line in io.lines(os.getenv("BENCH_IDS")) do ids[#ids + 1] = line end
+"""
+
+_VM = (
+    '{"name":"%s-%d-%d","os":"ubuntu-24.04","cpu_cores":2,"memory_mib":2048,'
+    '"storage_gib":20,"ip_address":"10.0.0.5","labels":{"env":"bench"}}'
+)
+
+SCRIPTS = {
+    "get": _IDS
+    + r"""
+request = function()
+  return wrk.format("GET", "/api/v1/vms/" .. ids[math.random(#ids)])
+end
+""",
+    "list": r"""
+wrk.path = "/api/v1/vms?page_size=50"
+""",
+    "create": r"""
+local counter = 0
+local prefix = os.getenv("BENCH_PREFIX")
+wrk.headers["Content-Type"] = "application/json"
+request = function()
+  counter = counter + 1
+  return wrk.format("POST", "/api/v1/vms", nil, string.format('"""
+    + _VM
+    + r"""', prefix, tid, counter))
+end
+""",
+    "patch": _IDS
+    + r"""
+local counter = 0
+wrk.headers["Content-Type"] = "application/merge-patch+json"
+request = function()
+  counter = counter + 1
+  local body = '{"labels":{"bench":"' .. counter .. '"}}'
+  return wrk.format("PATCH", "/api/v1/vms/" .. ids[math.random(#ids)], nil, body)
+end
+""",
+}
+SCENARIOS = tuple(SCRIPTS)
+
+
+@dataclass
+class Target:
+    """One HTTP server under test."""
+
+    name: str
+    base_url: str
+    headers: dict[str, str]
+    ids_file: Path
+    connections: int = 32
+    scripts: dict[str, Path] = field(default_factory=dict)
+
+
+def _script(target: Target, scenario: str) -> Path:
+    if scenario not in target.scripts:
+        path = Path(tempfile.mkstemp(prefix=f"bench-{scenario}-", suffix=".lua")[1])
+        path.write_text(SCRIPTS[scenario] + _DONE)
+        target.scripts[scenario] = path
+    return target.scripts[scenario]
+
+
+def run_wrk(target: Target, scenario: str, seconds: int) -> dict[str, Any]:
+    """Drive `target` with one scenario for `seconds`; return req/s, p50/p99 (ms) and errors."""
+    command = ["wrk", "-t1", f"-c{target.connections}", f"-d{seconds}s", "--timeout", "10s"]
+    for name, value in target.headers.items():
+        command += ["-H", f"{name}: {value}"]
+    command += ["-s", str(_script(target, scenario)), target.base_url]
+    env = {**os.environ, "BENCH_IDS": str(target.ids_file)}
+    env["BENCH_PREFIX"] = f"b{uuid.uuid4().hex[:10]}"
+    out = subprocess.run(command, capture_output=True, text=True, env=env, check=True).stdout  # noqa: S603
+    figures = json.loads(out.strip().splitlines()[-1])
+    seconds_run = figures["duration_us"] / 1e6
+    return {
+        "rps": figures["requests"] / seconds_run,
+        "p50_ms": figures["p50_us"] / 1000,
+        "p99_ms": figures["p99_us"] / 1000,
+        "non_2xx": figures["non_2xx"],
+        "socket_errors": figures["socket_errors"],
+        "requests": figures["requests"],
+    }
