@@ -44,7 +44,7 @@ def api_key(server_env: dict[str, str]) -> str | None:
 
 
 async def seed(base_url: str, headers: dict[str, str], count: int) -> list[str]:
-    """Create `count` VMs through the API (so they have every field and event the service writes)."""
+    """Create `count` VMs through the API, so they are stored as the service stores them."""
     ids: list[str] = []
     queue = iter(range(count))
     async with httpx.AsyncClient(base_url=base_url, headers=headers, timeout=30) as client:
@@ -65,7 +65,7 @@ def start_floor(url: str, db: str) -> tuple[subprocess.Popen[bytes], str]:
     port = free_port()
     env = {**os.environ, "MONGODB_URL": url, "MONGODB_DB": db, "HOST": "127.0.0.1"}
     env |= {"PORT": str(port), "LOG_LEVEL": "INFO"}
-    process = subprocess.Popen(  # noqa: S603
+    process = subprocess.Popen(
         [sys.executable, "-m", "bench.floor"],
         cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
@@ -148,7 +148,7 @@ def profile(pid: int, target: Target, scenario: str, seconds: int, out_dir: Path
     """Record the service with py-spy while wrk drives `scenario`; print the hottest frames."""
     out = out_dir / f"profile-{scenario}.folded"
     spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
-    recorder = subprocess.Popen(  # noqa: S603
+    recorder = subprocess.Popen(
         [spy, "record", "--pid", str(pid), "--duration", str(seconds), "--rate", "250",
          "--format", "raw", "--output", str(out), "--nonblocking"],
         stdout=subprocess.DEVNULL,

@@ -37,7 +37,8 @@ class VM(VMIn, kw_only=True):
 
 
 FIELDS = [*VMIn.__struct_fields__, "revision", "created_at", "updated_at"]
-client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(os.environ["MONGODB_URL"], tz_aware=True)
+client: AsyncMongoClient[dict[str, Any]]
+client = AsyncMongoClient(os.environ["MONGODB_URL"], tz_aware=True, w="majority")
 vms = client[os.environ["MONGODB_DB"]]["vms"]
 encode = msgspec.json.Encoder().encode
 decode = msgspec.json.Decoder(VMIn).decode

@@ -100,7 +100,7 @@ def run_wrk(target: Target, scenario: str, seconds: int) -> dict[str, Any]:
     command += ["-s", str(_script(target, scenario)), target.base_url]
     env = {**os.environ, "BENCH_IDS": str(target.ids_file)}
     env["BENCH_PREFIX"] = f"b{uuid.uuid4().hex[:10]}"
-    out = subprocess.run(command, capture_output=True, text=True, env=env, check=True).stdout  # noqa: S603
+    out = subprocess.run(command, capture_output=True, text=True, env=env, check=True).stdout
     figures = json.loads(out.strip().splitlines()[-1])
     seconds_run = figures["duration_us"] / 1e6
     return {

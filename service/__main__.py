@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import functools
 import signal
 import sys
 from collections.abc import AsyncIterator, Iterator
@@ -15,7 +16,7 @@ import uvicorn
 
 from service.apikeys import ApiKeyRepository, Scope
 from service.config import Settings
-from service.db import LocalMongod, make_client
+from service.db import LocalMongod, answers, make_client
 from service.errors import DomainError
 from service.migrations import cli as migrate_cli
 
@@ -113,10 +114,20 @@ def serve(settings: Settings) -> int:
     configure_logging(settings.log_level)
     with database_url(settings) as url:
         settings = settings.model_copy(update={"mongodb_url": url})
-        if problem := asyncio.run(migrate_cli.check_on_start(settings, url)):
+        startup_check = None
+        if not asyncio.run(answers(url, settings)):
+            # Start anyway (not ready): the app checks migrations once MongoDB answers.
+            print(
+                f"MongoDB at {url} does not answer yet: serving, not ready until it answers "
+                "and its migrations check out",
+                file=sys.stderr,
+                flush=True,
+            )
+            startup_check = functools.partial(migrate_cli.check_on_start, settings, url)
+        elif problem := asyncio.run(migrate_cli.check_on_start(settings, url)):
             print(f"error: not serving: {problem}", file=sys.stderr, flush=True)
             return 1
-        if settings.dev_api_key_file is not None:
+        if settings.dev_api_key_file is not None and startup_check is None:
             token = ensure_dev_key(settings, url, settings.dev_api_key_file)
             print(
                 f"development API key 'dev' (admin), kept in {settings.dev_api_key_file}:\n"
@@ -124,7 +135,7 @@ def serve(settings: Settings) -> int:
                 f"http://{settings.host}:{settings.port}/api/v1/vms",
                 flush=True,
             )
-        app = create_app(settings)
+        app = create_app(settings, startup_check)
         print(f"serving on http://{settings.host}:{settings.port}  (docs: /schema)", flush=True)
         # uvicorn re-raises SIGTERM/SIGINT after its graceful shutdown; a no-op handler lets the
         # re-raised signal return here so the local mongod stops and the exit code is 0.

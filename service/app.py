@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -17,6 +18,7 @@ from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import ScalarRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
 from litestar.types import Empty
+from pymongo.asynchronous.database import AsyncDatabase
 
 from service.apikeys import ApiKeyRepository
 from service.auth import ApiKeyAuthMiddleware, KeyVerifier, authorize
@@ -24,6 +26,7 @@ from service.config import Settings
 from service.controllers import HealthController, VMController
 from service.db import init_odm_when_reachable, make_client
 from service.errors import (
+    DatabaseUnavailable,
     FieldError,
     UnsupportedMediaType,
     ValidationFailed,
@@ -43,6 +46,8 @@ from service.services import VMService
 MAX_BODY_BYTES = 1024 * 1024
 JSON_TYPES = frozenset({"application/json"})
 PATCH_TYPES = frozenset({"application/json", "application/merge-patch+json"})
+CHECK_RETRY_SECONDS = 2.0
+log = logging.getLogger("service.app")
 _PATH_RE = re.compile(r"`\$\.?([A-Za-z0-9_]*)")
 _NAMED_RE = re.compile(r"(?:unknown|missing required) field `([^`]*)`")
 
@@ -90,8 +95,30 @@ class StrictRequest(Request[Any, Any, Any]):
         return self._json
 
 
-def create_app(settings: Settings) -> Litestar:
-    """Build the application for `settings` (which must name a MongoDB URL)."""
+StartupCheck = Callable[[], Awaitable[str | None]]
+
+
+async def prepare(
+    app: Litestar, database: AsyncDatabase[dict[str, object]], check: StartupCheck | None
+) -> None:
+    """Bind the ODM once MongoDB answers, then retry `check` until it returns None (ready)."""
+    await init_odm_when_reachable(database)
+    reported = None
+    while check is not None and (problem := await check()) is not None:
+        app.state.not_ready = problem
+        if problem != reported:
+            log.error("not ready: %s", problem)
+            reported = problem
+        await asyncio.sleep(CHECK_RETRY_SECONDS)
+    app.state.not_ready = None
+
+
+def create_app(settings: Settings, startup_check: StartupCheck | None = None) -> Litestar:
+    """Build the application for `settings` (which must name a MongoDB URL).
+
+    `startup_check` (serve's migration check, when MongoDB did not answer at start) keeps the
+    service not ready, answering 503, until it returns None.
+    """
     if not settings.mongodb_url:
         raise ValueError("settings.mongodb_url is required (the CLI starts a local mongod)")
     url = settings.mongodb_url
@@ -102,7 +129,9 @@ def create_app(settings: Settings) -> Litestar:
         client = make_client(url, settings)
         database = client[settings.mongodb_db]
         # Never block start-up on MongoDB: /health/ready tells when it answers.
-        odm = asyncio.create_task(init_odm_when_reachable(database))
+        if startup_check is not None:
+            app.state.not_ready = "waiting for MongoDB and the migration check"
+        odm = asyncio.create_task(prepare(app, database, startup_check))
         try:
             secret = settings.page_token_secret
             tokens = PageTokens(secret.get_secret_value() if secret else None)
@@ -115,6 +144,8 @@ def create_app(settings: Settings) -> Litestar:
             await client.close()
 
     def provide_vm_service(state: State) -> VMService:
+        if state.get("not_ready"):
+            raise DatabaseUnavailable(f"not ready: {state.not_ready}")
         service: VMService = state.vm_service
         return service
 

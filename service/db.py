@@ -25,15 +25,34 @@ log = logging.getLogger("service.db")
 
 
 def make_client(url: str, settings: Settings) -> AsyncMongoClient[dict[str, object]]:
-    """Build the async client with every call bounded by `mongodb_timeout_ms`."""
+    """Build the async client with every call bounded by `mongodb_timeout_ms`.
+
+    Writes wait for a majority of the replica set (a 2xx is never rolled back by a failover) and
+    are retried once the driver finds the new primary, within the same time bound.
+    """
     return AsyncMongoClient(
         url,
         tz_aware=True,
+        w="majority",
+        retryWrites=True,
+        retryReads=True,
         timeoutMS=settings.mongodb_timeout_ms,
         serverSelectionTimeoutMS=settings.mongodb_timeout_ms,
         connectTimeoutMS=settings.mongodb_timeout_ms,
         appname="vm-inventory",
     )
+
+
+async def answers(url: str, settings: Settings) -> bool:
+    """Whether MongoDB at `url` answers a ping within `mongodb_timeout_ms`."""
+    client = make_client(url, settings)
+    try:
+        await client.admin.command("ping")
+        return True
+    except PyMongoError:
+        return False
+    finally:
+        await client.close()
 
 
 async def init_odm(database: AsyncDatabase[dict[str, object]]) -> None:

@@ -1,0 +1,32 @@
+"""The service started before its MongoDB: up at once, not ready, then ready by itself."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import httpx
+
+from service.db import LocalMongod, free_port
+from tests.faults.load import vm_body
+from tests.support import ServerProcess
+
+
+def test_service_started_before_mongod_becomes_ready_without_restart(tmp_path: Path) -> None:
+    mongod = LocalMongod(tmp_path / "db", free_port())
+    server = ServerProcess(mongod.url, "faults_late")
+    try:
+        server.start(wait_ready=False)  # /health/live answers although no mongod runs
+        ready = httpx.get(server.base_url + "/health/ready", timeout=5)
+        assert ready.status_code == 503
+        assert httpx.get(server.base_url + "/api/v1/vms", timeout=5).status_code == 503
+
+        mongod.start()
+        server.wait_for("/health/ready", 60)
+        with httpx.Client(base_url=server.base_url, headers=server.headers, timeout=10) as client:
+            created = client.post("/api/v1/vms", json=vm_body("late-1"))
+            assert created.status_code == 201, created.text
+            fetched = client.get(f"/api/v1/vms/{created.json()['id']}")
+            assert fetched.json()["name"] == "late-1"
+    finally:
+        assert server.stop() == 0, server.output()
+        mongod.kill()
