@@ -30,19 +30,6 @@ MAX_RSS_MIB = 200
 VM_BODY = {"os": "ubuntu-24.04", "cpu_cores": 2, "memory_mib": 2048, "storage_gib": 20}
 
 
-def api_key(server_env: dict[str, str]) -> str | None:
-    """Create an admin API key with the service's CLI, when the service has API keys."""
-    cli = [sys.executable, "-m", "service"]
-    helptext = subprocess.run([*cli, "--help"], capture_output=True, text=True, cwd=ROOT).stdout
-    if "apikey" not in helptext:
-        return None
-    out = subprocess.run(
-        [*cli, "apikey", "create", "--name", "bench", "--scope", "admin"],
-        capture_output=True, text=True, cwd=ROOT, env=server_env, check=True,
-    ).stdout  # fmt: skip
-    return out.strip().splitlines()[-1].split()[-1]
-
-
 async def seed(base_url: str, headers: dict[str, str], count: int) -> list[str]:
     """Create `count` VMs through the API, so they are stored as the service stores them."""
     ids: list[str] = []
@@ -189,10 +176,10 @@ def main() -> int:
         url = mongod.start()
         server = floor = None
         try:
-            server = ServerProcess(url, db, LOG_LEVEL="INFO", METRICS_ENABLED="true")
-            key = api_key(server.env)
-            headers = {"X-API-Key": key} if key else {}
+            # Production settings (auth, metrics, INFO logs), the rate limit out of the way.
+            server = ServerProcess(url, db, LOG_LEVEL="INFO", RATE_LIMIT_PER_MINUTE="1000000000")
             server.start()
+            headers = server.headers
             print(f"service on {server.base_url} (pid {server.pid}); seeding {args.seed} VMs")
             started = time.monotonic()
             ids = asyncio.run(seed(server.base_url, headers, args.seed))

@@ -15,13 +15,15 @@ def test_service_started_before_mongod_becomes_ready_without_restart(tmp_path: P
     mongod = LocalMongod(tmp_path / "db", free_port())
     server = ServerProcess(mongod.url, "faults_late")
     try:
-        server.start(wait_ready=False)  # /health/live answers although no mongod runs
+        # /health/live answers although no mongod runs (the API key comes once it does).
+        server.start(wait_ready=False, api_key=False)
         ready = httpx.get(server.base_url + "/health/ready", timeout=5)
         assert ready.status_code == 503
-        assert httpx.get(server.base_url + "/api/v1/vms", timeout=5).status_code == 503
+        assert ready.headers["content-type"].startswith("application/problem+json")
 
         mongod.start()
         server.wait_for("/health/ready", 60)
+        server.token = server.create_api_key("late")
         with httpx.Client(base_url=server.base_url, headers=server.headers, timeout=10) as client:
             created = client.post("/api/v1/vms", json=vm_body("late-1"))
             assert created.status_code == 201, created.text
