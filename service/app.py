@@ -32,6 +32,8 @@ from service.errors import (
     ValidationFailed,
     problem_details_plugin,
 )
+from service.events import EventService
+from service.idempotency import IdempotencyService
 from service.listing import PageTokens
 from service.observability import (
     PUBLIC_PATHS,
@@ -40,7 +42,7 @@ from service.observability import (
     prometheus_config,
     rate_limit_config,
 )
-from service.repository import VMRepository
+from service.repository import IdempotencyRepository, VMRepository
 from service.services import VMService
 
 MAX_BODY_BYTES = 1024 * 1024
@@ -135,7 +137,10 @@ def create_app(settings: Settings, startup_check: StartupCheck | None = None) ->
         try:
             secret = settings.page_token_secret
             tokens = PageTokens(secret.get_secret_value() if secret else None)
-            app.state.vm_service = VMService(VMRepository(database), page_tokens=tokens)
+            repository = VMRepository(database)
+            app.state.vm_service = VMService(repository, page_tokens=tokens)
+            app.state.event_service = EventService(repository)
+            app.state.idempotency = IdempotencyService(IdempotencyRepository(database))
             verifier.repo = ApiKeyRepository(database)
             yield
             await verifier.drain()
@@ -148,6 +153,17 @@ def create_app(settings: Settings, startup_check: StartupCheck | None = None) ->
             raise DatabaseUnavailable(f"not ready: {state.not_ready}")
         service: VMService = state.vm_service
         return service
+
+    def provide_event_service(state: State) -> EventService:
+        service: EventService = state.event_service
+        return service
+
+    def provide_idempotency(state: State) -> IdempotencyService:
+        service: IdempotencyService = state.idempotency
+        return service
+
+    def provide_settings() -> Settings:
+        return settings
 
     public = [*PUBLIC_PATHS, "^/metrics"] if settings.metrics_public else list(PUBLIC_PATHS)
     middleware = [
@@ -164,7 +180,12 @@ def create_app(settings: Settings, startup_check: StartupCheck | None = None) ->
         route_handlers=[VMController, HealthController, MetricsController],
         middleware=middleware,
         guards=[authorize],
-        dependencies={"vm_service": Provide(provide_vm_service, sync_to_thread=False)},
+        dependencies={
+            "vm_service": Provide(provide_vm_service, sync_to_thread=False),
+            "event_service": Provide(provide_event_service, sync_to_thread=False),
+            "idempotency": Provide(provide_idempotency, sync_to_thread=False),
+            "settings": Provide(provide_settings, sync_to_thread=False),
+        },
         lifespan=[lifespan],
         request_class=StrictRequest,
         request_max_body_size=MAX_BODY_BYTES,

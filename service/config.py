@@ -25,6 +25,9 @@ class Settings(BaseSettings):
     data_dir: Path = Field(default=Path(".data"), description="where the local mongod keeps data")
     local_mongod_port: int = Field(default=27018, description="port of the local mongod")
     migrate_on_start: bool = Field(default=False, description="apply pending migrations on serve")
+    require_if_match: bool = Field(
+        default=False, description="answer 428 to a PUT, PATCH or DELETE without If-Match"
+    )
     log_level: str = Field(default="INFO", description="log level")
     api_key_cache_seconds: float = Field(
         default=10.0,

@@ -8,19 +8,23 @@ from typing import Annotated, Any
 from litestar import Controller, Request, Response, delete, get, patch, post, put
 from litestar.di import NamedDependency
 from litestar.params import JSONBody, Parameter
-from litestar.status_codes import HTTP_201_CREATED, HTTP_204_NO_CONTENT
+from litestar.status_codes import HTTP_201_CREATED, HTTP_204_NO_CONTENT, HTTP_304_NOT_MODIFIED
 
+from service.config import Settings
 from service.errors import (
     DatabaseUnavailable,
     InvalidTransition,
     NameConflict,
     NotFound,
     PreconditionFailed,
+    PreconditionRequired,
     RuleViolation,
     UnsupportedMediaType,
     WriteContention,
     responses,
 )
+from service.events import EventService
+from service.idempotency import IDEMPOTENCY_ERRORS, IdempotencyService, idempotent
 from service.listing import (
     DEFAULT_PAGE_SIZE,
     MAX_PAGE_SIZE,
@@ -29,20 +33,44 @@ from service.listing import (
     check_param_names,
 )
 from service.observability import refresh_readiness
-from service.schemas import VM, Health, VMCreate, VMPage, VMPatch, VMReplace, VMStatus
+from service.preconditions import (
+    NOT_MODIFIED,
+    IdempotencyKey,
+    IfMatch,
+    IfNoneMatch,
+    etag,
+    not_modified,
+    write_context,
+)
+from service.preconditions import if_match as parse_if_match
+from service.schemas import (
+    VM,
+    Health,
+    VMCreate,
+    VMEventPage,
+    VMPage,
+    VMPatch,
+    VMReplace,
+    VMStatus,
+)
 from service.services import VMService
 
 Service = NamedDependency[VMService]
+Events = NamedDependency[EventService]
+Idempotency = NamedDependency[IdempotencyService]
+AppSettings = NamedDependency[Settings]
 VMId = Annotated[str, Parameter(description="the VM's id (24 hex characters)")]
-
-
-def etag(vm: VM) -> dict[str, str]:
-    """The strong validator of a VM: its revision."""
-    return {"ETag": f'"{vm.revision}"'}
+PageSize = Annotated[int, Parameter(ge=1, le=500)]
+PageToken = Annotated[str | None, Parameter(description="next_page_token of the previous page")]
+Req = Request[Any, Any, Any]
+_WRITE_ERRORS = (
+    NotFound, NameConflict, InvalidTransition, RuleViolation, PreconditionFailed,
+    PreconditionRequired, WriteContention, UnsupportedMediaType, *IDEMPOTENCY_ERRORS,
+)  # fmt: skip
 
 
 class VMController(Controller):
-    """CRUD for VMs at /api/v1/vms."""
+    """CRUD for VMs at /api/v1/vms, and each VM's change history."""
 
     path = "/api/v1/vms"
     tags = ["vms"]
@@ -53,13 +81,25 @@ class VMController(Controller):
         operation_id="CreateVM",
         summary="Register a VM",
         status_code=HTTP_201_CREATED,
-        responses=responses(NameConflict, UnsupportedMediaType),
+        responses=responses(NameConflict, UnsupportedMediaType, *IDEMPOTENCY_ERRORS),
     )
-    async def create_vm(self, data: JSONBody[VMCreate], vm_service: Service) -> Response[VM]:
+    async def create_vm(
+        self,
+        request: Req,
+        data: JSONBody[VMCreate],
+        vm_service: Service,
+        idempotency: Idempotency,
+        idempotency_key: IdempotencyKey = None,
+    ) -> Response[VM]:
         """Create a VM; 201 with Location and ETag."""
-        vm = await vm_service.create_vm(data)
-        headers = {"Location": f"{self.path}/{vm.id}", **etag(vm)}
-        return Response(vm, status_code=HTTP_201_CREATED, headers=headers)
+        ctx = write_context(request)
+
+        async def call() -> Response[VM]:
+            vm = await vm_service.create_vm(data, ctx)
+            headers = {"Location": f"{self.path}/{vm.id}", **etag(vm)}
+            return Response(vm, status_code=HTTP_201_CREATED, headers=headers)
+
+        return await idempotent(request, idempotency_key, idempotency, ctx.actor, data, call)
 
     @get(
         "/",
@@ -129,61 +169,120 @@ class VMController(Controller):
         )  # fmt: skip
         return await vm_service.list_vms(params)
 
-    @get("/{vm_id:str}", operation_id="GetVM", summary="Get one VM", responses=responses(NotFound))
-    async def get_vm(self, vm_id: VMId, vm_service: Service) -> Response[VM]:
-        """One VM, with its ETag."""
+    @get(
+        "/{vm_id:str}",
+        operation_id="GetVM",
+        summary="Get one VM",
+        responses=responses(NotFound) | NOT_MODIFIED,
+    )
+    async def get_vm(
+        self, vm_id: VMId, vm_service: Service, if_none_match: IfNoneMatch = None
+    ) -> Response[VM]:
+        """One VM, with its ETag (304 while If-None-Match names it)."""
         vm = await vm_service.get_vm(vm_id)
+        if not_modified(if_none_match, vm.revision):
+            return Response(None, status_code=HTTP_304_NOT_MODIFIED, headers=etag(vm))  # type: ignore[arg-type]
         return Response(vm, headers=etag(vm))
 
     @put(
         "/{vm_id:str}",
         operation_id="ReplaceVM",
         summary="Replace a VM's writable fields",
-        responses=responses(
-            NotFound, NameConflict, InvalidTransition, RuleViolation, PreconditionFailed,
-            WriteContention, UnsupportedMediaType,
-        ),
-    )  # fmt: skip
+        responses=responses(*_WRITE_ERRORS),
+    )
     async def replace_vm(
-        self, vm_id: VMId, data: JSONBody[VMReplace], vm_service: Service
+        self,
+        request: Req,
+        vm_id: VMId,
+        data: JSONBody[VMReplace],
+        vm_service: Service,
+        idempotency: Idempotency,
+        settings: AppSettings,
+        if_match: IfMatch = None,
+        idempotency_key: IdempotencyKey = None,
     ) -> Response[VM]:
         """Replace a VM."""
-        vm = await vm_service.replace_vm(vm_id, data)
-        return Response(vm, headers=etag(vm))
+        expected = parse_if_match(if_match, settings.require_if_match)
+        ctx = write_context(request)
+
+        async def call() -> Response[VM]:
+            vm = await vm_service.replace_vm(vm_id, data, expected, ctx)
+            return Response(vm, headers=etag(vm))
+
+        return await idempotent(request, idempotency_key, idempotency, ctx.actor, data, call)
 
     @patch(
         "/{vm_id:str}",
         operation_id="UpdateVM",
         summary="Change some fields (JSON Merge Patch)",
-        responses=responses(
-            NotFound, NameConflict, InvalidTransition, RuleViolation, PreconditionFailed,
-            WriteContention, UnsupportedMediaType,
-        ),
-    )  # fmt: skip
+        responses=responses(*_WRITE_ERRORS),
+    )
     async def update_vm(
-        self, vm_id: VMId, data: JSONBody[VMPatch], vm_service: Service
+        self,
+        request: Req,
+        vm_id: VMId,
+        data: JSONBody[VMPatch],
+        vm_service: Service,
+        idempotency: Idempotency,
+        settings: AppSettings,
+        if_match: IfMatch = None,
+        idempotency_key: IdempotencyKey = None,
     ) -> Response[VM]:
         """Apply a merge patch."""
-        vm = await vm_service.update_vm(vm_id, data)
-        return Response(vm, headers=etag(vm))
+        expected = parse_if_match(if_match, settings.require_if_match)
+        ctx = write_context(request)
+
+        async def call() -> Response[VM]:
+            vm = await vm_service.update_vm(vm_id, data, expected, ctx)
+            return Response(vm, headers=etag(vm))
+
+        return await idempotent(request, idempotency_key, idempotency, ctx.actor, data, call)
 
     @delete(
         "/{vm_id:str}",
         operation_id="DeleteVM",
         summary="Delete a VM",
         status_code=HTTP_204_NO_CONTENT,
-        responses=responses(NotFound, RuleViolation, PreconditionFailed, WriteContention),
+        responses=responses(*(e for e in _WRITE_ERRORS if e is not UnsupportedMediaType)),
     )
     async def delete_vm(
         self,
+        request: Req,
         vm_id: VMId,
         vm_service: Service,
+        idempotency: Idempotency,
+        settings: AppSettings,
         force: Annotated[
             bool, Parameter(description="delete even while running or suspended")
         ] = False,
-    ) -> None:
-        """Delete a VM."""
-        await vm_service.delete_vm(vm_id, force=force)
+        if_match: IfMatch = None,
+        idempotency_key: IdempotencyKey = None,
+    ) -> Response[None]:
+        """Delete a VM (its history stays readable)."""
+        expected = parse_if_match(if_match, settings.require_if_match)
+        ctx = write_context(request)
+
+        async def call() -> Response[None]:
+            await vm_service.delete_vm(vm_id, force=force, if_match=expected, ctx=ctx)
+            return Response(None, status_code=HTTP_204_NO_CONTENT)
+
+        return await idempotent(request, idempotency_key, idempotency, ctx.actor, None, call)
+
+    @get(
+        "/{vm_id:str}/events",
+        operation_id="ListVMEvents",
+        summary="A VM's change history, newest first (also after it was deleted)",
+        responses=responses(NotFound),
+    )
+    async def list_vm_events(
+        self,
+        vm_id: VMId,
+        event_service: Events,
+        page_size: PageSize = 50,
+        page_token: PageToken = None,
+    ) -> VMEventPage:
+        """One page of the VM's events; 404 only for an id that never existed."""
+        return await event_service.list_events(vm_id, page_size, page_token)
 
 
 class HealthController(Controller):

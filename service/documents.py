@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
-from beanie import Document
-from pydantic import Field
+from beanie import Document, PydanticObjectId
+from pydantic import BaseModel, Field
 
 VMS_COLLECTION = "vms"
+VM_EVENTS_COLLECTION = "vm_events"
+IDEMPOTENCY_COLLECTION = "idempotency_keys"
 
 
 class VMDocument(Document):
@@ -43,4 +46,46 @@ class ApiKeyDocument(Document):
         name = "api_keys"
 
 
-DOCUMENT_MODELS: list[type[Document]] = [VMDocument, ApiKeyDocument]
+class VMEventDocument(Document):
+    """One entry of a VM's change history in `vm_events` (written in the change's transaction)."""
+
+    vm_id: PydanticObjectId
+    revision: int
+    action: str
+    changes: dict[str, dict[str, Any]]
+    timestamp: datetime
+    actor: str
+    request_id: str
+
+    class Settings:
+        name = VM_EVENTS_COLLECTION
+
+
+class StoredResponseModel(BaseModel):
+    """The first response to an idempotency key."""
+
+    status: int
+    body: bytes
+    headers: dict[str, str]
+
+
+class IdempotencyKeyDocument(Document):
+    """A claimed Idempotency-Key in `idempotency_keys` (unique per scope and key, 24 h TTL)."""
+
+    scope: str
+    key: str
+    fingerprint: str
+    created_at: datetime
+    locked_at: datetime
+    response: StoredResponseModel | None = None
+
+    class Settings:
+        name = IDEMPOTENCY_COLLECTION
+
+
+DOCUMENT_MODELS: list[type[Document]] = [
+    VMDocument,
+    ApiKeyDocument,
+    VMEventDocument,
+    IdempotencyKeyDocument,
+]

@@ -119,6 +119,32 @@ class PreconditionFailed(DomainError):
         self.current_revision = current_revision
 
 
+class PreconditionRequired(DomainError):
+    """The server requires If-Match on this write (REQUIRE_IF_MATCH) and the request has none."""
+
+    title = "Precondition required"
+    slug = "precondition-required"
+
+
+class IdempotencyKeyReused(DomainError):
+    """The Idempotency-Key was already used for a different request."""
+
+    title = "Idempotency key reused"
+    slug = "idempotency-key-reused"
+
+
+class IdempotencyKeyInFlight(DomainError):
+    """A request with the same Idempotency-Key is still being processed; retry shortly."""
+
+    title = "Request in progress"
+    slug = "idempotency-key-in-flight"
+
+    def __init__(self, detail: str) -> None:
+        """Ask the client to retry after a short pause."""
+        super().__init__(detail)
+        self.headers["Retry-After"] = "1"
+
+
 class UnsupportedMediaType(DomainError):
     """The request body's Content-Type is not accepted here."""
 
@@ -145,8 +171,11 @@ STATUS: dict[type[DomainError], int] = {
     InvalidTransition: 409,
     RuleViolation: 409,
     WriteContention: 409,
+    IdempotencyKeyInFlight: 409,
     PreconditionFailed: 412,
     UnsupportedMediaType: 415,
+    IdempotencyKeyReused: 422,
+    PreconditionRequired: 428,
     DatabaseUnavailable: 503,
 }
 

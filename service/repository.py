@@ -2,27 +2,41 @@
 
 from __future__ import annotations
 
+import asyncio
 import functools
-from collections.abc import Callable, Coroutine
+import random
+from collections.abc import Awaitable, Callable, Coroutine
+from datetime import datetime
 from typing import Any, ParamSpec, TypeVar
 
 import msgspec
 from bson import ObjectId
 from bson.errors import InvalidId
 from pymongo import ASCENDING, DESCENDING, ReturnDocument
+from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import ConnectionFailure, DuplicateKeyError, PyMongoError
 
-from service.documents import VMS_COLLECTION
-from service.errors import DatabaseUnavailable, NameConflict, NotFound, PreconditionFailed
+from service.documents import IDEMPOTENCY_COLLECTION, VM_EVENTS_COLLECTION, VMS_COLLECTION
+from service.errors import (
+    DatabaseUnavailable,
+    IdempotencyKeyInFlight,
+    NameConflict,
+    NotFound,
+    PreconditionFailed,
+    WriteContention,
+)
+from service.idempotency import KeyRecord, StoredResponse
 from service.listing import ListQuery, search_keys
-from service.schemas import VM
+from service.schemas import VM, VMEvent
 
 P = ParamSpec("P")
 R = TypeVar("R")
 
 Raw = dict[str, Any]
+Events = list[VMEvent]  # (inside VMRepository, `list` names the method)
+TRANSACTION_ATTEMPTS = 10
 
 
 def translate_errors(
@@ -80,6 +94,13 @@ def to_vm(doc: Raw) -> VM:
     return msgspec.convert(doc, VM)
 
 
+def to_event(doc: Raw) -> VMEvent:
+    """Convert a raw `vm_events` document into the API's VMEvent."""
+    doc["id"] = str(doc.pop("_id"))
+    doc["vm_id"] = str(doc["vm_id"])
+    return msgspec.convert(doc, VMEvent)
+
+
 _PROJECTION = {
     field: 1
     for field in (
@@ -90,11 +111,30 @@ _PROJECTION = {
 
 
 class VMRepository:
-    """Stores VMs in the `vms` collection; every write is a single atomic operation."""
+    """Stores VMs in `vms` and their history in `vm_events`: each write and its event commit
+    together in one transaction, and every update is a compare-and-set on the revision."""
 
     def __init__(self, database: AsyncDatabase[Raw]) -> None:
-        """Work on the `vms` collection of `database` (usable before Beanie is initialised)."""
+        """Work on `vms` and `vm_events` of `database` (usable before Beanie is initialised)."""
         self.vms: AsyncCollection[Raw] = database.get_collection(VMS_COLLECTION)
+        self.events: AsyncCollection[Raw] = database.get_collection(VM_EVENTS_COLLECTION)
+
+    async def _transaction(self, work: Callable[[AsyncClientSession], Awaitable[R]]) -> R:
+        """Run `work` in one transaction, retried (bounded, with jitter) while it is transient."""
+        async with self.vms.database.client.start_session() as session:
+            for attempt in range(TRANSACTION_ATTEMPTS):
+                try:
+                    async with await session.start_transaction():
+                        return await work(session)
+                except PyMongoError as exc:
+                    unreachable = isinstance(exc, ConnectionFailure) or exc.timeout
+                    if unreachable or not exc.has_error_label("TransientTransactionError"):
+                        raise
+                    if attempt == TRANSACTION_ATTEMPTS - 1:
+                        raise WriteContention("the VM kept changing; retry") from exc
+                # another transaction holds the document: let it finish first
+                await asyncio.sleep(random.uniform(0, 0.001 * 2 ** min(attempt, 5)))  # noqa: S311
+        raise AssertionError("unreachable")
 
     @translate_errors
     async def ping(self) -> None:
@@ -102,14 +142,19 @@ class VMRepository:
         await self.vms.database.command("ping")
 
     @translate_errors
-    async def create(self, fields: Raw) -> VM:
-        """Insert a new VM; a taken name (ignoring case) raises NameConflict."""
-        doc = {**fields, **search_keys(fields)}
+    async def create(self, fields: Raw, event: Raw | None = None) -> VM:
+        """Insert a new VM and its `created` event; a taken name (any case) -> NameConflict."""
+        doc = {"_id": ObjectId(), **fields, **search_keys(fields)}
+
+        async def work(session: AsyncClientSession | None) -> None:
+            await self.vms.insert_one(doc, session=session)
+            if event is not None:
+                await self.events.insert_one({**event, "vm_id": doc["_id"]}, session=session)
+
         try:
-            result = await self.vms.insert_one(doc)
+            await (self._transaction(work) if event is not None else work(None))
         except DuplicateKeyError:
             raise NameConflict(f"a VM named {fields['name']!r} already exists") from None
-        doc["_id"] = result.inserted_id
         return to_vm(doc)
 
     @translate_errors
@@ -141,16 +186,26 @@ class VMRepository:
         return await self.vms.count_documents(query.filter)
 
     @translate_errors
-    async def update(self, vm_id: str, expected_revision: int, changes: Raw) -> VM:
-        """Set `changes` if the VM is still at `expected_revision` (compare-and-set)."""
+    async def update(
+        self, vm_id: str, expected_revision: int, changes: Raw, event: Raw | None = None
+    ) -> VM:
+        """Set `changes` and record `event` if the VM is still at `expected_revision`."""
         oid = parse_id(vm_id)
-        try:
+
+        async def work(session: AsyncClientSession | None) -> Raw | None:
             doc = await self.vms.find_one_and_update(
                 {"_id": oid, "revision": expected_revision},
                 {"$set": {**changes, **search_keys(changes)}, "$inc": {"revision": 1}},
                 projection=_PROJECTION,
                 return_document=ReturnDocument.AFTER,
+                session=session,
             )
+            if doc is not None and event is not None:
+                await self.events.insert_one({**event, "vm_id": oid}, session=session)
+            return doc
+
+        try:
+            doc = await (self._transaction(work) if event is not None else work(None))
         except DuplicateKeyError:
             raise NameConflict(f"a VM named {changes.get('name')!r} already exists") from None
         if doc is None:
@@ -159,12 +214,31 @@ class VMRepository:
         return to_vm(doc)
 
     @translate_errors
-    async def delete(self, vm_id: str, expected_revision: int) -> None:
-        """Delete the VM if it is still at `expected_revision`."""
+    async def delete(self, vm_id: str, expected_revision: int, event: Raw | None = None) -> None:
+        """Delete the VM if it is still at `expected_revision`, recording `event` with it."""
         oid = parse_id(vm_id)
-        result = await self.vms.delete_one({"_id": oid, "revision": expected_revision})
-        if result.deleted_count == 0:
+
+        async def work(session: AsyncClientSession | None) -> bool:
+            result = await self.vms.delete_one(
+                {"_id": oid, "revision": expected_revision}, session=session
+            )
+            if result.deleted_count and event is not None:
+                await self.events.insert_one({**event, "vm_id": oid}, session=session)
+            return bool(result.deleted_count)
+
+        if not await (self._transaction(work) if event is not None else work(None)):
             await self._raise_missing_or_stale(oid, vm_id)
+
+    @translate_errors
+    async def list_events(
+        self, vm_id: str, limit: int, before_revision: int | None = None
+    ) -> Events:
+        """A VM's events, highest revision first, below `before_revision` when given."""
+        query: Raw = {"vm_id": parse_id(vm_id)}
+        if before_revision is not None:
+            query["revision"] = {"$lt": before_revision}
+        cursor = self.events.find(query, limit=limit).sort("revision", DESCENDING)
+        return [to_event(doc) async for doc in cursor]
 
     async def _raise_missing_or_stale(self, oid: ObjectId, vm_id: str) -> None:
         current = await self.vms.find_one({"_id": oid}, {"revision": 1})
@@ -172,3 +246,56 @@ class VMRepository:
             raise NotFound(f"no VM with id {vm_id!r}")
         revision = int(current["revision"])
         raise PreconditionFailed(f"the VM is at revision {revision}", current_revision=revision)
+
+
+class IdempotencyRepository:
+    """Idempotency keys in `idempotency_keys`: unique per (scope, key), removed by a TTL index."""
+
+    def __init__(self, database: AsyncDatabase[Raw]) -> None:
+        """Work on `idempotency_keys` of `database`."""
+        self.keys: AsyncCollection[Raw] = database.get_collection(IDEMPOTENCY_COLLECTION)
+
+    @translate_errors
+    async def claim(
+        self, scope: str, key: str, fingerprint: str, now: datetime, expired_before: datetime
+    ) -> KeyRecord | None:
+        """Claim the key by inserting it (the unique index decides), else return its record."""
+        for _ in range(3):
+            try:
+                await self.keys.insert_one(
+                    {"scope": scope, "key": key, "fingerprint": fingerprint,
+                     "created_at": now, "locked_at": now, "response": None}
+                )  # fmt: skip
+                return None
+            except DuplicateKeyError:
+                doc = await self.keys.find_one({"scope": scope, "key": key}, {"_id": 0})
+            if doc is None:
+                continue  # it expired just now: claim again
+            if doc["created_at"] < expired_before:  # the TTL monitor runs only once a minute
+                await self.keys.delete_one(
+                    {"scope": scope, "key": key, "created_at": doc["created_at"]}
+                )
+                continue
+            return msgspec.convert(doc, KeyRecord)
+        raise IdempotencyKeyInFlight("the idempotency key keeps changing hands; retry shortly")
+
+    @translate_errors
+    async def take_over(self, scope: str, key: str, locked_at: datetime, now: datetime) -> bool:
+        """Re-claim an abandoned key (still unfinished and locked at `locked_at`)."""
+        result = await self.keys.update_one(
+            {"scope": scope, "key": key, "locked_at": locked_at, "response": None},
+            {"$set": {"locked_at": now}},
+        )
+        return result.modified_count == 1
+
+    @translate_errors
+    async def complete(self, scope: str, key: str, response: StoredResponse) -> None:
+        """Store the first response of a claimed key."""
+        await self.keys.update_one(
+            {"scope": scope, "key": key}, {"$set": {"response": msgspec.to_builtins(response)}}
+        )
+
+    @translate_errors
+    async def release(self, scope: str, key: str) -> None:
+        """Forget an unfinished claim."""
+        await self.keys.delete_one({"scope": scope, "key": key, "response": None})

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
-from typing import Annotated
+from typing import Annotated, Any
 
 import msgspec
 from msgspec import UNSET, Meta, Struct, UnsetType
@@ -131,3 +131,39 @@ class Health(Struct):
     """Health probe answer."""
 
     status: str
+
+
+class EventAction(StrEnum):
+    """What a write did to a VM."""
+
+    CREATED = "created"
+    UPDATED = "updated"
+    STATUS_CHANGED = "status_changed"
+    DELETED = "deleted"
+
+
+class FieldChange(Struct, kw_only=True):
+    """One field's value before and after a write (null where the VM did not exist)."""
+
+    before: Any
+    after: Any
+
+
+class VMEvent(Struct, kw_only=True):
+    """One entry of a VM's change history."""
+
+    id: str
+    vm_id: str
+    revision: Annotated[int, Meta(description="the VM's revision after the write")]
+    action: EventAction
+    changes: dict[str, FieldChange]
+    timestamp: datetime
+    actor: Annotated[str, Meta(description="who wrote: the API key's name, or anonymous")]
+    request_id: str
+
+
+class VMEventPage(Struct, kw_only=True):
+    """One page of a VM's events, newest first; `next_page_token` is null on the last page."""
+
+    items: list[VMEvent]
+    next_page_token: str | None

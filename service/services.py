@@ -1,31 +1,32 @@
-"""Business rules: validation beyond the schema, status transitions, resize rules, safe writes."""
+"""The VM use cases: each checks the rules (service.rules) against the state its write replaces."""
 
 from __future__ import annotations
 
 import asyncio
-import ipaddress
 import random
-import re
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, Protocol
 
 import msgspec
 
-from service.errors import (
-    FieldError,
-    InvalidTransition,
-    PreconditionFailed,
-    RuleViolation,
-    ValidationFailed,
-    WriteContention,
-)
+from service.errors import PreconditionFailed, RuleViolation, WriteContention
+from service.events import WriteContext, created_event, deleted_event, updated_event
 from service.listing import ListParams, ListQuery, PageTokens, compile_query, sort_value
+from service.rules import (
+    DELETE_NEEDS_FORCE,
+    RESIZABLE,
+    TRANSITIONS,
+    canonical_ip,
+    check_labels,
+    check_name,
+    check_resize,
+    check_transition,
+    invalid,
+    utcnow,
+)
 from service.schemas import (
-    LABEL_KEY_PATTERN,
-    MAX_LABELS,
-    NAME_PATTERN,
     VM,
     VMCreate,
     VMPage,
@@ -34,19 +35,10 @@ from service.schemas import (
     VMStatus,
 )
 
-TRANSITIONS: dict[VMStatus, frozenset[VMStatus]] = {
-    VMStatus.PROVISIONING: frozenset({VMStatus.RUNNING, VMStatus.ERROR}),
-    VMStatus.RUNNING: frozenset({VMStatus.STOPPED, VMStatus.SUSPENDED, VMStatus.ERROR}),
-    VMStatus.SUSPENDED: frozenset({VMStatus.RUNNING, VMStatus.STOPPED, VMStatus.ERROR}),
-    VMStatus.STOPPED: frozenset({VMStatus.RUNNING, VMStatus.ERROR}),
-    VMStatus.ERROR: frozenset({VMStatus.STOPPED, VMStatus.RUNNING}),
-}
-RESIZABLE = frozenset({VMStatus.STOPPED, VMStatus.PROVISIONING})
-DELETE_NEEDS_FORCE = frozenset({VMStatus.RUNNING, VMStatus.SUSPENDED})
+__all__ = ["RESIZABLE", "TRANSITIONS", "IfMatch", "VMService", "invalid", "utcnow"]
 MAX_WRITE_ATTEMPTS = 64
+IfMatch = int | Collection[int] | None  # the revisions a write accepts; None accepts any
 
-_NAME_RE = re.compile(NAME_PATTERN.removesuffix("$"))
-_LABEL_KEY_RE = re.compile(LABEL_KEY_PATTERN.removesuffix("$"))
 _FIELDS = ("name", "status", "os", "cpu_cores", "memory_mib", "storage_gib", "ip_address")
 
 
@@ -56,8 +48,8 @@ class Repository(Protocol):
     async def ping(self) -> None:
         """Raise DatabaseUnavailable unless storage answers."""
 
-    async def create(self, fields: dict[str, Any]) -> VM:
-        """Insert; raise NameConflict for a taken name."""
+    async def create(self, fields: dict[str, Any], event: dict[str, Any] | None = None) -> VM:
+        """Insert (with its event, atomically); raise NameConflict for a taken name."""
 
     async def get_by_id(self, vm_id: str) -> VM:
         """Return the VM or raise NotFound."""
@@ -68,78 +60,19 @@ class Repository(Protocol):
     async def count(self, query: ListQuery) -> int:
         """How many VMs match the query's filter."""
 
-    async def update(self, vm_id: str, expected_revision: int, changes: dict[str, Any]) -> VM:
-        """Compare-and-set on revision; raise NotFound or PreconditionFailed."""
+    async def update(
+        self,
+        vm_id: str,
+        expected_revision: int,
+        changes: dict[str, Any],
+        event: dict[str, Any] | None = None,
+    ) -> VM:
+        """Compare-and-set on revision (with its event); raise NotFound or PreconditionFailed."""
 
-    async def delete(self, vm_id: str, expected_revision: int) -> None:
-        """Compare-and-delete on revision; raise NotFound or PreconditionFailed."""
-
-
-def utcnow() -> datetime:
-    """Now in UTC, truncated to milliseconds (what MongoDB stores)."""
-    now = datetime.now(UTC)
-    return now.replace(microsecond=now.microsecond // 1000 * 1000)
-
-
-def invalid(field: str, message: str) -> ValidationFailed:
-    """A 400 naming one field."""
-    return ValidationFailed(f"{field}: {message}", [FieldError(field, message)])
-
-
-def canonical_ip(value: str | None) -> str | None:
-    """Return the canonical text of an IPv4/IPv6 address (`2001:DB8:0::1` -> `2001:db8::1`)."""
-    if value is None:
-        return None
-    try:
-        address = ipaddress.ip_address(value)
-    except ValueError:
-        raise invalid("ip_address", f"{value!r} is not a valid IPv4 or IPv6 address") from None
-    if isinstance(address, ipaddress.IPv6Address) and address.scope_id is not None:
-        raise invalid("ip_address", "zone identifiers (%...) are not accepted")
-    return str(address)
-
-
-def check_name(name: str) -> str:
-    """Reject what the schema pattern lets through (`$` also matches before a final newline)."""
-    if not _NAME_RE.fullmatch(name):
-        raise invalid("name", f"{name!r} does not match {NAME_PATTERN}")
-    return name
-
-
-def check_labels(labels: dict[str, str]) -> dict[str, str]:
-    """Enforce the label key pattern exactly and the label count."""
-    for key in labels:
-        if not _LABEL_KEY_RE.fullmatch(key):
-            raise invalid(f"labels.{key}", f"label key does not match {LABEL_KEY_PATTERN}")
-    if len(labels) > MAX_LABELS:
-        raise invalid("labels", f"at most {MAX_LABELS} labels")
-    return labels
-
-
-def check_transition(current: VMStatus, target: VMStatus) -> None:
-    """Raise InvalidTransition unless `current -> target` is allowed (staying put always is)."""
-    if target != current and target not in TRANSITIONS[current]:
-        allowed = sorted(s.value for s in TRANSITIONS[current])
-        raise InvalidTransition(
-            f"cannot change status from {current.value} to {target.value}",
-            current_status=current.value,
-            allowed_transitions=allowed,
-        )
-
-
-def check_resize(current: VM, cpu_cores: int, memory_mib: int, storage_gib: int) -> None:
-    """CPU and memory change only while stopped or provisioning; storage never shrinks."""
-    if (cpu_cores, memory_mib) != (current.cpu_cores, current.memory_mib) and (
-        current.status not in RESIZABLE
-    ):
-        raise RuleViolation(
-            f"cpu_cores and memory_mib can change only while the VM is stopped or provisioning "
-            f"(it is {current.status.value})"
-        )
-    if storage_gib < current.storage_gib:
-        raise RuleViolation(
-            f"storage_gib cannot shrink (from {current.storage_gib} to {storage_gib})"
-        )
+    async def delete(
+        self, vm_id: str, expected_revision: int, event: dict[str, Any] | None = None
+    ) -> None:
+        """Compare-and-delete on revision (with its event); raise NotFound or PreconditionFailed."""
 
 
 class VMService:
@@ -156,7 +89,7 @@ class VMService:
         self.clock = clock
         self.page_tokens = page_tokens or PageTokens()
 
-    async def create_vm(self, data: VMCreate) -> VM:
+    async def create_vm(self, data: VMCreate, ctx: WriteContext | None = None) -> VM:
         """Register a new VM at revision 1."""
         now = self.clock()
         fields: dict[str, Any] = {
@@ -173,7 +106,7 @@ class VMService:
             "created_at": now,
             "updated_at": now,
         }
-        return await self.repo.create(fields)
+        return await self.repo.create(fields, created_event(fields, ctx or WriteContext()))
 
     async def ping(self) -> None:
         """Raise DatabaseUnavailable unless the database answers."""
@@ -199,7 +132,13 @@ class VMService:
             page.total_size = await self.repo.count(query)
         return page
 
-    async def replace_vm(self, vm_id: str, data: VMReplace, if_match: int | None = None) -> VM:
+    async def replace_vm(
+        self,
+        vm_id: str,
+        data: VMReplace,
+        if_match: IfMatch = None,
+        ctx: WriteContext | None = None,
+    ) -> VM:
         """Replace every writable field; an omitted status stays as it is."""
         ip = canonical_ip(data.ip_address)
         check_name(data.name)
@@ -217,9 +156,15 @@ class VMService:
             }  # fmt: skip
             return _diff(current, desired)
 
-        return await self._write(vm_id, if_match, build)
+        return await self._write(vm_id, if_match, build, ctx or WriteContext())
 
-    async def update_vm(self, vm_id: str, patch: VMPatch, if_match: int | None = None) -> VM:
+    async def update_vm(
+        self,
+        vm_id: str,
+        patch: VMPatch,
+        if_match: IfMatch = None,
+        ctx: WriteContext | None = None,
+    ) -> VM:
         """Apply a JSON Merge Patch."""
         unset = msgspec.UNSET
         if patch.name is not unset:
@@ -252,10 +197,17 @@ class VMService:
             )
             return _diff(current, desired)
 
-        return await self._write(vm_id, if_match, build)
+        return await self._write(vm_id, if_match, build, ctx or WriteContext())
 
-    async def delete_vm(self, vm_id: str, force: bool = False, if_match: int | None = None) -> None:
+    async def delete_vm(
+        self,
+        vm_id: str,
+        force: bool = False,
+        if_match: IfMatch = None,
+        ctx: WriteContext | None = None,
+    ) -> None:
         """Delete a VM; a running or suspended one only with `force`."""
+        ctx = ctx or WriteContext()
         for _ in range(MAX_WRITE_ATTEMPTS):
             current = await self.repo.get_by_id(vm_id)
             _check_if_match(current, if_match)
@@ -264,7 +216,8 @@ class VMService:
                     f"the VM is {current.status.value}; stop it first or delete with force=true"
                 )
             try:
-                await self.repo.delete(vm_id, current.revision)
+                event = deleted_event(current, self.clock(), ctx)
+                await self.repo.delete(vm_id, current.revision, event)
                 return
             except PreconditionFailed:
                 if if_match is not None:
@@ -273,7 +226,11 @@ class VMService:
         raise WriteContention("the VM kept changing; retry")
 
     async def _write(
-        self, vm_id: str, if_match: int | None, build: Callable[[VM], dict[str, Any]]
+        self,
+        vm_id: str,
+        if_match: IfMatch,
+        build: Callable[[VM], dict[str, Any]],
+        ctx: WriteContext,
     ) -> VM:
         """Compare-and-set loop: read, check rules on that state, write only if it is unchanged."""
         for _ in range(MAX_WRITE_ATTEMPTS):
@@ -284,7 +241,8 @@ class VMService:
                 return current
             changes["updated_at"] = self.clock()
             try:
-                return await self.repo.update(vm_id, current.revision, changes)
+                event = updated_event(current, changes, ctx)
+                return await self.repo.update(vm_id, current.revision, changes, event)
             except PreconditionFailed:
                 if if_match is not None:
                     raise
@@ -292,10 +250,14 @@ class VMService:
         raise WriteContention("the VM kept changing; retry")
 
 
-def _check_if_match(current: VM, if_match: int | None) -> None:
-    if if_match is not None and current.revision != if_match:
+def _check_if_match(current: VM, if_match: IfMatch) -> None:
+    if if_match is None:
+        return
+    expected = {if_match} if isinstance(if_match, int) else set(if_match)
+    if current.revision not in expected:
+        wanted = " or ".join(str(r) for r in sorted(expected)) or "a different one"
         raise PreconditionFailed(
-            f"the VM is at revision {current.revision}, not {if_match}",
+            f"the VM is at revision {current.revision}, not {wanted}",
             current_revision=current.revision,
         )
 

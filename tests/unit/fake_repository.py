@@ -18,16 +18,18 @@ class FakeRepository:
     def __init__(self) -> None:
         self.vms: dict[str, VM] = {}
         self.writes = 0
+        self.events: list[dict[str, Any]] = []
 
     async def ping(self) -> None:
         return None
 
-    async def create(self, fields: dict[str, Any]) -> VM:
+    async def create(self, fields: dict[str, Any], event: dict[str, Any] | None = None) -> VM:
         if any(v.name.lower() == fields["name"].lower() for v in self.vms.values()):
             raise NameConflict("taken")
         vm = msgspec.convert({**fields, "id": str(ObjectId())}, VM)
         self.vms[vm.id] = vm
         self.writes += 1
+        self.events += [{**event, "vm_id": vm.id}] if event else []
         return vm
 
     async def get_by_id(self, vm_id: str) -> VM:
@@ -45,7 +47,13 @@ class FakeRepository:
     async def count(self, query: ListQuery) -> int:
         return len(self.vms)
 
-    async def update(self, vm_id: str, expected_revision: int, changes: dict[str, Any]) -> VM:
+    async def update(
+        self,
+        vm_id: str,
+        expected_revision: int,
+        changes: dict[str, Any],
+        event: dict[str, Any] | None = None,
+    ) -> VM:
         current = await self.get_by_id(vm_id)
         if current.revision != expected_revision:
             raise PreconditionFailed("stale", current_revision=current.revision)
@@ -53,11 +61,15 @@ class FakeRepository:
         vm = msgspec.convert(msgspec.to_builtins(vm), VM)
         self.vms[vm_id] = vm
         self.writes += 1
+        self.events += [{**event, "vm_id": vm_id}] if event else []
         return vm
 
-    async def delete(self, vm_id: str, expected_revision: int) -> None:
+    async def delete(
+        self, vm_id: str, expected_revision: int, event: dict[str, Any] | None = None
+    ) -> None:
         current = await self.get_by_id(vm_id)
         if current.revision != expected_revision:
             raise PreconditionFailed("stale", current_revision=current.revision)
         del self.vms[vm_id]
         self.writes += 1
+        self.events += [{**event, "vm_id": vm_id}] if event else []
