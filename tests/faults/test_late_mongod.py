@@ -16,7 +16,7 @@ def test_service_started_before_mongod_becomes_ready_without_restart(tmp_path: P
     server = ServerProcess(mongod.url, "faults_late")
     try:
         # /health/live answers although no mongod runs (the API key comes once it does).
-        server.start(wait_ready=False, api_key=False)
+        server.start(wait_ready=False)
         ready = httpx.get(server.base_url + "/health/ready", timeout=5)
         assert ready.status_code == 503
         assert ready.headers["content-type"].startswith("application/problem+json")
