@@ -40,7 +40,7 @@ def _client(url: str, settings: Settings) -> AsyncMongoClient[dict[str, Any]]:
     return AsyncMongoClient(
         url,
         tz_aware=True,
-        serverSelectionTimeoutMS=max(settings.mongodb_timeout_ms, 5000),
+        serverSelectionTimeoutMS=settings.mongodb_timeout_ms,
         appname="vm-inventory-migrate",
     )
 
