@@ -130,13 +130,18 @@ class Migrator:
         lease_seconds: float = 30.0,
         wait_seconds: float = 60.0,
         report: Callable[[str], None] = lambda _line: None,
+        transactions: bool | None = None,
     ) -> None:
-        """Describe a runner; `report` receives one line per script run."""
+        """Describe a runner; `report` receives one line per script run.
+
+        `transactions` None asks the server whether it supports them; False runs every script
+        without a session, as on a standalone server.
+        """
         self.db = db
         self.scripts_dir = scripts_dir
         self.report = report
         self.lock = MigrationLock(db, owner, lease_seconds, wait_seconds)
-        self._transactions: bool | None = None
+        self._transactions = transactions
 
     async def status(self) -> Status:
         """Every known version, applied or pending, and every problem found."""

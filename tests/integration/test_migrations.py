@@ -233,3 +233,30 @@ async def test_a_changed_or_missing_applied_script_is_refused(
     ):
         await migrator.up()
     assert await fresh_db.runs.count_documents({}) == 1
+
+
+async def test_without_transactions_scripts_run_without_a_session(
+    fresh_db: AsyncDatabase[dict[str, Any]],
+) -> None:
+    migrator = Migrator(fresh_db, transactions=False)  # as on a standalone mongod
+    versions = [s.version for s in discover(SCRIPTS_DIR)[0]]
+    assert await migrator.up() == versions
+    shape = await vms_shape(fresh_db)
+    assert shape is not None
+    assert shape["indexes"]["name_unique_ci"] == ([("name", 1)], True, 2)
+    assert await migrator.down(to=0) == versions[::-1]
+    assert await vms_shape(fresh_db) is None
+    assert await fresh_db[HISTORY].count_documents({}) == 0
+
+
+async def test_a_long_script_keeps_its_lease(
+    tmp_path: Path, fresh_db: AsyncDatabase[dict[str, Any]]
+) -> None:
+    slow = "    await asyncio.sleep(3)\n    await db.runs.insert_one({'_id': 1}, session=session)"
+    scripts = write_scripts(tmp_path, {"0001_sleep_long.py": slow})
+    first = asyncio.create_task(Migrator(fresh_db, scripts, owner="long", lease_seconds=1).up())
+    await asyncio.sleep(2)  # two lease lengths: only renewals keep the lock
+    with pytest.raises(LockBusy, match="long"):
+        await Migrator(fresh_db, scripts, wait_seconds=0).up()
+    assert await first == [1]
+    assert await fresh_db.runs.count_documents({}) == 1
