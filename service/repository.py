@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
 import functools
-import random
 from collections.abc import Awaitable, Callable, Coroutine
 from datetime import datetime
 from typing import Any, ParamSpec, TypeVar
 
 import msgspec
+import pymongo
 from bson import ObjectId
 from bson.errors import InvalidId
 from pymongo import ASCENDING, DESCENDING, ReturnDocument
@@ -25,7 +24,6 @@ from service.errors import (
     NameConflict,
     NotFound,
     PreconditionFailed,
-    WriteContention,
 )
 from service.idempotency import KeyRecord, StoredResponse
 from service.listing import ListQuery, search_keys
@@ -36,7 +34,6 @@ R = TypeVar("R")
 
 Raw = dict[str, Any]
 Events = list[VMEvent]  # (inside VMRepository, `list` names the method)
-TRANSACTION_ATTEMPTS = 10
 
 
 def translate_errors(
@@ -120,21 +117,12 @@ class VMRepository:
         self.events: AsyncCollection[Raw] = database.get_collection(VM_EVENTS_COLLECTION)
 
     async def _transaction(self, work: Callable[[AsyncClientSession], Awaitable[R]]) -> R:
-        """Run `work` in one transaction, retried (bounded, with jitter) while it is transient."""
-        async with self.vms.database.client.start_session() as session:
-            for attempt in range(TRANSACTION_ATTEMPTS):
-                try:
-                    async with await session.start_transaction():
-                        return await work(session)
-                except PyMongoError as exc:
-                    unreachable = isinstance(exc, ConnectionFailure) or exc.timeout
-                    if unreachable or not exc.has_error_label("TransientTransactionError"):
-                        raise
-                    if attempt == TRANSACTION_ATTEMPTS - 1:
-                        raise WriteContention("the VM kept changing; retry") from exc
-                # another transaction holds the document: let it finish first
-                await asyncio.sleep(random.uniform(0, 0.001 * 2 ** min(attempt, 5)))  # noqa: S311
-        raise AssertionError("unreachable")
+        """Run `work` in one transaction: the driver retries transient errors (write conflicts,
+        a failover) and unknown commit results, all within one MONGODB_TIMEOUT_MS deadline."""
+        client = self.vms.database.client
+        async with client.start_session() as session:
+            with pymongo.timeout(client.options.timeout):
+                return await session.with_transaction(work)
 
     @translate_errors
     async def ping(self) -> None:
