@@ -284,6 +284,7 @@ def responses(*errors: type[DomainError], public: bool = False) -> dict[int, Res
             data_container=Problem,
             description=_HTTP_TITLES.get(code) or _title_for(code),
             media_type=PROBLEM_MEDIA_TYPE,
+            generate_examples=False,
         )
         for code in sorted(codes)
     }

@@ -1,0 +1,51 @@
+"""A client library for accessing VM Inventory"""
+
+from .client import AuthenticatedClient, Client
+from .facade import RetryPolicy, VMInventory
+from .problems import (
+    APIError,
+    Conflict,
+    ConnectionFailed,
+    Forbidden,
+    InvalidTransition,
+    NameConflict,
+    NotFound,
+    PayloadTooLarge,
+    PreconditionFailed,
+    PreconditionRequired,
+    RateLimited,
+    RuleViolation,
+    ServerError,
+    Unauthorized,
+    Unavailable,
+    UnsupportedMediaType,
+    ValidationFailed,
+    VMInventoryError,
+    WriteContention,
+)
+
+__all__ = (
+    "APIError",
+    "AuthenticatedClient",
+    "Client",
+    "Conflict",
+    "ConnectionFailed",
+    "Forbidden",
+    "InvalidTransition",
+    "NameConflict",
+    "NotFound",
+    "PayloadTooLarge",
+    "PreconditionFailed",
+    "PreconditionRequired",
+    "RateLimited",
+    "RetryPolicy",
+    "RuleViolation",
+    "ServerError",
+    "Unauthorized",
+    "Unavailable",
+    "UnsupportedMediaType",
+    "VMInventory",
+    "VMInventoryError",
+    "ValidationFailed",
+    "WriteContention",
+)

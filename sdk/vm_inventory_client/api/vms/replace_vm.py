@@ -1,0 +1,227 @@
+from http import HTTPStatus
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+
+from ... import errors
+from ...client import AuthenticatedClient, Client
+from ...models.problem import Problem
+from ...models.vm import VM
+from ...models.vm_replace import VMReplace
+from ...types import Response
+
+
+def _get_kwargs(
+    vm_id: str,
+    *,
+    body: VMReplace,
+) -> dict[str, Any]:
+    headers: dict[str, Any] = {}
+
+    _kwargs: dict[str, Any] = {
+        "method": "put",
+        "url": "/api/v1/vms/{vm_id}".format(
+            vm_id=quote(str(vm_id), safe=""),
+        ),
+    }
+
+    _kwargs["json"] = body.to_dict()
+
+    headers["Content-Type"] = "application/json"
+
+    _kwargs["headers"] = headers
+    return _kwargs
+
+
+def _parse_response(
+    *, client: AuthenticatedClient | Client, response: httpx.Response
+) -> Problem | VM | None:
+    if response.status_code == 200:
+        response_200 = VM.from_dict(response.json())
+
+        return response_200
+
+    if response.status_code == 400:
+        response_400 = Problem.from_dict(response.json())
+
+        return response_400
+
+    if response.status_code == 401:
+        response_401 = Problem.from_dict(response.json())
+
+        return response_401
+
+    if response.status_code == 403:
+        response_403 = Problem.from_dict(response.json())
+
+        return response_403
+
+    if response.status_code == 404:
+        response_404 = Problem.from_dict(response.json())
+
+        return response_404
+
+    if response.status_code == 409:
+        response_409 = Problem.from_dict(response.json())
+
+        return response_409
+
+    if response.status_code == 412:
+        response_412 = Problem.from_dict(response.json())
+
+        return response_412
+
+    if response.status_code == 415:
+        response_415 = Problem.from_dict(response.json())
+
+        return response_415
+
+    if response.status_code == 429:
+        response_429 = Problem.from_dict(response.json())
+
+        return response_429
+
+    if response.status_code == 500:
+        response_500 = Problem.from_dict(response.json())
+
+        return response_500
+
+    if response.status_code == 503:
+        response_503 = Problem.from_dict(response.json())
+
+        return response_503
+
+    if client.raise_on_unexpected_status:
+        raise errors.UnexpectedStatus(response.status_code, response.content)
+    else:
+        return None
+
+
+def _build_response(
+    *, client: AuthenticatedClient | Client, response: httpx.Response
+) -> Response[Problem | VM]:
+    return Response(
+        status_code=HTTPStatus(response.status_code),
+        content=response.content,
+        headers=response.headers,
+        parsed=_parse_response(client=client, response=response),
+    )
+
+
+def sync_detailed(
+    vm_id: str,
+    *,
+    client: AuthenticatedClient,
+    body: VMReplace,
+) -> Response[Problem | VM]:
+    """Replace a VM's writable fields
+
+    Args:
+        vm_id (str): the VM's id (24 hex characters)
+        body (VMReplace):
+
+    Raises:
+        errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
+        httpx.TimeoutException: If the request takes longer than Client.timeout.
+
+    Returns:
+        Response[Problem | VM]
+    """
+
+    kwargs = _get_kwargs(
+        vm_id=vm_id,
+        body=body,
+    )
+
+    response = client.get_httpx_client().request(
+        **kwargs,
+    )
+
+    return _build_response(client=client, response=response)
+
+
+def sync(
+    vm_id: str,
+    *,
+    client: AuthenticatedClient,
+    body: VMReplace,
+) -> Problem | VM | None:
+    """Replace a VM's writable fields
+
+    Args:
+        vm_id (str): the VM's id (24 hex characters)
+        body (VMReplace):
+
+    Raises:
+        errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
+        httpx.TimeoutException: If the request takes longer than Client.timeout.
+
+    Returns:
+        Problem | VM
+    """
+
+    return sync_detailed(
+        vm_id=vm_id,
+        client=client,
+        body=body,
+    ).parsed
+
+
+async def asyncio_detailed(
+    vm_id: str,
+    *,
+    client: AuthenticatedClient,
+    body: VMReplace,
+) -> Response[Problem | VM]:
+    """Replace a VM's writable fields
+
+    Args:
+        vm_id (str): the VM's id (24 hex characters)
+        body (VMReplace):
+
+    Raises:
+        errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
+        httpx.TimeoutException: If the request takes longer than Client.timeout.
+
+    Returns:
+        Response[Problem | VM]
+    """
+
+    kwargs = _get_kwargs(
+        vm_id=vm_id,
+        body=body,
+    )
+
+    response = await client.get_async_httpx_client().request(**kwargs)
+
+    return _build_response(client=client, response=response)
+
+
+async def asyncio(
+    vm_id: str,
+    *,
+    client: AuthenticatedClient,
+    body: VMReplace,
+) -> Problem | VM | None:
+    """Replace a VM's writable fields
+
+    Args:
+        vm_id (str): the VM's id (24 hex characters)
+        body (VMReplace):
+
+    Raises:
+        errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
+        httpx.TimeoutException: If the request takes longer than Client.timeout.
+
+    Returns:
+        Problem | VM
+    """
+
+    return (
+        await asyncio_detailed(
+            vm_id=vm_id,
+            client=client,
+            body=body,
+        )
+    ).parsed

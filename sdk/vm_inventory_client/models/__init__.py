@@ -1,0 +1,35 @@
+"""Contains all the data models used in inputs/outputs"""
+
+from .field_error import FieldError
+from .health import Health
+from .initial_status import InitialStatus
+from .problem import Problem
+from .sort_order import SortOrder
+from .vm import VM
+from .vm_create import VMCreate
+from .vm_create_labels import VMCreateLabels
+from .vm_labels import VMLabels
+from .vm_page import VMPage
+from .vm_patch import VMPatch
+from .vm_patch_labels_type_0 import VMPatchLabelsType0
+from .vm_replace import VMReplace
+from .vm_replace_labels import VMReplaceLabels
+from .vm_status import VMStatus
+
+__all__ = (
+    "FieldError",
+    "Health",
+    "InitialStatus",
+    "Problem",
+    "SortOrder",
+    "VM",
+    "VMCreate",
+    "VMCreateLabels",
+    "VMLabels",
+    "VMPage",
+    "VMPatch",
+    "VMPatchLabelsType0",
+    "VMReplace",
+    "VMReplaceLabels",
+    "VMStatus",
+)

@@ -1,0 +1,163 @@
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, TypeVar, cast
+
+from attrs import define as _attrs_define
+from attrs import field as _attrs_field
+
+from ..models.vm_status import VMStatus
+from ..types import UNSET, Unset
+
+if TYPE_CHECKING:
+    from ..models.vm_replace_labels import VMReplaceLabels
+
+
+T = TypeVar("T", bound="VMReplace")
+
+
+@_attrs_define
+class VMReplace:
+    """
+    Attributes:
+        cpu_cores (int):
+        memory_mib (int):
+        name (str): unique ignoring case
+        os (str):
+        storage_gib (int):
+        description (str | Unset):  Default: ''.
+        ip_address (None | str | Unset): IPv4 or IPv6, returned in canonical form
+        labels (VMReplaceLabels | Unset):
+        status (VMStatus | Unset): Lifecycle status of a VM.
+    """
+
+    cpu_cores: int
+    memory_mib: int
+    name: str
+    os: str
+    storage_gib: int
+    description: str | Unset = ""
+    ip_address: None | str | Unset = UNSET
+    labels: VMReplaceLabels | Unset = UNSET
+    status: VMStatus | Unset = UNSET
+    additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        cpu_cores = self.cpu_cores
+
+        memory_mib = self.memory_mib
+
+        name = self.name
+
+        os = self.os
+
+        storage_gib = self.storage_gib
+
+        description = self.description
+
+        ip_address: None | str | Unset
+        if isinstance(self.ip_address, Unset):
+            ip_address = UNSET
+        else:
+            ip_address = self.ip_address
+
+        labels: dict[str, Any] | Unset = UNSET
+        if not isinstance(self.labels, Unset):
+            labels = self.labels.to_dict()
+
+        status: str | Unset = UNSET
+        if not isinstance(self.status, Unset):
+            status = self.status.value
+
+        field_dict: dict[str, Any] = {}
+        field_dict.update(self.additional_properties)
+        field_dict.update(
+            {
+                "cpu_cores": cpu_cores,
+                "memory_mib": memory_mib,
+                "name": name,
+                "os": os,
+                "storage_gib": storage_gib,
+            }
+        )
+        if description is not UNSET:
+            field_dict["description"] = description
+        if ip_address is not UNSET:
+            field_dict["ip_address"] = ip_address
+        if labels is not UNSET:
+            field_dict["labels"] = labels
+        if status is not UNSET:
+            field_dict["status"] = status
+
+        return field_dict
+
+    @classmethod
+    def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
+        from ..models.vm_replace_labels import VMReplaceLabels  # noqa: PLC0415
+
+        d = dict(src_dict)
+        cpu_cores = d.pop("cpu_cores")
+
+        memory_mib = d.pop("memory_mib")
+
+        name = d.pop("name")
+
+        os = d.pop("os")
+
+        storage_gib = d.pop("storage_gib")
+
+        description = d.pop("description", UNSET)
+
+        def _parse_ip_address(data: object) -> None | str | Unset:
+            if data is None:
+                return data
+            if isinstance(data, Unset):
+                return data
+            return cast(None | str | Unset, data)
+
+        ip_address = _parse_ip_address(d.pop("ip_address", UNSET))
+
+        _labels = d.pop("labels", UNSET)
+        labels: VMReplaceLabels | Unset
+        if isinstance(_labels, Unset):
+            labels = UNSET
+        else:
+            labels = VMReplaceLabels.from_dict(_labels)
+
+        _status = d.pop("status", UNSET)
+        status: VMStatus | Unset
+        if isinstance(_status, Unset):
+            status = UNSET
+        else:
+            status = VMStatus(_status)
+
+        vm_replace = cls(
+            cpu_cores=cpu_cores,
+            memory_mib=memory_mib,
+            name=name,
+            os=os,
+            storage_gib=storage_gib,
+            description=description,
+            ip_address=ip_address,
+            labels=labels,
+            status=status,
+        )
+
+        vm_replace.additional_properties = d
+        return vm_replace
+
+    @property
+    def additional_keys(self) -> list[str]:
+        return list(self.additional_properties.keys())
+
+    def __getitem__(self, key: str) -> Any:
+        return self.additional_properties[key]
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        self.additional_properties[key] = value
+
+    def __delitem__(self, key: str) -> None:
+        del self.additional_properties[key]
+
+    def __contains__(self, key: str) -> bool:
+        return key in self.additional_properties
