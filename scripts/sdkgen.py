@@ -17,7 +17,9 @@ SDK = ROOT / "sdk"
 CONFIG = ROOT / "sdk-config.yaml"
 TEMPLATES = ROOT / "sdk-templates"
 # Hand-written files inside sdk/ that generation keeps (paths relative to sdk/).
-HAND_WRITTEN = frozenset({"vm_inventory_client/facade.py", "vm_inventory_client/problems.py"})
+HAND_WRITTEN = frozenset(
+    f"vm_inventory_client/{name}.py" for name in ("facade", "problems", "retries", "arguments")
+)
 SKIP_DIRS = frozenset({"__pycache__", ".ruff_cache", ".mypy_cache", ".pytest_cache"})
 
 

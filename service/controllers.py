@@ -15,6 +15,7 @@ from service.errors import (
     DatabaseUnavailable,
     InvalidTransition,
     NameConflict,
+    NoContentOperation,
     NotFound,
     PreconditionFailed,
     PreconditionRequired,
@@ -243,6 +244,7 @@ class VMController(Controller):
         operation_id="DeleteVM",
         summary="Delete a VM",
         status_code=HTTP_204_NO_CONTENT,
+        operation_class=NoContentOperation,
         responses=responses(*(e for e in _WRITE_ERRORS if e is not UnsupportedMediaType)),
     )
     async def delete_vm(

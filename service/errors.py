@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import msgspec
 from litestar.exceptions import HTTPException, ValidationException
 from litestar.openapi.datastructures import ResponseSpec
+from litestar.openapi.spec import OpenAPIResponse, Operation
 from litestar.plugins.problem_details import (
     ProblemDetailsConfig,
     ProblemDetailsException,
@@ -292,3 +294,15 @@ def responses(*errors: type[DomainError], public: bool = False) -> dict[int, Res
 
 def _title_for(code: int) -> str:
     return next((k.title for k, v in STATUS.items() if v == code), "Error")
+
+
+@dataclass
+class NoContentOperation(Operation):
+    """An operation whose 204 answer documents no body (Litestar gives `Response[None]` a JSON
+    null body, which clients then try to parse)."""
+
+    def __post_init__(self) -> None:
+        """Drop the content of the 204 response."""
+        answer = (self.responses or {}).get("204")
+        if isinstance(answer, OpenAPIResponse):
+            answer.content = None

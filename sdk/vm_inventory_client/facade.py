@@ -6,19 +6,25 @@ It pages lazily, retries with exponential backoff (connection errors, 503, 429 h
 
 from __future__ import annotations
 
-import asyncio
 import builtins
 import functools
-import random
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass
-from datetime import datetime
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from types import TracebackType
-from typing import Any, Self, TypedDict, TypeVar, Unpack
+from typing import Any, Self, Unpack
 
 import httpx
 
-from .api.vms import create_vm, delete_vm, get_vm, list_v_ms, replace_vm, update_vm
+from .api.vms import (
+    create_vm,
+    delete_vm,
+    get_vm,
+    list_v_ms,
+    list_vm_events,
+    replace_vm,
+    update_vm,
+)
+from .arguments import Filters, Revision, etag, labels_model, pages, parsed, query
 from .client import AuthenticatedClient
 from .models import (
     VM,
@@ -26,6 +32,8 @@ from .models import (
     SortOrder,
     VMCreate,
     VMCreateLabels,
+    VMEvent,
+    VMEventPage,
     VMPage,
     VMPatch,
     VMPatchLabelsType0,
@@ -33,34 +41,8 @@ from .models import (
     VMReplaceLabels,
     VMStatus,
 )
-from .problems import ConnectionFailed, error_from
+from .retries import RetryPolicy, send_with_retries
 from .types import UNSET, Response, Unset
-
-T = TypeVar("T")
-
-# Failures before the request reached the server: always safe to send again.
-NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
-# Failures after it may have been processed: resent only when that cannot apply it twice.
-MAYBE_SENT = (httpx.ReadError, httpx.WriteError, httpx.RemoteProtocolError, httpx.ReadTimeout)
-RETRY_STATUSES = frozenset({429, 503})
-
-
-@dataclass(frozen=True)
-class RetryPolicy:
-    """How many attempts, and how long to wait between them."""
-
-    attempts: int = 4
-    backoff: float = 0.25
-    max_delay: float = 30.0
-    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
-
-    def delay(self, attempt: int, retry_after: float | None) -> float | None:
-        """Wait before attempt `attempt + 1`: at least Retry-After; None when that is too long."""
-        backoff = min(self.backoff * 2.0 ** (attempt - 1), self.max_delay)
-        backoff *= random.uniform(0.5, 1.0)  # noqa: S311 - jitter, not security
-        if retry_after is None:
-            return backoff
-        return None if retry_after > self.max_delay else max(retry_after, 0.0)
 
 
 class VMInventory:
@@ -102,37 +84,8 @@ class VMInventory:
     async def call(
         self, send: Callable[[], Awaitable[Response[Any]]], *, resend_safe: bool
     ) -> Response[Any]:
-        """Send with retries; return a 2xx answer or raise the matching `APIError`."""
-        attempt = 0
-        while True:
-            attempt += 1
-            delay: float | None
-            try:
-                response = await send()
-            except (*NOT_SENT, *MAYBE_SENT) as exc:
-                if (not resend_safe and isinstance(exc, MAYBE_SENT)) or (
-                    attempt >= self.retry.attempts
-                ):
-                    raise ConnectionFailed(f"{type(exc).__name__}: {exc}") from exc
-                delay = self.retry.delay(attempt, None) or 0.0
-            else:
-                status = int(response.status_code)
-                if status < 400:
-                    return response
-                error = error_from(status, response.content, response.headers, response.parsed)
-                if status not in RETRY_STATUSES or attempt >= self.retry.attempts:
-                    raise error
-                delay = self.retry.delay(attempt, error.retry_after)
-                if delay is None:
-                    raise error
-            await self.retry.sleep(delay)
-
-
-def _parsed(response: Response[Any], kind: type[T]) -> T:
-    """The generated model of a 2xx answer."""
-    if not isinstance(response.parsed, kind):
-        raise TypeError(f"expected {kind.__name__}, got {type(response.parsed).__name__}")
-    return response.parsed
+        """Send with retries (see `RetryPolicy`); return a 2xx answer or raise an `APIError`."""
+        return await send_with_retries(send, self.retry, resend_safe=resend_safe)
 
 
 class VMs:
@@ -154,8 +107,9 @@ class VMs:
         ip_address: str | None = None,
         labels: Mapping[str, str] | None = None,
         description: str = "",
+        idempotency_key: str | None = None,
     ) -> VM:
-        """Register a VM (CreateVM)."""
+        """Register a VM (CreateVM); every attempt carries the same Idempotency-Key."""
         body = VMCreate(
             name=name,
             os=os,
@@ -164,16 +118,23 @@ class VMs:
             storage_gib=storage_gib,
             status=InitialStatus(status),
             ip_address=ip_address,
-            labels=_labels(VMCreateLabels, labels or {}),
+            labels=labels_model(VMCreateLabels, labels or {}),
             description=description,
         )
-        send = functools.partial(create_vm.asyncio_detailed, client=self._inv.client, body=body)
-        return _parsed(await self._inv.call(send, resend_safe=False), VM)
+        return await self._write(create_vm.asyncio_detailed, idempotency_key, body=body)
 
     async def get(self, vm_id: str) -> VM:
         """One VM (GetVM)."""
         send = functools.partial(get_vm.asyncio_detailed, vm_id, client=self._inv.client)
-        return _parsed(await self._inv.call(send, resend_safe=True), VM)
+        return parsed(await self._inv.call(send, resend_safe=True), VM)
+
+    async def get_if_changed(self, vm_id: str, revision: Revision) -> VM | None:
+        """The VM when its revision is no longer `revision`, else None (GetVM, If-None-Match)."""
+        send = functools.partial(
+            get_vm.asyncio_detailed, vm_id, client=self._inv.client, if_none_match=etag(revision)
+        )
+        response = await self._inv.call(send, resend_safe=True)
+        return None if response.status_code == 304 else parsed(response, VM)
 
     async def replace(
         self,
@@ -188,8 +149,13 @@ class VMs:
         ip_address: str | None = None,
         labels: Mapping[str, str] | None = None,
         description: str = "",
+        if_match: Revision | None = None,
+        idempotency_key: str | None = None,
     ) -> VM:
-        """Replace every writable field (ReplaceVM); omitted optional ones return to defaults."""
+        """Replace every writable field (ReplaceVM); omitted optional ones return to defaults.
+
+        With `if_match`, only while the VM is still at that revision (else PreconditionFailed).
+        """
         body = VMReplace(
             name=name,
             os=os,
@@ -198,13 +164,12 @@ class VMs:
             storage_gib=storage_gib,
             status=UNSET if isinstance(status, Unset) else VMStatus(status),
             ip_address=ip_address,
-            labels=_labels(VMReplaceLabels, labels or {}),
+            labels=labels_model(VMReplaceLabels, labels or {}),
             description=description,
         )
-        send = functools.partial(
-            replace_vm.asyncio_detailed, vm_id, client=self._inv.client, body=body
+        return await self._write(
+            replace_vm.asyncio_detailed, idempotency_key, vm_id, body=body, if_match=etag(if_match)
         )
-        return _parsed(await self._inv.call(send, resend_safe=True), VM)
 
     async def update(
         self,
@@ -219,9 +184,11 @@ class VMs:
         ip_address: str | Unset | None = UNSET,
         labels: Mapping[str, str | None] | Unset = UNSET,
         description: str | Unset = UNSET,
+        if_match: Revision | None = None,
+        idempotency_key: str | None = None,
     ) -> VM:
-        """Change only the given fields (UpdateVM): `ip_address=None` clears it, a None label
-        value removes that label."""
+        """Change only the given fields (UpdateVM); `ip_address=None` clears it, a None label
+        value removes that label; `if_match` as for `replace`."""
         body = VMPatch(
             name=name,
             status=UNSET if isinstance(status, Unset) else VMStatus(status),
@@ -230,22 +197,62 @@ class VMs:
             memory_mib=memory_mib,
             storage_gib=storage_gib,
             ip_address=ip_address,
-            labels=UNSET if isinstance(labels, Unset) else _labels(VMPatchLabelsType0, labels),
+            labels=UNSET if isinstance(labels, Unset) else labels_model(VMPatchLabelsType0, labels),
             description=description,
         )
-        send = functools.partial(
-            update_vm.asyncio_detailed, vm_id, client=self._inv.client, body=body
+        return await self._write(
+            update_vm.asyncio_detailed, idempotency_key, vm_id, body=body, if_match=etag(if_match)
         )
-        return _parsed(await self._inv.call(send, resend_safe=True), VM)
 
-    async def delete(self, vm_id: str, *, force: bool = False) -> None:
+    async def delete(
+        self,
+        vm_id: str,
+        *,
+        force: bool = False,
+        if_match: Revision | None = None,
+        idempotency_key: str | None = None,
+    ) -> None:
         """Delete a VM (DeleteVM); `force=True` also deletes a running or suspended one."""
         send = functools.partial(
-            delete_vm.asyncio_detailed, vm_id, client=self._inv.client, force=force
+            delete_vm.asyncio_detailed,
+            vm_id,
+            client=self._inv.client,
+            force=force,
+            if_match=etag(if_match),
+            idempotency_key=idempotency_key or str(uuid.uuid4()),
         )
         await self._inv.call(send, resend_safe=True)
 
-    async def list(
+    async def _write(
+        self,
+        operation: Callable[..., Awaitable[Response[Any]]],
+        key: str | None,
+        *args: Any,
+        **kwargs: Any,
+    ) -> VM:
+        """Send a write with an Idempotency-Key (generated unless given), reused by each retry."""
+        send = functools.partial(
+            operation, *args, client=self._inv.client, idempotency_key=key or str(uuid.uuid4()),
+            **kwargs,
+        )  # fmt: skip
+        return parsed(await self._inv.call(send, resend_safe=True), VM)
+
+    def events(self, vm_id: str, *, page_size: int = 100) -> AsyncIterator[VMEvent]:
+        """The VM's change history, newest first, fetching pages as they are needed."""
+
+        async def fetch(token: str | Unset) -> VMEventPage:
+            send = functools.partial(
+                list_vm_events.asyncio_detailed,
+                vm_id,
+                client=self._inv.client,
+                page_size=page_size,
+                page_token=token,
+            )
+            return parsed(await self._inv.call(send, resend_safe=True), VMEventPage)
+
+        return pages(fetch)
+
+    def list(
         self,
         *,
         sort: str | SortOrder | None = None,
@@ -253,22 +260,19 @@ class VMs:
         **filters: Unpack[Filters],
     ) -> AsyncIterator[VM]:
         """Every VM matching `filters` in `sort` order, fetching pages only as they are needed."""
-        token: str | Unset = UNSET
-        while True:
+
+        async def fetch(token: str | Unset) -> VMPage:
             send = functools.partial(
                 list_v_ms.asyncio_detailed,
                 client=self._inv.client,
                 sort=UNSET if sort is None else SortOrder(sort),
                 page_size=page_size,
                 page_token=token,
-                **_query(filters),
+                **query(filters),
             )
-            page = _parsed(await self._inv.call(send, resend_safe=True), VMPage)
-            for vm in page.items:
-                yield vm
-            if not page.next_page_token:
-                return
-            token = page.next_page_token
+            return parsed(await self._inv.call(send, resend_safe=True), VMPage)
+
+        return pages(fetch)
 
     async def all(self, **filters: Unpack[Filters]) -> builtins.list[VM]:
         """Every VM matching `filters`, newest first, as a list."""
@@ -281,49 +285,9 @@ class VMs:
             client=self._inv.client,
             page_size=1,
             include_total=True,
-            **_query(filters),
+            **query(filters),
         )
-        total = _parsed(await self._inv.call(send, resend_safe=True), VMPage).total_size
+        total = parsed(await self._inv.call(send, resend_safe=True), VMPage).total_size
         if isinstance(total, Unset):
             raise TypeError("the server did not return total_size")
         return total
-
-
-class Filters(TypedDict, total=False):
-    """ListVMs filters; all given ones must hold (see the API docs)."""
-
-    status: Sequence[str | VMStatus]
-    os: Sequence[str]
-    name_prefix: str
-    label: Sequence[str]  # "key=value", "key" or "!key"
-    cpu_cores_min: int
-    cpu_cores_max: int
-    memory_mib_min: int
-    memory_mib_max: int
-    storage_gib_min: int
-    storage_gib_max: int
-    created_after: datetime
-    created_before: datetime
-    ip_address: str
-    ip_in: str  # a CIDR
-
-
-def _query(filters: Filters) -> dict[str, Any]:
-    """Filters as the generated ListVMs function takes them."""
-    query: dict[str, Any] = dict(filters)
-    if "status" in filters:
-        query["status"] = [VMStatus(s) for s in filters["status"]]
-    for many in ("os", "label"):
-        if many in query:
-            query[many] = builtins.list(query[many])
-    return query
-
-
-L = TypeVar("L", VMCreateLabels, VMReplaceLabels, VMPatchLabelsType0)
-
-
-def _labels(kind: type[L], labels: Mapping[str, Any]) -> L:
-    """A generated labels model holding `labels`."""
-    model = kind()
-    model.additional_properties = dict(labels)
-    return model

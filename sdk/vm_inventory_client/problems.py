@@ -91,6 +91,14 @@ class WriteContention(Conflict):
     """409: too many concurrent writers; retry later."""
 
 
+class IdempotencyKeyInFlight(Conflict):
+    """409: a request with the same Idempotency-Key is still running; retried by the facade."""
+
+
+class IdempotencyKeyReused(APIError):
+    """422: the Idempotency-Key was already used for a different request."""
+
+
 class PreconditionFailed(APIError):
     """412: the VM's revision is not the `if_match` one; `current_revision` is the newest."""
 
@@ -134,17 +142,20 @@ BY_STATUS: dict[int, type[APIError]] = {
     412: PreconditionFailed,
     413: PayloadTooLarge,
     415: UnsupportedMediaType,
-    422: ValidationFailed,
+    422: IdempotencyKeyReused,
     428: PreconditionRequired,
     429: RateLimited,
     500: ServerError,
     503: Unavailable,
 }
-CONFLICTS_BY_TYPE: dict[str, type[Conflict]] = {
+# The last segment of a problem's `type` picks a more precise class than its status.
+BY_TYPE: dict[str, type[APIError]] = {
     "name-conflict": NameConflict,
     "invalid-transition": InvalidTransition,
     "rule-violation": RuleViolation,
     "contention": WriteContention,
+    "idempotency-key-in-flight": IdempotencyKeyInFlight,
+    "idempotency-key-reused": IdempotencyKeyReused,
 }
 
 
@@ -167,9 +178,10 @@ def retry_after(headers: Mapping[str, str]) -> float | None:
 def error_from(status: int, content: bytes, headers: Mapping[str, str], parsed: Any) -> APIError:
     """The typed exception for an error answer (problem+json, or any other body)."""
     problem = parsed if isinstance(parsed, Problem) else _problem_of(status, content)
-    kind: type[APIError] = BY_STATUS.get(status, ServerError if status >= 500 else APIError)
-    if kind is Conflict:
-        kind = CONFLICTS_BY_TYPE.get(problem.type_.rsplit("/", 1)[-1], Conflict)
+    kind = BY_STATUS.get(status, ServerError if status >= 500 else APIError)
+    precise = BY_TYPE.get(problem.type_.rsplit("/", 1)[-1])
+    if precise is not None and issubclass(precise, kind):
+        kind = precise
     return kind(status, problem, headers)
 
 

@@ -42,6 +42,8 @@ def test_every_operation_names_itself_and_every_answer() -> None:
             assert operation["summary"], where
             assert any(code.startswith("2") for code in operation["responses"]), where
             for code, answer in operation["responses"].items():
+                if code in ("204", "304"):
+                    assert "content" not in answer, (where, code)  # clients must not parse one
                 if code[0] in "45":
                     media = answer["content"]["application/problem+json"]
                     assert media["schema"] == PROBLEM_REF, (where, code)

@@ -28,3 +28,5 @@ def test_readme_sdk_example_runs(server: ServerProcess) -> None:
     assert "web-01 running {'tier': 'web'}" in result.stdout
     assert "refused: running -> ['error', 'stopped', 'suspended']" in result.stdout
     assert "deleted:" in result.stdout
+    assert "4 deleted dev\n" in result.stdout  # the history, newest first, by the key's name
+    assert "1 created dev\n" in result.stdout

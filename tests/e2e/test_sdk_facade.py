@@ -10,9 +10,11 @@ import pytest
 from vm_inventory_client import (
     Conflict,
     Forbidden,
+    IdempotencyKeyReused,
     InvalidTransition,
     NameConflict,
     NotFound,
+    PreconditionFailed,
     RuleViolation,
     Unauthorized,
     ValidationFailed,
@@ -44,22 +46,62 @@ async def test_every_operation(server: ServerProcess) -> None:
 
         got = await inv.vms.get(vm.id)
         assert got.to_dict() == vm.to_dict()
+        assert await inv.vms.get_if_changed(vm.id, vm.revision) is None  # 304
 
-        vm = await inv.vms.update(vm.id, labels={"tier": "web", "env": None}, ip_address=None)
+        vm = await inv.vms.update(
+            vm.id, labels={"tier": "web", "env": None}, ip_address=None, if_match=vm.revision
+        )
         assert vm.labels.to_dict() == {"tier": "web"}
         assert vm.ip_address is None
         assert vm.revision == 2
 
+        changed = await inv.vms.get_if_changed(vm.id, 1)
+        assert changed is not None
+        assert changed.revision == 2
+
         vm = await inv.vms.replace(vm.id, name=name, os="debian-12", cpu_cores=4,
-                                   memory_mib=8192, storage_gib=80, status="running")  # fmt: skip
+                                   memory_mib=8192, storage_gib=80, status="running",
+                                   if_match=f'"{vm.revision}"')  # fmt: skip
         assert (vm.os, vm.cpu_cores, vm.status, vm.revision) == ("debian-12", 4, "running", 3)
         assert vm.labels.to_dict() == {}
 
-        await inv.vms.delete(vm.id, force=True)
+        await inv.vms.delete(vm.id, force=True, if_match=vm.revision)
         with pytest.raises(NotFound) as missing:
             await inv.vms.get(vm.id)
         assert missing.value.status == 404
         assert missing.value.problem.status == 404
+
+        history = [event async for event in inv.vms.events(vm.id, page_size=2)]
+        assert [event.revision for event in history] == [4, 3, 2, 1]  # newest first, 2 pages
+        assert history[0].action == "deleted"
+        assert history[-1].action == "created"
+        assert {event.vm_id for event in history} == {vm.id}
+
+
+async def test_stale_revision_is_precondition_failed(server: ServerProcess) -> None:
+    async with VMInventory(server.base_url, token=server.token) as inv:
+        vm = await inv.vms.create(name=unique(), **SPEC)
+        await inv.vms.update(vm.id, description="changed", if_match=vm.revision)
+        with pytest.raises(PreconditionFailed) as stale:
+            await inv.vms.update(vm.id, description="lost update", if_match=vm.revision)
+        assert stale.value.status == 412
+        assert stale.value.current_revision == 2
+        with pytest.raises(PreconditionFailed):
+            await inv.vms.delete(vm.id, if_match=vm.revision)
+        assert (await inv.vms.get(vm.id)).description == "changed"
+
+
+async def test_idempotency_keys(server: ServerProcess) -> None:
+    async with VMInventory(server.base_url, token=server.token) as inv:
+        key = uuid.uuid4().hex
+        name = unique("idem")
+        first = await inv.vms.create(name=name, idempotency_key=key, **SPEC)
+        again = await inv.vms.create(name=name, idempotency_key=key, **SPEC)
+        assert again.to_dict() == first.to_dict()  # replayed, not created twice
+        assert await inv.vms.count(name_prefix=name) == 1
+        with pytest.raises(IdempotencyKeyReused) as reused:
+            await inv.vms.create(name=unique("other"), idempotency_key=key, **SPEC)
+        assert reused.value.status == 422
 
 
 async def test_validation_errors_name_the_field(server: ServerProcess) -> None:

@@ -11,15 +11,18 @@ from vm_inventory_client.api.vms import (
     delete_vm,
     get_vm,
     list_v_ms,
+    list_vm_events,
     replace_vm,
     update_vm,
 )
 from vm_inventory_client.models import (
     VM,
+    EventAction,
     Health,
     Problem,
     VMCreate,
     VMCreateLabels,
+    VMEventPage,
     VMPage,
     VMPatch,
     VMReplace,
@@ -115,3 +118,45 @@ async def test_problems_parse_into_the_problem_model(server: ServerProcess) -> N
         assert missing.status_code == 404
         assert isinstance(missing.parsed, Problem)
         assert missing.parsed.title == "Not found"
+
+
+async def test_conditional_and_idempotent_writes_and_history(server: ServerProcess) -> None:
+    name = f"gen-{uuid.uuid4().hex[:8]}"
+    async with AuthenticatedClient(base_url=server.base_url, token=server.token) as client:
+        key = uuid.uuid4().hex
+        first = await create_vm.asyncio_detailed(
+            client=client, body=create_body(name), idempotency_key=key
+        )
+        replay = await create_vm.asyncio_detailed(
+            client=client, body=create_body(name), idempotency_key=key
+        )
+        assert (first.status_code, replay.status_code) == (201, 201)
+        assert first.content == replay.content
+        vm = first.parsed
+        assert isinstance(vm, VM)
+
+        unchanged = await get_vm.asyncio_detailed(vm.id, client=client, if_none_match='"1"')
+        assert unchanged.status_code == 304
+        assert unchanged.parsed is None
+
+        patch = VMPatch(description="v2")
+        done = await update_vm.asyncio_detailed(vm.id, client=client, body=patch, if_match='"1"')
+        assert done.status_code == 200
+        assert done.headers["etag"] == '"2"'
+        stale = await update_vm.asyncio_detailed(vm.id, client=client, body=patch, if_match='"1"')
+        assert stale.status_code == 412
+        assert isinstance(stale.parsed, Problem)
+        assert stale.parsed.current_revision == 2
+
+        gone = await delete_vm.asyncio_detailed(vm.id, client=client, if_match='"2"')
+        assert gone.status_code == 204
+        history = await list_vm_events.asyncio(vm.id, client=client, page_size=10)
+        assert isinstance(history, VMEventPage)
+        assert [e.action for e in history.items] == [
+            EventAction.DELETED,
+            EventAction.UPDATED,
+            EventAction.CREATED,
+        ]
+        change = history.items[1].changes["description"]
+        assert (change.before, change.after) == ("", "v2")
+        assert history.next_page_token is None

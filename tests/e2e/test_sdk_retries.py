@@ -11,6 +11,7 @@ import pytest
 from vm_inventory_client import (
     ConnectionFailed,
     NotFound,
+    PreconditionRequired,
     RateLimited,
     RetryPolicy,
     Unavailable,
@@ -72,6 +73,36 @@ async def test_429_is_retried_after_retry_after(
     assert [s.fault for s in proxy.seen if s.method == "GET"] == ["429", None]
 
 
+async def test_create_is_idempotent_when_its_answer_is_lost(
+    server: ServerProcess, proxy: FaultyProxy, waits: Waits
+) -> None:
+    name = f"lost-{uuid.uuid4().hex[:8]}"
+    async with inventory(proxy, server.token, waits) as inv:
+        proxy.fail_next("POST", "lose")  # the server creates it, the client never hears
+        vm = await inv.vms.create(name=name, **SPEC)
+        assert vm.name == name
+        assert await inv.vms.count(name_prefix=name) == 1
+    posts = [s for s in proxy.seen if s.method == "POST"]
+    assert [s.fault for s in posts] == ["lose", None]
+    keys = {s.headers["idempotency-key"] for s in posts}
+    assert len(keys) == 1  # the retry reused the key, so the server replayed the first answer
+
+
+async def test_conditional_update_survives_a_lost_answer(
+    server: ServerProcess, proxy: FaultyProxy, waits: Waits
+) -> None:
+    async with inventory(proxy, server.token, waits) as inv:
+        vm = await inv.vms.create(name=f"lost-{uuid.uuid4().hex[:8]}", **SPEC)
+        proxy.fail_next("PATCH", "lose")
+        updated = await inv.vms.update(vm.id, description="once", if_match=vm.revision)
+        assert updated.revision == 2  # the replay, not a 412 for the already-applied change
+        proxy.fail_next("DELETE", "lose")
+        await inv.vms.delete(vm.id, if_match=updated.revision)  # the replayed 204, not a 404
+    assert [s.fault for s in proxy.seen if s.method in ("PATCH", "DELETE")] == [
+        "lose", None, "lose", None,
+    ]  # fmt: skip
+
+
 async def test_connection_errors_back_off_exponentially(
     server: ServerProcess, proxy: FaultyProxy, waits: Waits
 ) -> None:
@@ -128,9 +159,13 @@ def own_db(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalMongod]:
 
 @pytest.fixture(scope="module")
 def own_server(own_db: LocalMongod) -> Iterator[ServerProcess]:
-    """The real server on `own_db`, answering 503 quickly while it is down."""
+    """The real server on `own_db` (503 quickly while it is down; writes need If-Match)."""
     process = ServerProcess(
-        own_db.url, "e2e_outage", MONGODB_TIMEOUT_MS="300", RATE_LIMIT_PER_MINUTE=str(LIMIT)
+        own_db.url,
+        "e2e_outage",
+        MONGODB_TIMEOUT_MS="300",
+        RATE_LIMIT_PER_MINUTE=str(LIMIT),
+        REQUIRE_IF_MATCH="true",
     ).start()
     try:
         yield process
@@ -181,3 +216,12 @@ async def test_rate_limit_raises_rate_limited(own_server: ServerProcess) -> None
     assert caught.value.status == 429
     assert caught.value.retry_after is not None
     assert 1 <= caught.value.retry_after <= 60
+
+
+async def test_writes_without_if_match_can_be_refused(own_server: ServerProcess) -> None:
+    async with VMInventory(own_server.base_url, token=own_server.token) as inv:
+        vm = await inv.vms.create(name=f"strict-{uuid.uuid4().hex[:8]}", **SPEC)
+        with pytest.raises(PreconditionRequired) as refused:
+            await inv.vms.update(vm.id, description="blind")
+        assert refused.value.status == 428
+        assert (await inv.vms.update(vm.id, description="seen", if_match=1)).revision == 2

@@ -1,5 +1,7 @@
 """Contains all the data models used in inputs/outputs"""
 
+from .event_action import EventAction
+from .field_change import FieldChange
 from .field_error import FieldError
 from .health import Health
 from .initial_status import InitialStatus
@@ -8,6 +10,9 @@ from .sort_order import SortOrder
 from .vm import VM
 from .vm_create import VMCreate
 from .vm_create_labels import VMCreateLabels
+from .vm_event import VMEvent
+from .vm_event_changes import VMEventChanges
+from .vm_event_page import VMEventPage
 from .vm_labels import VMLabels
 from .vm_page import VMPage
 from .vm_patch import VMPatch
@@ -17,6 +22,8 @@ from .vm_replace_labels import VMReplaceLabels
 from .vm_status import VMStatus
 
 __all__ = (
+    "EventAction",
+    "FieldChange",
     "FieldError",
     "Health",
     "InitialStatus",
@@ -25,6 +32,9 @@ __all__ = (
     "VM",
     "VMCreate",
     "VMCreateLabels",
+    "VMEvent",
+    "VMEventChanges",
+    "VMEventPage",
     "VMLabels",
     "VMPage",
     "VMPatch",

@@ -8,14 +8,17 @@ from ...client import AuthenticatedClient, Client
 from ...models.problem import Problem
 from ...models.vm import VM
 from ...models.vm_create import VMCreate
-from ...types import Response
+from ...types import UNSET, Response, Unset
 
 
 def _get_kwargs(
     *,
     body: VMCreate,
+    idempotency_key: None | str | Unset = UNSET,
 ) -> dict[str, Any]:
     headers: dict[str, Any] = {}
+    if not isinstance(idempotency_key, Unset):
+        headers["Idempotency-Key"] = idempotency_key
 
     _kwargs: dict[str, Any] = {
         "method": "post",
@@ -63,6 +66,11 @@ def _parse_response(
 
         return response_415
 
+    if response.status_code == 422:
+        response_422 = Problem.from_dict(response.json())
+
+        return response_422
+
     if response.status_code == 429:
         response_429 = Problem.from_dict(response.json())
 
@@ -99,10 +107,13 @@ def sync_detailed(
     *,
     client: AuthenticatedClient,
     body: VMCreate,
+    idempotency_key: None | str | Unset = UNSET,
 ) -> Response[Problem | VM]:
     """Register a VM
 
     Args:
+        idempotency_key (None | str | Unset): 1-255 characters; a retry with the same key and
+            request replays the first response (Idempotent-Replayed: true) for 24 hours
         body (VMCreate):
 
     Raises:
@@ -115,6 +126,7 @@ def sync_detailed(
 
     kwargs = _get_kwargs(
         body=body,
+        idempotency_key=idempotency_key,
     )
 
     response = client.get_httpx_client().request(
@@ -128,10 +140,13 @@ def sync(
     *,
     client: AuthenticatedClient,
     body: VMCreate,
+    idempotency_key: None | str | Unset = UNSET,
 ) -> Problem | VM | None:
     """Register a VM
 
     Args:
+        idempotency_key (None | str | Unset): 1-255 characters; a retry with the same key and
+            request replays the first response (Idempotent-Replayed: true) for 24 hours
         body (VMCreate):
 
     Raises:
@@ -145,6 +160,7 @@ def sync(
     return sync_detailed(
         client=client,
         body=body,
+        idempotency_key=idempotency_key,
     ).parsed
 
 
@@ -152,10 +168,13 @@ async def asyncio_detailed(
     *,
     client: AuthenticatedClient,
     body: VMCreate,
+    idempotency_key: None | str | Unset = UNSET,
 ) -> Response[Problem | VM]:
     """Register a VM
 
     Args:
+        idempotency_key (None | str | Unset): 1-255 characters; a retry with the same key and
+            request replays the first response (Idempotent-Replayed: true) for 24 hours
         body (VMCreate):
 
     Raises:
@@ -168,6 +187,7 @@ async def asyncio_detailed(
 
     kwargs = _get_kwargs(
         body=body,
+        idempotency_key=idempotency_key,
     )
 
     response = await client.get_async_httpx_client().request(**kwargs)
@@ -179,10 +199,13 @@ async def asyncio(
     *,
     client: AuthenticatedClient,
     body: VMCreate,
+    idempotency_key: None | str | Unset = UNSET,
 ) -> Problem | VM | None:
     """Register a VM
 
     Args:
+        idempotency_key (None | str | Unset): 1-255 characters; a retry with the same key and
+            request replays the first response (Idempotent-Replayed: true) for 24 hours
         body (VMCreate):
 
     Raises:
@@ -197,5 +220,6 @@ async def asyncio(
         await asyncio_detailed(
             client=client,
             body=body,
+            idempotency_key=idempotency_key,
         )
     ).parsed

@@ -14,7 +14,15 @@ def _get_kwargs(
     vm_id: str,
     *,
     force: bool | Unset = False,
+    if_match: None | str | Unset = UNSET,
+    idempotency_key: None | str | Unset = UNSET,
 ) -> dict[str, Any]:
+    headers: dict[str, Any] = {}
+    if not isinstance(if_match, Unset):
+        headers["If-Match"] = if_match
+
+    if not isinstance(idempotency_key, Unset):
+        headers["Idempotency-Key"] = idempotency_key
 
     params: dict[str, Any] = {}
 
@@ -30,6 +38,7 @@ def _get_kwargs(
         "params": params,
     }
 
+    _kwargs["headers"] = headers
     return _kwargs
 
 
@@ -70,6 +79,16 @@ def _parse_response(
 
         return response_412
 
+    if response.status_code == 422:
+        response_422 = Problem.from_dict(response.json())
+
+        return response_422
+
+    if response.status_code == 428:
+        response_428 = Problem.from_dict(response.json())
+
+        return response_428
+
     if response.status_code == 429:
         response_429 = Problem.from_dict(response.json())
 
@@ -107,12 +126,18 @@ def sync_detailed(
     *,
     client: AuthenticatedClient,
     force: bool | Unset = False,
+    if_match: None | str | Unset = UNSET,
+    idempotency_key: None | str | Unset = UNSET,
 ) -> Response[Any | Problem]:
     """Delete a VM
 
     Args:
         vm_id (str): the VM's id (24 hex characters)
         force (bool | Unset): delete even while running or suspended Default: False.
+        if_match (None | str | Unset): the ETag you read ("3"), a list of them, or * (any
+            revision); a mismatch is 412, and with REQUIRE_IF_MATCH a missing one is 428
+        idempotency_key (None | str | Unset): 1-255 characters; a retry with the same key and
+            request replays the first response (Idempotent-Replayed: true) for 24 hours
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -125,6 +150,8 @@ def sync_detailed(
     kwargs = _get_kwargs(
         vm_id=vm_id,
         force=force,
+        if_match=if_match,
+        idempotency_key=idempotency_key,
     )
 
     response = client.get_httpx_client().request(
@@ -139,12 +166,18 @@ def sync(
     *,
     client: AuthenticatedClient,
     force: bool | Unset = False,
+    if_match: None | str | Unset = UNSET,
+    idempotency_key: None | str | Unset = UNSET,
 ) -> Any | Problem | None:
     """Delete a VM
 
     Args:
         vm_id (str): the VM's id (24 hex characters)
         force (bool | Unset): delete even while running or suspended Default: False.
+        if_match (None | str | Unset): the ETag you read ("3"), a list of them, or * (any
+            revision); a mismatch is 412, and with REQUIRE_IF_MATCH a missing one is 428
+        idempotency_key (None | str | Unset): 1-255 characters; a retry with the same key and
+            request replays the first response (Idempotent-Replayed: true) for 24 hours
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -158,6 +191,8 @@ def sync(
         vm_id=vm_id,
         client=client,
         force=force,
+        if_match=if_match,
+        idempotency_key=idempotency_key,
     ).parsed
 
 
@@ -166,12 +201,18 @@ async def asyncio_detailed(
     *,
     client: AuthenticatedClient,
     force: bool | Unset = False,
+    if_match: None | str | Unset = UNSET,
+    idempotency_key: None | str | Unset = UNSET,
 ) -> Response[Any | Problem]:
     """Delete a VM
 
     Args:
         vm_id (str): the VM's id (24 hex characters)
         force (bool | Unset): delete even while running or suspended Default: False.
+        if_match (None | str | Unset): the ETag you read ("3"), a list of them, or * (any
+            revision); a mismatch is 412, and with REQUIRE_IF_MATCH a missing one is 428
+        idempotency_key (None | str | Unset): 1-255 characters; a retry with the same key and
+            request replays the first response (Idempotent-Replayed: true) for 24 hours
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -184,6 +225,8 @@ async def asyncio_detailed(
     kwargs = _get_kwargs(
         vm_id=vm_id,
         force=force,
+        if_match=if_match,
+        idempotency_key=idempotency_key,
     )
 
     response = await client.get_async_httpx_client().request(**kwargs)
@@ -196,12 +239,18 @@ async def asyncio(
     *,
     client: AuthenticatedClient,
     force: bool | Unset = False,
+    if_match: None | str | Unset = UNSET,
+    idempotency_key: None | str | Unset = UNSET,
 ) -> Any | Problem | None:
     """Delete a VM
 
     Args:
         vm_id (str): the VM's id (24 hex characters)
         force (bool | Unset): delete even while running or suspended Default: False.
+        if_match (None | str | Unset): the ETag you read ("3"), a list of them, or * (any
+            revision); a mismatch is 412, and with REQUIRE_IF_MATCH a missing one is 428
+        idempotency_key (None | str | Unset): 1-255 characters; a retry with the same key and
+            request replays the first response (Idempotent-Replayed: true) for 24 hours
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -216,5 +265,7 @@ async def asyncio(
             vm_id=vm_id,
             client=client,
             force=force,
+            if_match=if_match,
+            idempotency_key=idempotency_key,
         )
     ).parsed

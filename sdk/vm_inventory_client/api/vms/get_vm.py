@@ -1,5 +1,5 @@
 from http import HTTPStatus
-from typing import Any
+from typing import Any, cast
 from urllib.parse import quote
 
 import httpx
@@ -8,12 +8,17 @@ from ... import errors
 from ...client import AuthenticatedClient, Client
 from ...models.problem import Problem
 from ...models.vm import VM
-from ...types import Response
+from ...types import UNSET, Response, Unset
 
 
 def _get_kwargs(
     vm_id: str,
+    *,
+    if_none_match: None | str | Unset = UNSET,
 ) -> dict[str, Any]:
+    headers: dict[str, Any] = {}
+    if not isinstance(if_none_match, Unset):
+        headers["If-None-Match"] = if_none_match
 
     _kwargs: dict[str, Any] = {
         "method": "get",
@@ -22,16 +27,21 @@ def _get_kwargs(
         ),
     }
 
+    _kwargs["headers"] = headers
     return _kwargs
 
 
 def _parse_response(
     *, client: AuthenticatedClient | Client, response: httpx.Response
-) -> Problem | VM | None:
+) -> Any | Problem | VM | None:
     if response.status_code == 200:
         response_200 = VM.from_dict(response.json())
 
         return response_200
+
+    if response.status_code == 304:
+        response_304 = cast(Any, None)
+        return response_304
 
     if response.status_code == 400:
         response_400 = Problem.from_dict(response.json())
@@ -76,7 +86,7 @@ def _parse_response(
 
 def _build_response(
     *, client: AuthenticatedClient | Client, response: httpx.Response
-) -> Response[Problem | VM]:
+) -> Response[Any | Problem | VM]:
     return Response(
         status_code=HTTPStatus(response.status_code),
         content=response.content,
@@ -89,22 +99,25 @@ def sync_detailed(
     vm_id: str,
     *,
     client: AuthenticatedClient,
-) -> Response[Problem | VM]:
+    if_none_match: None | str | Unset = UNSET,
+) -> Response[Any | Problem | VM]:
     """Get one VM
 
     Args:
         vm_id (str): the VM's id (24 hex characters)
+        if_none_match (None | str | Unset): 304 without a body while the ETag matches
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        Response[Problem | VM]
+        Response[Any | Problem | VM]
     """
 
     kwargs = _get_kwargs(
         vm_id=vm_id,
+        if_none_match=if_none_match,
     )
 
     response = client.get_httpx_client().request(
@@ -118,23 +131,26 @@ def sync(
     vm_id: str,
     *,
     client: AuthenticatedClient,
-) -> Problem | VM | None:
+    if_none_match: None | str | Unset = UNSET,
+) -> Any | Problem | VM | None:
     """Get one VM
 
     Args:
         vm_id (str): the VM's id (24 hex characters)
+        if_none_match (None | str | Unset): 304 without a body while the ETag matches
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        Problem | VM
+        Any | Problem | VM
     """
 
     return sync_detailed(
         vm_id=vm_id,
         client=client,
+        if_none_match=if_none_match,
     ).parsed
 
 
@@ -142,22 +158,25 @@ async def asyncio_detailed(
     vm_id: str,
     *,
     client: AuthenticatedClient,
-) -> Response[Problem | VM]:
+    if_none_match: None | str | Unset = UNSET,
+) -> Response[Any | Problem | VM]:
     """Get one VM
 
     Args:
         vm_id (str): the VM's id (24 hex characters)
+        if_none_match (None | str | Unset): 304 without a body while the ETag matches
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        Response[Problem | VM]
+        Response[Any | Problem | VM]
     """
 
     kwargs = _get_kwargs(
         vm_id=vm_id,
+        if_none_match=if_none_match,
     )
 
     response = await client.get_async_httpx_client().request(**kwargs)
@@ -169,23 +188,26 @@ async def asyncio(
     vm_id: str,
     *,
     client: AuthenticatedClient,
-) -> Problem | VM | None:
+    if_none_match: None | str | Unset = UNSET,
+) -> Any | Problem | VM | None:
     """Get one VM
 
     Args:
         vm_id (str): the VM's id (24 hex characters)
+        if_none_match (None | str | Unset): 304 without a body while the ETag matches
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        Problem | VM
+        Any | Problem | VM
     """
 
     return (
         await asyncio_detailed(
             vm_id=vm_id,
             client=client,
+            if_none_match=if_none_match,
         )
     ).parsed

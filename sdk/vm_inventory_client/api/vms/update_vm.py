@@ -9,15 +9,22 @@ from ...client import AuthenticatedClient, Client
 from ...models.problem import Problem
 from ...models.vm import VM
 from ...models.vm_patch import VMPatch
-from ...types import Response
+from ...types import UNSET, Response, Unset
 
 
 def _get_kwargs(
     vm_id: str,
     *,
     body: VMPatch,
+    if_match: None | str | Unset = UNSET,
+    idempotency_key: None | str | Unset = UNSET,
 ) -> dict[str, Any]:
     headers: dict[str, Any] = {}
+    if not isinstance(if_match, Unset):
+        headers["If-Match"] = if_match
+
+    if not isinstance(idempotency_key, Unset):
+        headers["Idempotency-Key"] = idempotency_key
 
     _kwargs: dict[str, Any] = {
         "method": "patch",
@@ -77,6 +84,16 @@ def _parse_response(
 
         return response_415
 
+    if response.status_code == 422:
+        response_422 = Problem.from_dict(response.json())
+
+        return response_422
+
+    if response.status_code == 428:
+        response_428 = Problem.from_dict(response.json())
+
+        return response_428
+
     if response.status_code == 429:
         response_429 = Problem.from_dict(response.json())
 
@@ -114,11 +131,17 @@ def sync_detailed(
     *,
     client: AuthenticatedClient,
     body: VMPatch,
+    if_match: None | str | Unset = UNSET,
+    idempotency_key: None | str | Unset = UNSET,
 ) -> Response[Problem | VM]:
     """Change some fields (JSON Merge Patch)
 
     Args:
         vm_id (str): the VM's id (24 hex characters)
+        if_match (None | str | Unset): the ETag you read ("3"), a list of them, or * (any
+            revision); a mismatch is 412, and with REQUIRE_IF_MATCH a missing one is 428
+        idempotency_key (None | str | Unset): 1-255 characters; a retry with the same key and
+            request replays the first response (Idempotent-Replayed: true) for 24 hours
         body (VMPatch):
 
     Raises:
@@ -132,6 +155,8 @@ def sync_detailed(
     kwargs = _get_kwargs(
         vm_id=vm_id,
         body=body,
+        if_match=if_match,
+        idempotency_key=idempotency_key,
     )
 
     response = client.get_httpx_client().request(
@@ -146,11 +171,17 @@ def sync(
     *,
     client: AuthenticatedClient,
     body: VMPatch,
+    if_match: None | str | Unset = UNSET,
+    idempotency_key: None | str | Unset = UNSET,
 ) -> Problem | VM | None:
     """Change some fields (JSON Merge Patch)
 
     Args:
         vm_id (str): the VM's id (24 hex characters)
+        if_match (None | str | Unset): the ETag you read ("3"), a list of them, or * (any
+            revision); a mismatch is 412, and with REQUIRE_IF_MATCH a missing one is 428
+        idempotency_key (None | str | Unset): 1-255 characters; a retry with the same key and
+            request replays the first response (Idempotent-Replayed: true) for 24 hours
         body (VMPatch):
 
     Raises:
@@ -165,6 +196,8 @@ def sync(
         vm_id=vm_id,
         client=client,
         body=body,
+        if_match=if_match,
+        idempotency_key=idempotency_key,
     ).parsed
 
 
@@ -173,11 +206,17 @@ async def asyncio_detailed(
     *,
     client: AuthenticatedClient,
     body: VMPatch,
+    if_match: None | str | Unset = UNSET,
+    idempotency_key: None | str | Unset = UNSET,
 ) -> Response[Problem | VM]:
     """Change some fields (JSON Merge Patch)
 
     Args:
         vm_id (str): the VM's id (24 hex characters)
+        if_match (None | str | Unset): the ETag you read ("3"), a list of them, or * (any
+            revision); a mismatch is 412, and with REQUIRE_IF_MATCH a missing one is 428
+        idempotency_key (None | str | Unset): 1-255 characters; a retry with the same key and
+            request replays the first response (Idempotent-Replayed: true) for 24 hours
         body (VMPatch):
 
     Raises:
@@ -191,6 +230,8 @@ async def asyncio_detailed(
     kwargs = _get_kwargs(
         vm_id=vm_id,
         body=body,
+        if_match=if_match,
+        idempotency_key=idempotency_key,
     )
 
     response = await client.get_async_httpx_client().request(**kwargs)
@@ -203,11 +244,17 @@ async def asyncio(
     *,
     client: AuthenticatedClient,
     body: VMPatch,
+    if_match: None | str | Unset = UNSET,
+    idempotency_key: None | str | Unset = UNSET,
 ) -> Problem | VM | None:
     """Change some fields (JSON Merge Patch)
 
     Args:
         vm_id (str): the VM's id (24 hex characters)
+        if_match (None | str | Unset): the ETag you read ("3"), a list of them, or * (any
+            revision); a mismatch is 412, and with REQUIRE_IF_MATCH a missing one is 428
+        idempotency_key (None | str | Unset): 1-255 characters; a retry with the same key and
+            request replays the first response (Idempotent-Replayed: true) for 24 hours
         body (VMPatch):
 
     Raises:
@@ -223,5 +270,7 @@ async def asyncio(
             vm_id=vm_id,
             client=client,
             body=body,
+            if_match=if_match,
+            idempotency_key=idempotency_key,
         )
     ).parsed

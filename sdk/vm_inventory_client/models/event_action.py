@@ -1,0 +1,11 @@
+from enum import StrEnum
+
+
+class EventAction(StrEnum):
+    CREATED = "created"
+    DELETED = "deleted"
+    STATUS_CHANGED = "status_changed"
+    UPDATED = "updated"
+
+    def __str__(self) -> str:
+        return str(self.value)
