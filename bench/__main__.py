@@ -85,20 +85,21 @@ def summarize(runs: list[dict[str, Any]]) -> dict[str, Any]:
             if mine:
                 entry[target] = {
                     key: statistics.median(r[key] for r in mine)
-                    for key in ("rps", "p50_ms", "p99_ms", "non_2xx", "socket_errors")
+                    for key in ("rps", "p50_ms", "p99_ms", "cpu_us", "non_2xx", "socket_errors")
                 }
-        ratios = []
+        ratios, cpu_ratios = [], []
         for round_no in sorted({r["round"] for r in runs}):
             pair = {
-                r["target"]: r["rps"]
-                for r in runs
-                if r["scenario"] == scenario and r["round"] == round_no
+                r["target"]: r for r in runs if r["scenario"] == scenario and r["round"] == round_no
             }
-            if pair.get("floor"):
-                ratios.append(pair["service"] / pair["floor"])
+            if "floor" in pair:
+                ratios.append(pair["service"]["rps"] / pair["floor"]["rps"])
+                if pair["service"]["cpu_us"]:
+                    cpu_ratios.append(pair["floor"]["cpu_us"] / pair["service"]["cpu_us"])
         if ratios:
             entry["ratio"] = statistics.median(ratios)
             entry["ratios"] = ratios
+            entry["cpu_ratio"] = statistics.median(cpu_ratios) if cpu_ratios else None
             entry["target_ratio"] = TARGETS.get(scenario)
         out[scenario] = entry
     return out
@@ -106,7 +107,10 @@ def summarize(runs: list[dict[str, Any]]) -> dict[str, Any]:
 
 def report(summary: dict[str, Any], rss: float) -> list[str]:
     """Print the table; return the targets missed."""
-    print(f"\n{'scenario':8} {'target':8} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'non-2xx':>8}")
+    print(
+        f"\n{'scenario':8} {'target':8} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} "
+        f"{'CPU us/req':>10} {'non-2xx':>8}"
+    )
     missed = []
     for scenario, entry in summary.items():
         for target in ("service", "floor"):
@@ -114,14 +118,15 @@ def report(summary: dict[str, Any], rss: float) -> list[str]:
                 f = entry[target]
                 print(
                     f"{scenario:8} {target:8} {f['rps']:8.0f} {f['p50_ms']:8.2f} "
-                    f"{f['p99_ms']:8.2f} {f['non_2xx']:8.0f}"
+                    f"{f['p99_ms']:8.2f} {f['cpu_us']:10.0f} {f['non_2xx']:8.0f}"
                 )
         if "ratio" in entry:
             want = entry["target_ratio"]
             ok = entry["ratio"] >= want
             rounds = ", ".join(f"{r:.2f}" for r in entry["ratios"])
             print(f"{'':8} ratio    {entry['ratio']:.2f}x (target >= {want}x: "
-                  f"{'ok' if ok else 'MISSED'}; rounds {rounds})")  # fmt: skip
+                  f"{'ok' if ok else 'MISSED'}; rounds {rounds}); "
+                  f"CPU-per-request ratio floor/service {entry['cpu_ratio']:.2f}x")  # fmt: skip
             if not ok:
                 missed.append(scenario)
     print(f"service peak RSS: {rss:.0f} MiB (target < {MAX_RSS_MIB}: "
@@ -188,8 +193,10 @@ def main() -> int:
             ids_file = Path(tmp) / "ids.txt"
             ids_file.write_text("\n".join(ids) + "\n")
             targets = {
-                "service": Target("service", server.base_url, headers, ids_file, args.connections),
-                "floor": Target("floor", floor_url, {}, ids_file, args.connections),
+                "service": Target(
+                    "service", server.base_url, headers, ids_file, args.connections, server.pid
+                ),
+                "floor": Target("floor", floor_url, {}, ids_file, args.connections, floor.pid),
             }
             if args.profile:
                 profile(server.pid, targets["service"], args.profile, args.duration * 2, out_dir)
@@ -209,7 +216,8 @@ def main() -> int:
                         runs.append(result)
                         print(f"round {round_no + 1} {scenario:6} {name:7} {result['rps']:8.0f}"
                               f" req/s  p50 {result['p50_ms']:.2f} ms  p99 {result['p99_ms']:.2f}"
-                              f" ms  non-2xx {result['non_2xx']}", flush=True)  # fmt: skip
+                              f" ms  {result['cpu_us']:.0f} CPU us/req"
+                              f"  non-2xx {result['non_2xx']}", flush=True)  # fmt: skip
             rss = peak_rss_mib(server.pid)
             summary = summarize(runs)
             missed = report(summary, rss)

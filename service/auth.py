@@ -151,8 +151,13 @@ def required_scope(
     return Scope.READ if connection.scope.get("method", "GET") in READ_METHODS else Scope.WRITE
 
 
-def authorize(connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler) -> None:
-    """Guard: 403 unless the authenticated key's scope covers what the route needs."""
+async def authorize(
+    connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler
+) -> None:
+    """Guard: 403 unless the authenticated key's scope covers what the route needs.
+
+    Async on purpose: Litestar runs a sync guard in a worker thread, on every request.
+    """
     caller = connection.scope.get("user")
     if not isinstance(caller, Caller):
         return  # a public route (the middleware skipped it)

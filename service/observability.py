@@ -17,7 +17,7 @@ from litestar.di import NamedDependency
 from litestar.enums import ScopeType
 from litestar.exceptions import HTTPException, TooManyRequestsException, ValidationException
 from litestar.middleware.rate_limit import RateLimitConfig, RateLimitMiddleware
-from litestar.plugins.prometheus import PrometheusConfig
+from litestar.plugins.prometheus import PrometheusConfig, PrometheusMiddleware
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, Gauge, generate_latest
 
@@ -56,6 +56,12 @@ class JsonFormatter(logging.Formatter):
 
 def configure_logging(level: str) -> None:
     """Send every log record (ours, uvicorn's, litestar's) to stderr as JSON lines."""
+    # The logging HOWTO's optimisations: no caller lookup (a stack walk per record), no thread,
+    # process or task names; none of them is in our JSON lines.
+    logging._srcfile = None
+    logging.logThreads = False
+    logging.logProcesses = False
+    logging.logMultiprocessing = False
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter())
     root = logging.getLogger()
@@ -217,6 +223,63 @@ def rate_limit_config(per_minute: int) -> RateLimitConfig:
     )
 
 
+class LeanPrometheusMiddleware(PrometheusMiddleware):
+    """Litestar's Prometheus middleware with the same metrics and labels, minus its per-request
+    costs (a Request object, label dicts, four label look-ups): it took ~20% of a GET's CPU."""
+
+    def __init__(self, app: ASGIApp, config: PrometheusConfig) -> None:
+        """Create (or reuse) the four metrics once."""
+        super().__init__(app, config)
+        names: dict[str, str | int | float] = dict.fromkeys(_METRIC_LABELS, "")
+        self._in_progress = self.requests_in_progress(names)
+        self._count = self.request_count(names)
+        self._time = self.request_time(names)
+        self._errors = self.requests_error_count(names)
+        self._children: dict[tuple[str, str, int], tuple[Any, Any, Any]] = {}
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Count the request, its status and its duration (until the body was sent)."""
+        method = scope["method"] if scope["type"] == ScopeType.HTTP else scope["type"]
+        path = scope.get("path_template") or scope["path"]
+        app_name = self._config.app_name
+        start = time.perf_counter()
+        status, duration = 200, 0.0
+
+        async def wrapped_send(message: Message) -> None:
+            nonlocal status, duration
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            elif message["type"] == "http.response.body":
+                duration = time.perf_counter() - start
+            await send(message)
+
+        in_progress = self._in_progress.labels(method, path, 200, app_name)
+        in_progress.inc()
+        try:
+            await self.app(scope, receive, wrapped_send)
+        finally:
+            in_progress.dec()
+            key = (method, path, status)
+            children = self._children.get(key)
+            if children is None:
+                if len(self._children) > 10_000:
+                    self._children.clear()
+                values = (method, path, status, app_name)
+                children = (
+                    self._count.labels(*values),
+                    self._time.labels(*values),
+                    self._errors.labels(*values) if status >= 500 else None,
+                )
+                self._children[key] = children
+            children[0].inc()
+            children[1].observe(duration)
+            if children[2] is not None:
+                children[2].inc()
+
+
+_METRIC_LABELS = ("method", "path", "status_code", "app_name")
+
+
 def prometheus_config() -> PrometheusConfig:
     """Request count and latency by method, route template and status."""
     return PrometheusConfig(
@@ -224,6 +287,7 @@ def prometheus_config() -> PrometheusConfig:
         prefix="vm_inventory",
         group_path=True,
         exclude=["^/metrics"],
+        middleware_class=LeanPrometheusMiddleware,
     )
 
 
