@@ -76,6 +76,7 @@ class Status:
     entries: list[Entry] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
     scripts: list[Script] = field(default_factory=list)
+    out_of_order: list[str] = field(default_factory=list)  # also in problems; down may fix them
 
     @property
     def current(self) -> int:
@@ -174,17 +175,19 @@ class Migrator:
             )
         for script in status.pending:
             if script.version < status.current:
-                problems.append(
+                status.out_of_order.append(
                     f"{script.name} is pending but the newer version {status.current:04d} is "
                     f"applied: roll back with `migrate down --to {script.version - 1}` first"
                 )
+        problems += status.out_of_order
         return status
 
-    async def _checked_status(self) -> Status:
+    async def _checked_status(self, rolling_back: bool = False) -> Status:
         status = await self.status()
-        if status.problems:
+        ignored = status.out_of_order if rolling_back else []
+        if problems := [p for p in status.problems if p not in ignored]:
             raise MigrationRefused(
-                "refusing to migrate:\n" + "\n".join(f"  - {p}" for p in status.problems)
+                "refusing to migrate:\n" + "\n".join(f"  - {p}" for p in problems)
             )
         return status
 
@@ -210,7 +213,7 @@ class Migrator:
     async def down(self, to: int) -> list[int]:
         """Roll back applied scripts above version `to`, newest first; return the versions."""
         async with self.lock:
-            status = await self._checked_status()
+            status = await self._checked_status(rolling_back=True)
             if to < 0:
                 raise MigrationError("--to must be 0 (roll back everything) or more")
             applied = {e.version for e in status.entries if e.state == "applied"}

@@ -260,3 +260,18 @@ async def test_a_long_script_keeps_its_lease(
         await Migrator(fresh_db, scripts, wait_seconds=0).up()
     assert await first == [1]
     assert await fresh_db.runs.count_documents({}) == 1
+
+
+async def test_a_pending_script_older_than_an_applied_one_is_refused_until_rolled_back(
+    tmp_path: Path, fresh_db: AsyncDatabase[dict[str, Any]]
+) -> None:
+    scripts = write_scripts(tmp_path, {f"000{v}_count_runs.py": COUNTING for v in (1, 2, 3)})
+    migrator = Migrator(fresh_db, scripts)
+    await migrator.up()
+    # As if 0002 had been merged after a database got 0003.
+    await fresh_db[HISTORY].delete_one({"_id": 2})
+    with pytest.raises(MigrationRefused, match=r"0002_count_runs is pending but .* 0003"):
+        await migrator.up()
+    assert await migrator.down(to=1) == [3]
+    assert await migrator.up() == [2, 3]
+    assert (await migrator.status()).problems == []
