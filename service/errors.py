@@ -273,12 +273,18 @@ def problem_details_plugin() -> ProblemDetailsPlugin:
 AUTH_STATUSES = frozenset({401, 403, 429})
 
 
+LIMIT_STATUSES = frozenset({414, 431})
+
+
 def responses(*errors: type[DomainError], public: bool = False) -> dict[int, ResponseSpec]:
     """OpenAPI responses for the errors a route can raise, plus the ones every route can.
 
     Routes under /api (not `public`) may also answer 401, 403 and 429.
     """
     codes = {status_of(e) for e in (*errors, ValidationFailed, DatabaseUnavailable)} | {500}
+    codes |= LIMIT_STATUSES  # the request-limits middleware answers these on any route
+    if UnsupportedMediaType in errors:  # a route that takes a body: it can be too large
+        codes.add(413)
     if not public:
         codes |= AUTH_STATUSES
     return {

@@ -41,6 +41,12 @@ def test_every_operation_names_itself_and_every_answer() -> None:
             assert operation["operationId"], where
             assert operation["summary"], where
             assert any(code.startswith("2") for code in operation["responses"]), where
+            if path.startswith("/api/"):
+                assert {"400", "401", "403", "414", "429", "431", "500", "503"} <= set(
+                    operation["responses"]
+                ), where
+            if "requestBody" in operation:
+                assert {"413", "415"} <= set(operation["responses"]), where
             for code, answer in operation["responses"].items():
                 if code in ("204", "304"):
                     assert "content" not in answer, (where, code)  # clients must not parse one

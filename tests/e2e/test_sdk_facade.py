@@ -14,6 +14,7 @@ from vm_inventory_client import (
     InvalidTransition,
     NameConflict,
     NotFound,
+    PayloadTooLarge,
     PreconditionFailed,
     RuleViolation,
     Unauthorized,
@@ -112,6 +113,13 @@ async def test_validation_errors_name_the_field(server: ServerProcess) -> None:
     assert caught.value.status == 400
     assert [e.field for e in caught.value.errors] == ["cpu_cores"]
     assert caught.value.errors[0].message
+
+
+async def test_too_large_a_body_is_payload_too_large(server: ServerProcess) -> None:
+    async with VMInventory(server.base_url, token=server.token) as inv:
+        with pytest.raises(PayloadTooLarge) as caught:
+            await inv.vms.create(name=unique(), description="x" * 2_000_000, **SPEC)
+    assert caught.value.status == 413
 
 
 async def test_conflicts_carry_their_details(server: ServerProcess) -> None:
