@@ -82,6 +82,16 @@ REPEATABLE = frozenset({"status", "os", "label"})
 
 
 @dataclass(frozen=True)
+class Cursor:
+    """Where the previous page ended: its last sort key and id, and whether the next VM then
+    shared that sort key (if not, the next page need not look for the rest of a tie group)."""
+
+    value: Any
+    id: str
+    ties: bool = True
+
+
+@dataclass(frozen=True)
 class ListQuery:
     """A validated ListVMs query: the MongoDB filter, the order, and where the page starts."""
 
@@ -89,7 +99,7 @@ class ListQuery:
     sort_field: str
     descending: bool
     limit: int
-    after: tuple[Any, str] | None
+    after: Cursor | None
     binding: str
 
 
@@ -266,12 +276,12 @@ class PageTokens:
     def _mac(self, payload: bytes) -> bytes:
         return hmac.new(self._secret, payload, hashlib.sha256).digest()[:_MAC_BYTES]
 
-    def encode(self, binding: str, value: Any, vm_id: str) -> str:
+    def encode(self, binding: str, value: Any, vm_id: str, ties: bool = True) -> str:
         """A token pointing just after the item with sort key `value` and id `vm_id`."""
-        payload = msgspec.json.encode([TOKEN_VERSION, binding, value, vm_id])
+        payload = msgspec.json.encode([TOKEN_VERSION, binding, value, vm_id, ties])
         return base64.urlsafe_b64encode(payload + self._mac(payload)).decode().rstrip("=")
 
-    def decode(self, token: str, binding: str, sort_field: str) -> tuple[Any, str]:
+    def decode(self, token: str, binding: str, sort_field: str) -> Cursor:
         """Check the signature and that the token was made for this filter and sort."""
         try:
             raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
@@ -280,7 +290,7 @@ class PageTokens:
         payload, mac = raw[:-_MAC_BYTES], raw[-_MAC_BYTES:]
         if len(raw) <= _MAC_BYTES or not hmac.compare_digest(mac, self._mac(payload)):
             raise invalid("page_token", "not a page token this service issued (or altered)")
-        version, bound_to, value, vm_id = msgspec.json.decode(payload)
+        version, bound_to, value, vm_id, ties = msgspec.json.decode(payload)
         if version != TOKEN_VERSION:
             raise invalid("page_token", "this page token has expired; start from the first page")
         if bound_to != binding:
@@ -288,7 +298,7 @@ class PageTokens:
                 "page_token", "this page token belongs to other filters or another sort order"
             )
         kind = _SORT_TYPES.get(sort_field, int)
-        return msgspec.convert(value, kind, strict=False), str(vm_id)
+        return Cursor(msgspec.convert(value, kind, strict=False), str(vm_id), bool(ties))
 
 
 def compile_query(params: ListParams, tokens: PageTokens) -> ListQuery:

@@ -64,7 +64,8 @@ def parse_id(vm_id: str) -> ObjectId:
 
 
 def page_queries(query: ListQuery) -> list[tuple[Raw, list[tuple[str, int]]]]:
-    """The finds that make one page: after a token, first the rest of the tie group, then beyond.
+    """The finds that make one page: after a token, the rest of the tie group (when the previous
+    page saw one continue), then the VMs beyond it.
 
     Each is a plain conjunction with one sort, so MongoDB bounds the scan on the compound index
     (filter field, sort key, _id) exactly; a single `$or` keyset loses those bounds once a
@@ -74,11 +75,13 @@ def page_queries(query: ListQuery) -> list[tuple[Raw, list[tuple[str, int]]]]:
     sort = [(query.sort_field, direction), ("_id", direction)]
     if query.after is None:
         return [(query.filter, sort)]
-    value, last_id = query.after
+    cursor = query.after
     beyond = "$lt" if query.descending else "$gt"
-    tie = {query.sort_field: value, "_id": {beyond: parse_id(last_id)}}
-    rest = {query.sort_field: {beyond: value}}
-    return [(_and(query.filter, tie), sort), (_and(query.filter, rest), sort)]
+    rest = (_and(query.filter, {query.sort_field: {beyond: cursor.value}}), sort)
+    if not cursor.ties:
+        return [rest]
+    tie = {query.sort_field: cursor.value, "_id": {beyond: parse_id(cursor.id)}}
+    return [(_and(query.filter, tie), sort), rest]
 
 
 def _and(base: Raw, extra: Raw) -> Raw:

@@ -122,11 +122,12 @@ class VMService:
         items = await self.repo.list(replace(query, limit=query.limit + 1))
         token = None
         if len(items) > query.limit:
+            last, following = items[query.limit - 1], items[query.limit]
+            value = sort_value(last, query.sort_field)
+            # A VM that joins the tie group later was created or changed during the walk.
+            ties = sort_value(following, query.sort_field) == value
             items = items[: query.limit]
-            last = items[-1]
-            token = self.page_tokens.encode(
-                query.binding, sort_value(last, query.sort_field), last.id
-            )
+            token = self.page_tokens.encode(query.binding, value, last.id, ties)
         page = VMPage(items=items, next_page_token=token)
         if params.include_total:
             page.total_size = await self.repo.count(query)

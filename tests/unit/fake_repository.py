@@ -40,8 +40,8 @@ class FakeRepository:
     async def list(self, query: ListQuery) -> list[VM]:
         """Newest first only (the filters and other orders are tested on real MongoDB)."""
         ordered = sorted(self.vms.values(), key=lambda v: (v.created_at, v.id), reverse=True)
-        if query.after is not None:
-            ordered = [v for v in ordered if (v.created_at, v.id) < query.after]
+        if (after := query.after) is not None:
+            ordered = [v for v in ordered if (v.created_at, v.id) < (after.value, after.id)]
         return ordered[: query.limit]
 
     async def count(self, query: ListQuery) -> int:

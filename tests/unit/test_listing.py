@@ -70,8 +70,9 @@ def test_tokens_round_trip_and_resist_tampering() -> None:
     tokens = PageTokens("secret")
     moment = datetime(2026, 1, 1, 12, 30, 1, 5000, tzinfo=UTC)
     token = tokens.encode("b1", moment, "665f1c2e8b3e4a0012345678")
-    assert tokens.decode(token, "b1", "created_at") == (moment, "665f1c2e8b3e4a0012345678")
-    assert PageTokens("secret").decode(token, "b1", "created_at")[0] == moment
+    cursor = tokens.decode(token, "b1", "created_at")
+    assert (cursor.value, cursor.id, cursor.ties) == (moment, "665f1c2e8b3e4a0012345678", True)
+    assert PageTokens("secret").decode(token, "b1", "created_at").value == moment
     for bad, binding, secret in [
         (token, "b2", "secret"),  # other filters or sort
         (token, "b1", "other"),  # other server secret

@@ -1,0 +1,189 @@
+"""ListVMs latency at 1,000,000 VMs against 1,000: first page, halfway page, filtered page.
+
+Seeds straight into MongoDB (insert_many, then the migrations build the indexes in bulk) in
+databases of its own, then times requests through the real app in-process (routing, auth,
+validation, MongoDB, serialisation; no network). Usage: scripts/bench-list [--vms N] [--rounds R]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import random
+import statistics
+import tempfile
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from bson import ObjectId
+from litestar.testing import AsyncTestClient
+from pydantic import SecretStr
+from pymongo import AsyncMongoClient
+from pymongo.asynchronous.database import AsyncDatabase
+
+from service.apikeys import ApiKeyRepository, Scope
+from service.app import create_app
+from service.config import Settings
+from service.db import LocalMongod, free_port
+from service.listing import ListParams, PageTokens, compile_query, search_keys
+from service.migrations.runner import upgrade
+
+SECRET = "bench-secret"
+STATUSES = ["running"] * 6 + ["stopped"] * 2 + ["provisioning", "suspended", "error"]
+OSES = ["ubuntu-24.04", "ubuntu-22.04", "debian-12", "rhel-9", "windows-2022", "alpine-3.20"]
+ENVS = ["prod", "staging", "dev", "test"]
+START = datetime(2024, 1, 1, tzinfo=UTC)
+Raw = dict[str, Any]
+
+
+def vm(i: int, rng: random.Random) -> Raw:
+    """One plausible VM; creation times 20 s apart with a few exact ties."""
+    created = START + timedelta(seconds=20 * (i - i % 7 if rng.random() < 0.05 else i))
+    labels = {"env": rng.choice(ENVS), "team": f"team-{rng.randrange(50)}"}
+    if rng.random() < 0.3:
+        labels["tier"] = rng.choice(["web", "db", "cache"])
+    doc: Raw = {
+        "_id": ObjectId(),
+        "name": f"vm-{i:07d}",
+        "status": rng.choice(STATUSES),
+        "os": rng.choice(OSES),
+        "cpu_cores": rng.choice([1, 2, 4, 8, 16, 32]),
+        "memory_mib": rng.choice([1024, 2048, 4096, 8192, 16384, 65536]),
+        "storage_gib": rng.choice([20, 40, 80, 160, 500]),
+        "ip_address": f"10.{i >> 16 & 255}.{i >> 8 & 255}.{i & 255}" if i % 10 else None,
+        "labels": labels,
+        "description": "",
+        "revision": 1,
+        "created_at": created,
+        "updated_at": created,
+    }
+    doc.update(search_keys(doc))
+    return doc
+
+
+async def seed(db: AsyncDatabase[Raw], count: int) -> float:
+    """Insert `count` VMs, then migrate (building the indexes in bulk); return seconds taken."""
+    started = time.perf_counter()
+    rng = random.Random(count)
+    batch = 10_000
+    for first in range(0, count, batch):
+        docs = [vm(i, rng) for i in range(first, min(first + batch, count))]
+        await db.vms.insert_many(docs, ordered=False)
+        if first and first % 200_000 == 0:
+            print(f"  {first:>9,} VMs inserted ({time.perf_counter() - started:.0f} s)", flush=True)
+    await upgrade(db)
+    return time.perf_counter() - started
+
+
+async def midpoint_token(db: AsyncDatabase[Raw], count: int) -> str:
+    """A page token pointing at the middle of the default order, as a client walking would hold."""
+    tokens = PageTokens(SECRET)
+    query = compile_query(ListParams(), tokens)
+    order = [("created_at", -1), ("_id", -1)]
+    cursor = db.vms.find({}, {"created_at": 1}, sort=order, skip=count // 2 - 1, limit=2)
+    last, following = await cursor.to_list()
+    ties = last["created_at"] == following["created_at"]
+    return tokens.encode(query.binding, last["created_at"], str(last["_id"]), ties)
+
+
+async def timed(client: AsyncTestClient[Any], params: Raw) -> float:
+    """Milliseconds for one ListVMs request (which must succeed with a full page)."""
+    started = time.perf_counter()
+    response = await client.get("/api/v1/vms", params=params)
+    took = (time.perf_counter() - started) * 1000
+    assert response.status_code == 200, response.text
+    assert len(response.json()["items"]) == 50, params
+    return took
+
+
+def summary(samples: list[float]) -> tuple[float, float]:
+    """(median, p99) in milliseconds."""
+    ordered = sorted(samples)
+    return statistics.median(ordered), ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))]
+
+
+async def client_for(url: str, db: AsyncDatabase[Raw]) -> tuple[AsyncTestClient[Any], str]:
+    """An in-process client of the app on `db`, with a read-scope API key."""
+    settings = Settings(
+        _env_file=None,  # type: ignore[call-arg]
+        mongodb_url=url,
+        mongodb_db=db.name,
+        page_token_secret=SecretStr(SECRET),
+        rate_limit_per_minute=10_000_000,
+    )
+    token = await ApiKeyRepository(db).create(f"bench-{uuid.uuid4().hex[:6]}", Scope.READ)
+    return AsyncTestClient(app=create_app(settings)), token
+
+
+async def bench(url: str, count: int, rounds: int) -> None:
+    """Seed both databases, then time the four cases in interleaved rounds."""
+    mongo: AsyncMongoClient[Raw] = AsyncMongoClient(url, tz_aware=True)
+    tag = uuid.uuid4().hex[:6]
+    big, small = mongo[f"bench_list_{tag}_big"], mongo[f"bench_list_{tag}_1k"]
+    try:
+        print(f"seeding {count:,} VMs ...", flush=True)
+        took = await seed(big, count)
+        print(f"seeded {count:,} VMs and built their indexes in {took:.0f} s", flush=True)
+        await seed(small, 1000)
+        halfway = await midpoint_token(big, count)
+        cases = {
+            f"first page, {count:,} VMs": (big, {}),
+            f"halfway page, {count:,} VMs": (big, {"page_token": halfway}),
+            f"status=running & label=env=prod, {count:,} VMs": (
+                big,
+                {"status": "running", "label": "env=prod"},
+            ),
+            "first page, 1,000 VMs": (small, {}),
+        }
+        clients = {name: await client_for(url, db) for name, (db, _) in cases.items()}
+        samples: dict[str, list[float]] = {name: [] for name in cases}
+        async with (
+            clients[next(iter(cases))][0] as c0,
+            clients[list(cases)[1]][0] as c1,
+            clients[list(cases)[2]][0] as c2,
+            clients[list(cases)[3]][0] as c3,
+        ):
+            live = dict(zip(cases, (c0, c1, c2, c3), strict=True))
+            for name, client in live.items():
+                client.headers["Authorization"] = f"Bearer {clients[name][1]}"
+            for round_ in range(rounds + 20):  # the first 20 rounds warm up
+                for name, (_, params) in cases.items():
+                    took = await timed(live[name], {**params, "page_size": 50})
+                    if round_ >= 20:
+                        samples[name].append(took)
+        print(f"\nListVMs, page_size=50, {rounds} requests each (in-process, median / p99 ms):")
+        for name, values in samples.items():
+            median, p99 = summary(values)
+            print(f"  {name:<45} {median:7.2f} / {p99:7.2f}")
+        base = statistics.median(samples["first page, 1,000 VMs"])
+        mid = statistics.median(samples[f"halfway page, {count:,} VMs"])
+        print(f"\nhalfway page at {count:,} / first page at 1,000 (medians): {mid / base:.2f}x")
+    finally:
+        await mongo.drop_database(big.name)
+        await mongo.drop_database(small.name)
+        await mongo.close()
+
+
+def main() -> None:
+    """Parse arguments; use MONGODB_URL, or start a throwaway local mongod."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--vms", type=int, default=1_000_000)
+    parser.add_argument("--rounds", type=int, default=500)
+    args = parser.parse_args()
+    if url := os.environ.get("MONGODB_URL"):
+        asyncio.run(bench(url, args.vms, args.rounds))
+        return
+    with tempfile.TemporaryDirectory(prefix="bench-list-") as scratch:
+        mongod = LocalMongod(Path(scratch), free_port())
+        try:
+            asyncio.run(bench(mongod.start(), args.vms, args.rounds))
+        finally:
+            mongod.stop()
+
+
+if __name__ == "__main__":
+    main()
