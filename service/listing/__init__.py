@@ -2,13 +2,9 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
 import hashlib
-import hmac
 import ipaddress
 import re
-import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -16,14 +12,19 @@ from typing import Any
 
 import msgspec
 
-from service.errors import FieldError, ValidationFailed
-from service.schemas import LABEL_KEY_PATTERN, VM, VMStatus
+from service.listing.keys import ip_key, search_keys, sort_value
+from service.listing.tokens import Cursor, PageTokens, invalid
+from service.schemas import LABEL_KEY_PATTERN, VMStatus
+
+__all__ = [
+    "DEFAULT_PAGE_SIZE", "MAX_PAGE_SIZE", "QUERY_PARAMS", "Cursor", "ListParams", "ListQuery",
+    "PageTokens", "SortOrder", "build_filter", "check_param_names", "compile_query", "ip_key",
+    "search_keys", "sort_value",
+]  # fmt: skip
 
 MAX_PAGE_SIZE = 500
 DEFAULT_PAGE_SIZE = 50
 MAX_VALUES = 20  # per repeatable parameter: bounds the index scans one query may fan out to
-TOKEN_VERSION = 1
-_MAC_BYTES = 16
 _LABEL_KEY_RE = re.compile(LABEL_KEY_PATTERN.removesuffix("$"))
 
 
@@ -50,7 +51,6 @@ SORT_FIELDS = {
     "memory_mib": "memory_mib",
     "storage_gib": "storage_gib",
 }
-_SORT_TYPES: dict[str, type] = {"created_at": datetime, "name_key": str}
 _RANGES = ("cpu_cores", "memory_mib", "storage_gib")
 
 
@@ -82,16 +82,6 @@ REPEATABLE = frozenset({"status", "os", "label"})
 
 
 @dataclass(frozen=True)
-class Cursor:
-    """Where the previous page ended: its last sort key and id, and whether the next VM then
-    shared that sort key (if not, the next page need not look for the rest of a tie group)."""
-
-    value: Any
-    id: str
-    ties: bool = True
-
-
-@dataclass(frozen=True)
 class ListQuery:
     """A validated ListVMs query: the MongoDB filter, the order, and where the page starts."""
 
@@ -103,11 +93,6 @@ class ListQuery:
     binding: str
 
 
-def invalid(field: str, message: str) -> ValidationFailed:
-    """A 400 naming one query parameter."""
-    return ValidationFailed(f"{field}: {message}", [FieldError(field, message)])
-
-
 def check_param_names(names: list[str], counts: dict[str, int]) -> None:
     """Reject unknown parameters, and non-repeatable ones given more than once."""
     for name in names:
@@ -116,31 +101,6 @@ def check_param_names(names: list[str], counts: dict[str, int]) -> None:
             raise invalid(name, f"unknown query parameter (known: {known})")
         if counts.get(name, 1) > 1 and name not in REPEATABLE:
             raise invalid(name, "may be given only once")
-
-
-def ip_key(address: str | ipaddress.IPv4Address | ipaddress.IPv6Address) -> str:
-    """A form of an address that sorts numerically: `4` + 8 hex digits, or `6` + 32 hex digits."""
-    ip = ipaddress.ip_address(address) if isinstance(address, str) else address
-    return f"{ip.version}{int(ip):0{ip.max_prefixlen // 4}x}"
-
-
-def search_keys(fields: dict[str, Any]) -> dict[str, Any]:
-    """The stored search keys derived from whichever of name, labels and ip_address are given."""
-    keys: dict[str, Any] = {}
-    if "name" in fields:
-        keys["name_key"] = fields["name"].lower()
-    if "labels" in fields:
-        labels: dict[str, str] = fields["labels"]
-        keys["label_terms"] = sorted([*labels, *(f"{k}={v}" for k, v in labels.items())])
-    if "ip_address" in fields:
-        ip = fields["ip_address"]
-        keys["ip_key"] = None if ip is None else ip_key(ip)
-    return keys
-
-
-def sort_value(vm: VM, field: str) -> Any:
-    """The value of `vm`'s stored sort key `field` (what the page token remembers)."""
-    return vm.name.lower() if field == "name_key" else getattr(vm, field)
 
 
 def _labels(selectors: list[str]) -> dict[str, Any]:
@@ -262,43 +222,6 @@ def build_filter(params: ListParams) -> dict[str, Any]:
         query["created_at"] = created
     query.update(_ip_filter(params))
     return query
-
-
-class PageTokens:
-    """Signs and checks page tokens: HMAC-SHA256 over (version, binding, last sort key, last id)."""
-
-    def __init__(self, secret: str | bytes | None = None) -> None:
-        """Sign with `secret`; without one, a random per-process secret (single process only)."""
-        if isinstance(secret, str):
-            secret = secret.encode()
-        self._secret = secret or secrets.token_bytes(32)
-
-    def _mac(self, payload: bytes) -> bytes:
-        return hmac.new(self._secret, payload, hashlib.sha256).digest()[:_MAC_BYTES]
-
-    def encode(self, binding: str, value: Any, vm_id: str, ties: bool = True) -> str:
-        """A token pointing just after the item with sort key `value` and id `vm_id`."""
-        payload = msgspec.json.encode([TOKEN_VERSION, binding, value, vm_id, ties])
-        return base64.urlsafe_b64encode(payload + self._mac(payload)).decode().rstrip("=")
-
-    def decode(self, token: str, binding: str, sort_field: str) -> Cursor:
-        """Check the signature and that the token was made for this filter and sort."""
-        try:
-            raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
-        except (binascii.Error, ValueError):
-            raise invalid("page_token", "not a page token this service issued") from None
-        payload, mac = raw[:-_MAC_BYTES], raw[-_MAC_BYTES:]
-        if len(raw) <= _MAC_BYTES or not hmac.compare_digest(mac, self._mac(payload)):
-            raise invalid("page_token", "not a page token this service issued (or altered)")
-        version, bound_to, value, vm_id, ties = msgspec.json.decode(payload)
-        if version != TOKEN_VERSION:
-            raise invalid("page_token", "this page token has expired; start from the first page")
-        if bound_to != binding:
-            raise invalid(
-                "page_token", "this page token belongs to other filters or another sort order"
-            )
-        kind = _SORT_TYPES.get(sort_field, int)
-        return Cursor(msgspec.convert(value, kind, strict=False), str(vm_id), bool(ties))
 
 
 def compile_query(params: ListParams, tokens: PageTokens) -> ListQuery:
