@@ -58,7 +58,13 @@ class PageTokens:
         except (binascii.Error, ValueError):
             raise invalid("page_token", "not a page token this service issued") from None
         payload, mac = raw[:-_MAC_BYTES], raw[-_MAC_BYTES:]
-        if len(raw) <= _MAC_BYTES or not hmac.compare_digest(mac, self._mac(payload)):
+        canonical = base64.urlsafe_b64encode(raw).decode().rstrip("=") == token
+        # (canonical: base64's unused low bits in the last character must not vary either)
+        if (
+            not canonical
+            or len(raw) <= _MAC_BYTES
+            or not hmac.compare_digest(mac, self._mac(payload))
+        ):
             raise invalid("page_token", "not a page token this service issued (or altered)")
         version, bound_to, value, vm_id, ties = msgspec.json.decode(payload)
         if version != TOKEN_VERSION:
