@@ -177,7 +177,8 @@ class Migrator:
             if script.version < status.current:
                 status.out_of_order.append(
                     f"{script.name} is pending but the newer version {status.current:04d} is "
-                    f"applied: roll back with `migrate down --to {script.version - 1}` first"
+                    "applied: roll back with "
+                    f"`python -m service migrate down --to {script.version - 1}` first"
                 )
         problems += status.out_of_order
         return status
@@ -201,7 +202,7 @@ class Migrator:
             if target < status.current:
                 raise MigrationError(
                     f"the database is at version {status.current}, above {target}: "
-                    f"use `migrate down --to {target}`"
+                    f"use `python -m service migrate down --to {target}`"
                 )
             done = []
             for script in status.pending:
