@@ -35,7 +35,9 @@ from service.listing import (
 )
 from service.observability import refresh_readiness
 from service.preconditions import (
+    ETAG_HEADER,
     NOT_MODIFIED,
+    REPLAYED_HEADER,
     IdempotencyKey,
     IfMatch,
     IfNoneMatch,
@@ -83,6 +85,7 @@ class VMController(Controller):
         summary="Register a VM",
         status_code=HTTP_201_CREATED,
         responses=responses(NameConflict, UnsupportedMediaType, *IDEMPOTENCY_ERRORS),
+        response_headers=[ETAG_HEADER, REPLAYED_HEADER],
     )
     async def create_vm(
         self,
@@ -175,6 +178,7 @@ class VMController(Controller):
         operation_id="GetVM",
         summary="Get one VM",
         responses=responses(NotFound) | NOT_MODIFIED,
+        response_headers=[ETAG_HEADER],
     )
     async def get_vm(
         self, vm_id: VMId, vm_service: Service, if_none_match: IfNoneMatch = None
@@ -190,6 +194,7 @@ class VMController(Controller):
         operation_id="ReplaceVM",
         summary="Replace a VM's writable fields",
         responses=responses(*_WRITE_ERRORS),
+        response_headers=[ETAG_HEADER, REPLAYED_HEADER],
     )
     async def replace_vm(
         self,
@@ -217,6 +222,7 @@ class VMController(Controller):
         operation_id="UpdateVM",
         summary="Change some fields (JSON Merge Patch)",
         responses=responses(*_WRITE_ERRORS),
+        response_headers=[ETAG_HEADER, REPLAYED_HEADER],
     )
     async def update_vm(
         self,
@@ -246,6 +252,7 @@ class VMController(Controller):
         status_code=HTTP_204_NO_CONTENT,
         operation_class=NoContentOperation,
         responses=responses(*(e for e in _WRITE_ERRORS if e is not UnsupportedMediaType)),
+        response_headers=[REPLAYED_HEADER],
     )
     async def delete_vm(
         self,

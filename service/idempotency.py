@@ -3,6 +3,7 @@ with a fingerprint of its request and replayed for every retry of that same requ
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
@@ -100,7 +101,9 @@ class IdempotencyService:
         try:
             response = await operation()
         except BaseException:
-            await self.store.release(scope, key)
+            # Free the key for a retry; should that fail too, its lease frees it later.
+            with contextlib.suppress(Exception):
+                await self.store.release(scope, key)
             raise
         if response.status >= 500:
             await self.store.release(scope, key)

@@ -7,6 +7,7 @@ import uuid
 from typing import Annotated, Any, Final
 
 from litestar import Request
+from litestar.datastructures import ResponseHeader
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import HeaderParameter
 
@@ -38,9 +39,21 @@ IdempotencyKey = Annotated[
         name="Idempotency-Key",
         description="1-255 characters; a retry with the same key and request replays the first "
         "response (Idempotent-Replayed: true) for 24 hours",
-        max_length=257,
     ),
 ]
+# documentation_only: the handlers set these; `value` only gives the OpenAPI schema (a string)
+ETAG_HEADER = ResponseHeader(
+    name="ETag",
+    documentation_only=True,
+    value='"3"',
+    description='the revision as a strong ETag: "3"',
+)
+REPLAYED_HEADER = ResponseHeader(
+    name="Idempotent-Replayed",
+    documentation_only=True,
+    value="true",
+    description="true when this is the stored response to an earlier request with the same key",
+)
 NOT_MODIFIED = {304: ResponseSpec(data_container=None, description="Not modified")}
 
 

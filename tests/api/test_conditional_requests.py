@@ -153,7 +153,9 @@ async def test_the_openapi_spec_declares_the_headers_and_statuses(client: Client
         headers = {p["name"] for p in operation["parameters"] if p["in"] == "header"}
         assert {"If-Match", "Idempotency-Key"} <= headers
     assert {"409", "422"} <= set(paths["/api/v1/vms"]["post"]["responses"])
+    assert "Idempotent-Replayed" in vm_path["patch"]["responses"]["200"]["headers"]
     get = vm_path["get"]
+    assert "ETag" in get["responses"]["200"]["headers"]
     assert "304" in get["responses"]
     assert "If-None-Match" in {p["name"] for p in get["parameters"]}
     events = paths["/api/v1/vms/{vm_id}/events"]["get"]
