@@ -21,7 +21,7 @@ from litestar.types import Empty
 from pymongo.asynchronous.database import AsyncDatabase
 
 from service.apikeys import ApiKeyRepository
-from service.auth import ApiKeyAuthMiddleware, KeyVerifier, authorize
+from service.auth import ApiKeyAuthMiddleware, KeyVerifier
 from service.config import Settings
 from service.controllers import HealthController, VMController
 from service.db import init_odm_when_reachable, make_client
@@ -179,7 +179,6 @@ def create_app(settings: Settings, startup_check: StartupCheck | None = None) ->
     return Litestar(
         route_handlers=[VMController, HealthController, MetricsController],
         middleware=middleware,
-        guards=[authorize],
         dependencies={
             "vm_service": Provide(provide_vm_service, sync_to_thread=False),
             "event_service": Provide(provide_event_service, sync_to_thread=False),
