@@ -24,6 +24,7 @@ from service.errors import (
     NameConflict,
     NotFound,
     PreconditionFailed,
+    WriteContention,
 )
 from service.idempotency import KeyRecord, StoredResponse
 from service.listing import ListQuery, search_keys
@@ -127,6 +128,15 @@ class VMRepository:
             with pymongo.timeout(client.options.timeout):
                 return await session.with_transaction(work)
 
+    async def _record(self, event: Raw, oid: ObjectId, session: AsyncClientSession | None) -> None:
+        """Append `event` to the VM's history; a revision recorded already aborts the write."""
+        try:
+            await self.events.insert_one({**event, "vm_id": oid}, session=session)
+        except DuplicateKeyError:
+            raise WriteContention(
+                f"revision {event['revision']} of the VM is already recorded; retry"
+            ) from None
+
     @translate_errors
     async def ping(self) -> None:
         """Raise DatabaseUnavailable unless MongoDB answers."""
@@ -140,7 +150,7 @@ class VMRepository:
         async def work(session: AsyncClientSession | None) -> None:
             await self.vms.insert_one(doc, session=session)
             if event is not None:
-                await self.events.insert_one({**event, "vm_id": doc["_id"]}, session=session)
+                await self._record(event, doc["_id"], session)
 
         try:
             await (self._transaction(work) if event is not None else work(None))
@@ -192,7 +202,7 @@ class VMRepository:
                 session=session,
             )
             if doc is not None and event is not None:
-                await self.events.insert_one({**event, "vm_id": oid}, session=session)
+                await self._record(event, oid, session)
             return doc
 
         try:
@@ -214,7 +224,7 @@ class VMRepository:
                 {"_id": oid, "revision": expected_revision}, session=session
             )
             if result.deleted_count and event is not None:
-                await self.events.insert_one({**event, "vm_id": oid}, session=session)
+                await self._record(event, oid, session)
             return bool(result.deleted_count)
 
         if not await (self._transaction(work) if event is not None else work(None)):

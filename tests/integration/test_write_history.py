@@ -1,0 +1,60 @@
+"""A write and its event commit together or not at all (real MongoDB transactions)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from bson import ObjectId
+from pymongo.asynchronous.database import AsyncDatabase
+
+from service.errors import NameConflict, WriteContention
+from service.repository import VMRepository
+
+pytestmark = pytest.mark.usefixtures("clean")
+Db = AsyncDatabase[dict[str, Any]]
+
+
+def fields(name: str = "web-01") -> dict[str, Any]:
+    now = datetime.now(UTC).replace(microsecond=0)
+    return {
+        "name": name, "status": "provisioning", "os": "ubuntu-24.04", "cpu_cores": 2,
+        "memory_mib": 4096, "storage_gib": 40, "ip_address": None, "labels": {},
+        "description": "", "revision": 1, "created_at": now, "updated_at": now,
+    }  # fmt: skip
+
+
+def event(revision: int, action: str = "updated") -> dict[str, Any]:
+    return {
+        "revision": revision, "action": action, "changes": {}, "actor": "t", "request_id": "r",
+        "timestamp": datetime.now(UTC),
+    }  # fmt: skip
+
+
+async def test_an_update_whose_event_cannot_be_written_changes_nothing(db: Db) -> None:
+    repo = VMRepository(db)
+    vm = await repo.create(fields(), event(1, "created"))
+    await db.vm_events.insert_one({**event(2), "vm_id": ObjectId(vm.id)})  # revision 2 taken
+    with pytest.raises(WriteContention):
+        await repo.update(vm.id, 1, {"os": "debian-12"}, event(2))
+    stored = await repo.get_by_id(vm.id)
+    assert (stored.os, stored.revision) == ("ubuntu-24.04", 1)
+
+
+async def test_a_delete_whose_event_cannot_be_written_deletes_nothing(db: Db) -> None:
+    repo = VMRepository(db)
+    vm = await repo.create(fields(), event(1, "created"))
+    await db.vm_events.insert_one({**event(2), "vm_id": ObjectId(vm.id)})
+    with pytest.raises(WriteContention):
+        await repo.delete(vm.id, 1, event(2, "deleted"))
+    assert (await repo.get_by_id(vm.id)).revision == 1
+
+
+async def test_a_create_that_fails_records_nothing(db: Db) -> None:
+    repo = VMRepository(db)
+    await repo.create(fields("web-01"), event(1, "created"))
+    with pytest.raises(NameConflict):
+        await repo.create(fields("WEB-01"), event(1, "created"))
+    assert await db.vms.count_documents({}) == 1
+    assert await db.vm_events.count_documents({}) == 1

@@ -1,0 +1,100 @@
+"""IdempotencyService against an in-memory key store: claim, replay, lease take-over, release."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from service.errors import IdempotencyKeyInFlight, IdempotencyKeyReused
+from service.idempotency import LEASE, IdempotencyService, KeyRecord, StoredResponse
+
+T0 = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+class MemoryStore:
+    """Keys in a dict, with the store's contract."""
+
+    def __init__(self) -> None:
+        self.records: dict[tuple[str, str], KeyRecord] = {}
+
+    async def claim(
+        self, scope: str, key: str, fingerprint: str, now: datetime, expired_before: datetime
+    ) -> KeyRecord | None:
+        record = self.records.get((scope, key))
+        if record is not None and record.created_at >= expired_before:
+            return record
+        self.records[(scope, key)] = KeyRecord(fingerprint, now, now)
+        return None
+
+    async def take_over(self, scope: str, key: str, locked_at: datetime, now: datetime) -> bool:
+        record = self.records[(scope, key)]
+        if record.locked_at != locked_at or record.response is not None:
+            return False
+        record.locked_at = now
+        return True
+
+    async def complete(self, scope: str, key: str, response: StoredResponse) -> None:
+        self.records[(scope, key)].response = response
+
+    async def release(self, scope: str, key: str) -> None:
+        if self.records[(scope, key)].response is None:
+            del self.records[(scope, key)]
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = T0
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+def ok(status: int = 201) -> StoredResponse:
+    return StoredResponse(status=status, body=b"{}", headers={})
+
+
+async def test_first_run_then_replay_then_reuse_is_422() -> None:
+    service = IdempotencyService(MemoryStore(), Clock())
+    calls: list[int] = []
+
+    async def op() -> StoredResponse:
+        calls.append(1)
+        return ok()
+
+    assert await service.run("a", "k", "f1", op) == (ok(), False)
+    assert await service.run("a", "k", "f1", op) == (ok(), True)
+    with pytest.raises(IdempotencyKeyReused):
+        await service.run("a", "k", "f2", op)
+    assert len(calls) == 1
+    assert (await service.run("b", "k", "f2", op))[1] is False  # another caller's key
+
+
+async def test_in_flight_is_409_until_the_lease_runs_out_then_taken_over() -> None:
+    store, clock = MemoryStore(), Clock()
+    service = IdempotencyService(store, clock)
+    await store.claim("a", "k", "f", T0, T0 - timedelta(days=1))  # a request still running
+
+    async def op() -> StoredResponse:
+        return ok()
+
+    with pytest.raises(IdempotencyKeyInFlight):
+        await service.run("a", "k", "f", op)
+    clock.now = T0 + LEASE + timedelta(seconds=1)  # its process died: the lease ran out
+    assert await service.run("a", "k", "f", op) == (ok(), False)
+
+
+async def test_server_errors_and_exceptions_free_the_key() -> None:
+    store = MemoryStore()
+    service = IdempotencyService(store, Clock())
+
+    async def fails() -> StoredResponse:
+        raise RuntimeError("boom")
+
+    async def unavailable() -> StoredResponse:
+        return ok(503)
+
+    with pytest.raises(RuntimeError):
+        await service.run("a", "k", "f", fails)
+    assert await service.run("a", "k", "f", unavailable) == (ok(503), False)
+    assert store.records == {}
