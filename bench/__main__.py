@@ -136,6 +136,29 @@ def report(summary: dict[str, Any], rss: float) -> list[str]:
     return missed
 
 
+def markdown(summary: dict[str, Any], rss: float) -> str:
+    """The figures as a Markdown table (for README's Performance section)."""
+    lines = [
+        "| scenario | service req/s | floor req/s | ratio (target) | service p50 / p99 ms "
+        "| floor p50 / p99 ms | CPU us/req service / floor |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for scenario, entry in summary.items():
+        svc, floor = entry["service"], entry.get("floor")
+        cells = [
+            scenario,
+            f"{svc['rps']:.0f}",
+            f"{floor['rps']:.0f}" if floor else "-",
+            f"{entry['ratio']:.2f}x (>= {entry['target_ratio']}x)" if floor else "-",
+            f"{svc['p50_ms']:.1f} / {svc['p99_ms']:.1f}",
+            f"{floor['p50_ms']:.1f} / {floor['p99_ms']:.1f}" if floor else "-",
+            f"{svc['cpu_us']:.0f} / " + (f"{floor['cpu_us']:.0f}" if floor else "-"),
+        ]
+        lines.append("| " + " | ".join(cells) + " |")
+    lines.append(f"\nService peak RSS: {rss:.0f} MiB (target < {MAX_RSS_MIB} MB).")
+    return "\n".join(lines) + "\n"
+
+
 def profile(pid: int, target: Target, scenario: str, seconds: int, out_dir: Path) -> None:
     """Record the service with py-spy while wrk drives `scenario`; print the hottest frames."""
     out = out_dir / f"profile-{scenario}.folded"
@@ -172,7 +195,15 @@ def main() -> int:
     parser.add_argument("--connections", type=int, default=32, help="wrk connections")
     parser.add_argument("--seed", type=int, default=SEED, help="VMs created before measuring")
     parser.add_argument("--profile", choices=SCENARIOS, help="py-spy the service on one scenario")
+    parser.add_argument(
+        "--layers", action="store_true", help="in-process CPU per GetVM, layer by layer"
+    )
     args = parser.parse_args()
+    if args.layers:
+        from bench import layers
+
+        layers.main()
+        return 0
     out_dir = ROOT / ".bench"
     out_dir.mkdir(exist_ok=True)
     db = "bench"
@@ -236,6 +267,7 @@ def main() -> int:
     }  # fmt: skip
     for path in (out_dir / f"bench-{stamp}.json", out_dir / "latest.json"):
         path.write_text(json.dumps(result_doc, indent=2) + "\n")
+    (out_dir / "latest.md").write_text(markdown(summary, rss))
     print(f"figures written to {out_dir / f'bench-{stamp}.json'}")
     return 0
 
