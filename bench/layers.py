@@ -28,13 +28,9 @@ from service.app import create_app
 from service.auth import ApiKeyAuthMiddleware, KeyVerifier
 from service.config import Settings
 from service.errors import problem_details_plugin
+from service.metrics import prometheus_config
 from service.migrations.runner import upgrade
-from service.observability import (
-    RequestContextMiddleware,
-    configure_logging,
-    prometheus_config,
-    rate_limit_config,
-)
+from service.observability import RequestContextMiddleware, configure_logging, rate_limit_config
 from service.repository import _PROJECTION
 from service.schemas import VM
 

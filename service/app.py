@@ -35,13 +35,8 @@ from service.errors import (
 from service.events import EventService
 from service.idempotency import IdempotencyService
 from service.listing import PageTokens
-from service.observability import (
-    PUBLIC_PATHS,
-    MetricsController,
-    RequestContextMiddleware,
-    prometheus_config,
-    rate_limit_config,
-)
+from service.metrics import MetricsController, prometheus_config
+from service.observability import PUBLIC_PATHS, RequestContextMiddleware, rate_limit_config
 from service.repository import IdempotencyRepository, VMRepository
 from service.services import VMService
 

@@ -33,7 +33,7 @@ from service.listing import (
     SortOrder,
     check_param_names,
 )
-from service.observability import refresh_readiness
+from service.metrics import refresh_readiness
 from service.preconditions import (
     ETAG_HEADER,
     NOT_MODIFIED,
