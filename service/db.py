@@ -143,7 +143,11 @@ class LocalMongod:
         """Start (or reuse, when one already listens on the port) and wait until it is primary."""
         if not _port_open(self.port):
             self.spawn()
-        self.wait_primary(timeout)
+        try:
+            self.wait_primary(timeout)
+        except BaseException:
+            self.stop()  # never leave a mongod behind that nobody will stop
+            raise
         return self.url
 
     def wait_primary(self, timeout: float = 60.0) -> None:

@@ -54,6 +54,7 @@ class ReplicaSet:
                     if sorted(states) == ["PRIMARY"] + ["SECONDARY"] * (len(self.members) - 1):
                         return self
                 if time.monotonic() > deadline:
+                    self.kill()
                     raise TimeoutError(f"replica set {self.name} not formed after {timeout}s")
                 time.sleep(0.2)
         finally:

@@ -13,11 +13,12 @@ from tests.support import ServerProcess
 
 
 def test_primary_killed_during_writes_loses_no_acknowledged_write(tmp_path: Path) -> None:
-    replica_set = ReplicaSet(tmp_path).start()
+    replica_set = ReplicaSet(tmp_path)
     # A time bound longer than an election, so writes in flight ride through it by retrying.
     server = ServerProcess(replica_set.url, "faults_failover", MONGODB_TIMEOUT_MS="10000")
     stream = CreateStream("", {})
     try:
+        replica_set.start()
         server.start()
         stream = CreateStream(server.base_url, server.headers, workers=4, timeout=30).start()
         stream.wait_until(lambda: stream.count(201) >= 30, 30, "writes before the failover")

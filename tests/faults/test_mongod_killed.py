@@ -15,9 +15,10 @@ from tests.support import ServerProcess
 
 def test_mongod_killed_then_restarted_loses_no_acknowledged_create(tmp_path: Path) -> None:
     mongod = LocalMongod(tmp_path / "db", free_port())
-    server = ServerProcess(mongod.start(), "faults_killed")
+    server = ServerProcess(mongod.url, "faults_killed")
     stream = CreateStream("", {})
     try:
+        mongod.start()
         server.start()
         stream = CreateStream(server.base_url, server.headers).start()
         stream.wait_until(lambda: stream.count(201) >= 20, 30, "creates before the kill")

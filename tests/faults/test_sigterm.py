@@ -26,9 +26,11 @@ def _refused(base_url: str) -> bool:
 
 def test_sigterm_under_load_finishes_in_flight_requests_and_exits_cleanly(mongo_url: str) -> None:
     db_name = f"faults_term_{uuid.uuid4().hex[:8]}"
-    server = ServerProcess(mongo_url, db_name).start()
-    stream = CreateStream(server.base_url, server.headers, workers=4).start()
+    server = ServerProcess(mongo_url, db_name)
+    stream = CreateStream("", {})
     try:
+        server.start()
+        stream = CreateStream(server.base_url, server.headers, workers=4).start()
         stream.wait_until(lambda: stream.count(201) >= 30, 30, "creates before SIGTERM")
         # A request surely in flight: headers and part of the body sent before the signal.
         body = json.dumps(vm_body("in-flight")).encode()
