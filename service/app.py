@@ -20,6 +20,7 @@ from litestar.openapi.spec import Components, SecurityScheme
 from litestar.types import Empty
 from pymongo.asynchronous.database import AsyncDatabase
 
+from service import openapi
 from service.apikeys import ApiKeyRepository
 from service.auth import ApiKeyAuthMiddleware, KeyVerifier
 from service.config import Settings
@@ -63,6 +64,24 @@ def _field_errors(exc: msgspec.ValidationError) -> ValidationFailed:
     return ValidationFailed(f"{field}: {message}", [FieldError(field, message)])
 
 
+def _integral(value: Any) -> Any:
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, dict):
+        return {k: _integral(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_integral(v) for v in value]
+    return value
+
+
+def _decode_integral_floats(body: bytes, target: Any) -> Any:
+    """Decode again taking `2.0` as the integer 2 (JSON does not tell 2.0 from 2)."""
+    try:
+        return msgspec.convert(_integral(msgspec.json.decode(body)), target, strict=True)
+    except msgspec.ValidationError as exc:
+        raise _field_errors(exc) from None
+
+
 class StrictRequest(Request[Any, Any, Any]):
     """A request whose JSON body is decoded strictly (no coercion) into the handler's body type."""
 
@@ -77,10 +96,13 @@ class StrictRequest(Request[Any, Any, Any]):
                 )
             field = self.route_handler.parsed_fn_signature.parameters.get("data")
             target: Any = field.annotation if field is not None else Any
+            body = await self.body()
             try:
-                self._json = msgspec.json.decode(await self.body(), type=target)
+                self._json = msgspec.json.decode(body, type=target)
             except msgspec.ValidationError as exc:
-                raise _field_errors(exc) from None
+                if "got `float`" not in str(exc):
+                    raise _field_errors(exc) from None
+                self._json = _decode_integral_floats(body, target)
             except UnicodeDecodeError:  # msgspec checks UTF-8 inside strings only
                 raise ValidationFailed(
                     "malformed JSON: not valid UTF-8", [FieldError("body", "not valid UTF-8")]
@@ -171,7 +193,7 @@ def create_app(settings: Settings, startup_check: StartupCheck | None = None) ->
         DefineMiddleware(ApiKeyAuthMiddleware, verifier=verifier, exclude=public),
         rate_limit_config(settings.rate_limit_per_minute).middleware,
     ]
-    return Litestar(
+    app = Litestar(
         route_handlers=[VMController, HealthController, MetricsController],
         middleware=middleware,
         dependencies={
@@ -203,3 +225,4 @@ def create_app(settings: Settings, startup_check: StartupCheck | None = None) ->
         debug=False,
         logging_config=None,  # `serve` configures JSON logging (service.observability)
     )
+    return openapi.install(app)

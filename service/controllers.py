@@ -32,6 +32,7 @@ from service.listing import (
     ListParams,
     SortOrder,
     check_param_names,
+    check_times,
 )
 from service.metrics import refresh_readiness
 from service.preconditions import (
@@ -62,6 +63,7 @@ Service = NamedDependency[VMService]
 Events = NamedDependency[EventService]
 Idempotency = NamedDependency[IdempotencyService]
 AppSettings = NamedDependency[Settings]
+MAX_RANGE = 2**53  # range bounds stay exact in JSON clients and within MongoDB's int64
 VMId = Annotated[str, Parameter(description="the VM's id (24 hex characters)")]
 PageSize = Annotated[int, Parameter(ge=1, le=500)]
 PageToken = Annotated[str | None, Parameter(description="next_page_token of the previous page")]
@@ -129,12 +131,24 @@ class VMController(Controller):
             list[str] | None,
             Parameter(description="repeatable, all must hold: `key=value`, `key` or `!key`"),
         ] = None,
-        cpu_cores_min: Annotated[int | None, Parameter(description="at least")] = None,
-        cpu_cores_max: Annotated[int | None, Parameter(description="at most")] = None,
-        memory_mib_min: Annotated[int | None, Parameter(description="at least")] = None,
-        memory_mib_max: Annotated[int | None, Parameter(description="at most")] = None,
-        storage_gib_min: Annotated[int | None, Parameter(description="at least")] = None,
-        storage_gib_max: Annotated[int | None, Parameter(description="at most")] = None,
+        cpu_cores_min: Annotated[
+            int | None, Parameter(description="at least", ge=0, le=MAX_RANGE)
+        ] = None,
+        cpu_cores_max: Annotated[
+            int | None, Parameter(description="at most", ge=0, le=MAX_RANGE)
+        ] = None,
+        memory_mib_min: Annotated[
+            int | None, Parameter(description="at least", ge=0, le=MAX_RANGE)
+        ] = None,
+        memory_mib_max: Annotated[
+            int | None, Parameter(description="at most", ge=0, le=MAX_RANGE)
+        ] = None,
+        storage_gib_min: Annotated[
+            int | None, Parameter(description="at least", ge=0, le=MAX_RANGE)
+        ] = None,
+        storage_gib_max: Annotated[
+            int | None, Parameter(description="at most", ge=0, le=MAX_RANGE)
+        ] = None,
         created_after: Annotated[
             datetime | None, Parameter(description="RFC 3339; created at or after (inclusive)")
         ] = None,
@@ -162,6 +176,7 @@ class VMController(Controller):
         """One page of the VMs matching every given filter."""
         query = request.query_params
         check_param_names(list(query.keys()), {k: len(query.getall(k)) for k in query})
+        check_times({k: query[k] for k in ("created_after", "created_before") if k in query})
         params = ListParams(
             status=status, os=os, name_prefix=name_prefix, label=label,
             cpu_cores_min=cpu_cores_min, cpu_cores_max=cpu_cores_max,

@@ -101,7 +101,10 @@ class RequestContextMiddleware:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
-                message["headers"] = [*message.get("headers", ()), echoed]
+                headers = [*message.get("headers", ()), echoed]
+                if scope["method"] == "OPTIONS":
+                    headers = _with_full_allow(scope, headers)
+                message["headers"] = headers
             await send(message)
 
         try:
@@ -138,6 +141,19 @@ class RequestContextMiddleware:
             raise HTTPException(
                 status_code=431, detail=f"request headers larger than {self.max_header_bytes} bytes"
             )
+
+
+def _with_full_allow(scope: Scope, headers: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
+    """Litestar 2's automatic OPTIONS answer lists one handler's methods, not the path's."""
+    template = scope.get("path_template")
+    route = next(
+        (r for r in scope["litestar_app"].routes if getattr(r, "path_format", None) == template),
+        None,
+    )
+    if route is None or not any(k.lower() == b"allow" for k, _ in headers):
+        return headers
+    allow = ", ".join(sorted(route.methods)).encode()
+    return [(k, allow if k.lower() == b"allow" else v) for k, v in headers]
 
 
 def _bad_query(name: str, message: str) -> ValidationException:

@@ -93,6 +93,18 @@ class ListQuery:
     binding: str
 
 
+_RFC3339_RE = re.compile(
+    r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})"
+)
+
+
+def check_times(raw: dict[str, str]) -> None:
+    """Times are RFC 3339 text (the parser alone would also take `0.5` as a Unix timestamp)."""
+    for name, value in raw.items():
+        if not _RFC3339_RE.fullmatch(value):
+            raise invalid(name, f"{value!r} is not an RFC 3339 time such as 2025-01-31T12:00:00Z")
+
+
 def check_param_names(names: list[str], counts: dict[str, int]) -> None:
     """Reject unknown parameters, and non-repeatable ones given more than once."""
     for name in names:
