@@ -48,7 +48,7 @@ async def test_create_accepts_initial_statuses(client: Client, status: str) -> N
     ("overrides", "field"),
     [
         ({"cpu_cores": "2"}, "cpu_cores"),
-        ({"cpu_cores": 2.0}, "cpu_cores"),
+        ({"cpu_cores": 2.5}, "cpu_cores"),  # 2.0 is the integer 2 in JSON (and is accepted)
         ({"cpu_cores": True}, "cpu_cores"),
         ({"cpu_cores": 0}, "cpu_cores"),
         ({"cpu_cores": 1025}, "cpu_cores"),
