@@ -270,7 +270,7 @@ def problem_details_plugin() -> ProblemDetailsPlugin:
     )
 
 
-AUTH_STATUSES = frozenset({401, 403, 429})
+AUTH_STATUSES = frozenset({401, 403, 414, 429, 431})
 
 
 LIMIT_STATUSES = frozenset({414, 431})
@@ -279,7 +279,8 @@ LIMIT_STATUSES = frozenset({414, 431})
 def responses(*errors: type[DomainError], public: bool = False) -> dict[int, ResponseSpec]:
     """OpenAPI responses for the errors a route can raise, plus the ones every route can.
 
-    Routes under /api (not `public`) may also answer 401, 403 and 429.
+    Routes under /api (not `public`) may also answer 401, 403, 429 and, for an oversized query
+    string or header block, 414 and 431.
     """
     codes = {status_of(e) for e in (*errors, ValidationFailed, DatabaseUnavailable)} | {500}
     codes |= LIMIT_STATUSES  # the request-limits middleware answers these on any route

@@ -3,7 +3,15 @@
 from __future__ import annotations
 
 from litestar import Litestar
-from litestar.openapi.spec import OpenAPI, OpenAPIFormat, OpenAPIType, Parameter, Schema
+from litestar.openapi.spec import (
+    Link,
+    OpenAPI,
+    OpenAPIFormat,
+    OpenAPIResponse,
+    OpenAPIType,
+    Parameter,
+    Schema,
+)
 
 from service.schemas import LABEL_KEY_PATTERN, MAX_LABELS
 
@@ -62,9 +70,85 @@ def _refine_list_parameters(openapi: OpenAPI) -> None:
             parameter.schema = rules[name]
 
 
+_ETAG = r'(W/)?"[0-9]{1,18}"'
+_ETAGS = Schema(
+    one_of=[
+        Schema(type=OpenAPIType.STRING, const="*"),
+        Schema(type=OpenAPIType.STRING, pattern=rf"^{_ETAG}(, ?{_ETAG})*$"),
+    ]
+)
+HEADER_SCHEMAS = {
+    "If-Match": _ETAGS,
+    "If-None-Match": _ETAGS,
+    "Idempotency-Key": Schema(type=OpenAPIType.STRING, pattern=r"^[!#-~]{1,255}$"),
+}
+
+
+def _refine_headers(openapi: OpenAPI) -> None:
+    """The syntax of the precondition and idempotency headers, as their parsers accept it."""
+    for item in (openapi.paths or {}).values():
+        for method in ("get", "put", "patch", "post", "delete"):
+            operation = getattr(item, method, None)
+            for parameter in (operation.parameters or []) if operation else []:
+                schema = HEADER_SCHEMAS.get(getattr(parameter, "name", ""))
+                if schema and isinstance(parameter, Parameter) and parameter.param_in == "header":
+                    parameter.schema = schema
+
+
+_BY_ID = {"vm_id": "$response.body#/id"}
+_BY_ID_AT_REVISION = {**_BY_ID, "header.If-Match": "$response.header.ETag"}
+LINKS: dict[tuple[str, str, str], dict[str, dict[str, str]]] = {
+    # (path, method, status): {target operation id: parameters}
+    ("/api/v1/vms", "post", "201"): {
+        "GetVM": _BY_ID, "ReplaceVM": _BY_ID_AT_REVISION, "UpdateVM": _BY_ID_AT_REVISION,
+        "DeleteVM": _BY_ID_AT_REVISION, "ListVMEvents": _BY_ID,
+    },
+    ("/api/v1/vms/{vm_id}", "get", "200"): {
+        "ReplaceVM": _BY_ID_AT_REVISION, "UpdateVM": _BY_ID_AT_REVISION,
+        "DeleteVM": _BY_ID_AT_REVISION,
+    },
+    ("/api/v1/vms/{vm_id}", "patch", "200"): {
+        "GetVM": _BY_ID, "DeleteVM": _BY_ID_AT_REVISION, "ListVMEvents": _BY_ID,
+    },
+    ("/api/v1/vms/{vm_id}", "put", "200"): {"GetVM": _BY_ID, "DeleteVM": _BY_ID_AT_REVISION},
+}  # fmt: skip
+
+
+def _add_links(openapi: OpenAPI) -> None:
+    """OpenAPI links: the id (and ETag) a response gives is what the next operations take."""
+    known = {
+        op.operation_id
+        for item in (openapi.paths or {}).values()
+        for op in (item.get, item.put, item.patch, item.post, item.delete)
+        if op is not None
+    }
+    for (path, method, status), targets in LINKS.items():
+        item = (openapi.paths or {}).get(path)
+        operation = getattr(item, method, None) if item is not None else None
+        response = (operation.responses or {}).get(status) if operation else None
+        if isinstance(response, OpenAPIResponse):
+            response.links = {
+                target: Link(operation_id=target, parameters=dict(parameters))
+                for target, parameters in targets.items()
+                if target in known
+            }
+
+
+def _no_content_bodies(openapi: OpenAPI) -> None:
+    """A 204 or 304 answer has no body (Litestar 2 documents a JSON `null` for some)."""
+    for item in (openapi.paths or {}).values():
+        for operation in (item.get, item.put, item.patch, item.post, item.delete):
+            for status, response in ((operation.responses or {}) if operation else {}).items():
+                if status in ("204", "304") and isinstance(response, OpenAPIResponse):
+                    response.content = None
+
+
 def refine(openapi: OpenAPI) -> OpenAPI:
-    """Unknown body fields are refused; label keys and IP addresses have their real rules."""
+    """Unknown body fields are refused; labels, IP addresses and headers have their real rules."""
     _refine_list_parameters(openapi)
+    _refine_headers(openapi)
+    _add_links(openapi)
+    _no_content_bodies(openapi)
     schemas = openapi.components.schemas if openapi.components else None
     for name in STRICT_BODIES:
         schema = schemas.get(name) if schemas else None
