@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from litestar import Litestar
 from litestar.openapi.spec import (
     Link,
@@ -73,7 +75,8 @@ def _refine_list_parameters(openapi: OpenAPI) -> None:
 _ETAG = r'(W/)?"[0-9]{1,18}"'
 _ETAGS = Schema(
     one_of=[
-        Schema(type=OpenAPIType.STRING, const="*"),
+        Schema(type=OpenAPIType.STRING, enum=["*"]),  # not a pattern: schemathesis 4.32.5 then
+        # sends "0" as a "valid" header value
         Schema(type=OpenAPIType.STRING, pattern=rf"^{_ETAG}(, ?{_ETAG})*$"),
     ]
 )
@@ -92,7 +95,7 @@ def _refine_headers(openapi: OpenAPI) -> None:
             for parameter in (operation.parameters or []) if operation else []:
                 schema = HEADER_SCHEMAS.get(getattr(parameter, "name", ""))
                 if schema and isinstance(parameter, Parameter) and parameter.param_in == "header":
-                    parameter.schema = schema
+                    parameter.schema = replace(schema, description=parameter.description)
 
 
 _BY_ID = {"vm_id": "$response.body#/id"}
@@ -157,7 +160,10 @@ def refine(openapi: OpenAPI) -> OpenAPI:
         schema.additional_properties = False
         properties = dict(schema.properties)
         if "labels" in properties:
-            properties["labels"] = _labels(nullable_values=name == "VMPatch")
+            patch = name == "VMPatch"
+            labels = _labels(nullable_values=patch)
+            # VMPatch keeps Litestar's oneOf wrapper: the SDK's model names depend on it.
+            properties["labels"] = Schema(one_of=[labels]) if patch else labels
         if "ip_address" in properties:
             properties["ip_address"] = _ip_address()
         schema.properties = properties

@@ -1,12 +1,16 @@
 """Contains all the data models used in inputs/outputs"""
 
+from .delete_vm_if_match_type_0 import DeleteVmIfMatchType0
 from .event_action import EventAction
 from .field_change import FieldChange
 from .field_error import FieldError
+from .get_vm_if_none_match_type_0 import GetVmIfNoneMatchType0
 from .health import Health
 from .initial_status import InitialStatus
 from .problem import Problem
+from .replace_vm_if_match_type_0 import ReplaceVmIfMatchType0
 from .sort_order import SortOrder
+from .update_vm_if_match_type_0 import UpdateVmIfMatchType0
 from .vm import VM
 from .vm_create import VMCreate
 from .vm_create_labels import VMCreateLabels
@@ -22,13 +26,17 @@ from .vm_replace_labels import VMReplaceLabels
 from .vm_status import VMStatus
 
 __all__ = (
+    "DeleteVmIfMatchType0",
     "EventAction",
     "FieldChange",
     "FieldError",
+    "GetVmIfNoneMatchType0",
     "Health",
     "InitialStatus",
     "Problem",
+    "ReplaceVmIfMatchType0",
     "SortOrder",
+    "UpdateVmIfMatchType0",
     "VM",
     "VMCreate",
     "VMCreateLabels",

@@ -4,7 +4,6 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from attrs import define as _attrs_define
-from attrs import field as _attrs_field
 
 from ..models.initial_status import InitialStatus
 from ..types import UNSET, Unset
@@ -26,8 +25,8 @@ class VMCreate:
         os (str):
         storage_gib (int):
         description (str | Unset):  Default: ''.
-        ip_address (None | str | Unset): IPv4 or IPv6, returned in canonical form
-        labels (VMCreateLabels | Unset):
+        ip_address (None | str | Unset): IPv4 or IPv6 (no zone id), returned in canonical form; null for none
+        labels (VMCreateLabels | Unset): label key -> value
         status (InitialStatus | Unset): Statuses a VM may be registered with.
     """
 
@@ -40,7 +39,6 @@ class VMCreate:
     ip_address: None | str | Unset = UNSET
     labels: VMCreateLabels | Unset = UNSET
     status: InitialStatus | Unset = UNSET
-    additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         cpu_cores = self.cpu_cores
@@ -70,7 +68,7 @@ class VMCreate:
             status = self.status.value
 
         field_dict: dict[str, Any] = {}
-        field_dict.update(self.additional_properties)
+
         field_dict.update(
             {
                 "cpu_cores": cpu_cores,
@@ -143,21 +141,4 @@ class VMCreate:
             status=status,
         )
 
-        vm_create.additional_properties = d
         return vm_create
-
-    @property
-    def additional_keys(self) -> list[str]:
-        return list(self.additional_properties.keys())
-
-    def __getitem__(self, key: str) -> Any:
-        return self.additional_properties[key]
-
-    def __setitem__(self, key: str, value: Any) -> None:
-        self.additional_properties[key] = value
-
-    def __delitem__(self, key: str) -> None:
-        del self.additional_properties[key]
-
-    def __contains__(self, key: str) -> bool:
-        return key in self.additional_properties

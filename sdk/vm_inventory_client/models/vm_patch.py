@@ -4,7 +4,6 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from attrs import define as _attrs_define
-from attrs import field as _attrs_field
 
 from ..models.vm_status import VMStatus
 from ..types import UNSET, Unset
@@ -22,7 +21,7 @@ class VMPatch:
     Attributes:
         cpu_cores (int | Unset):
         description (str | Unset):
-        ip_address (None | str | Unset): IPv4 or IPv6, returned in canonical form
+        ip_address (None | str | Unset): IPv4 or IPv6 (no zone id), returned in canonical form; null for none
         labels (Unset | VMPatchLabelsType0):
         memory_mib (int | Unset):
         name (str | Unset): unique ignoring case
@@ -40,7 +39,6 @@ class VMPatch:
     os: str | Unset = UNSET
     status: VMStatus | Unset = UNSET
     storage_gib: int | Unset = UNSET
-    additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         cpu_cores: int | Unset
@@ -96,7 +94,7 @@ class VMPatch:
             storage_gib = self.storage_gib
 
         field_dict: dict[str, Any] = {}
-        field_dict.update(self.additional_properties)
+
         field_dict.update({})
         if cpu_cores is not UNSET:
             field_dict["cpu_cores"] = cpu_cores
@@ -206,21 +204,4 @@ class VMPatch:
             storage_gib=storage_gib,
         )
 
-        vm_patch.additional_properties = d
         return vm_patch
-
-    @property
-    def additional_keys(self) -> list[str]:
-        return list(self.additional_properties.keys())
-
-    def __getitem__(self, key: str) -> Any:
-        return self.additional_properties[key]
-
-    def __setitem__(self, key: str, value: Any) -> None:
-        self.additional_properties[key] = value
-
-    def __delitem__(self, key: str) -> None:
-        del self.additional_properties[key]
-
-    def __contains__(self, key: str) -> bool:
-        return key in self.additional_properties

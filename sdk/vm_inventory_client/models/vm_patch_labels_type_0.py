@@ -11,6 +11,8 @@ T = TypeVar("T", bound="VMPatchLabelsType0")
 
 @_attrs_define
 class VMPatchLabelsType0:
+    """label key -> value; null removes the label"""
+
     additional_properties: dict[str, None | str] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:

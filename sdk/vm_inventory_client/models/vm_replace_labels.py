@@ -11,6 +11,8 @@ T = TypeVar("T", bound="VMReplaceLabels")
 
 @_attrs_define
 class VMReplaceLabels:
+    """label key -> value"""
+
     additional_properties: dict[str, str] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:

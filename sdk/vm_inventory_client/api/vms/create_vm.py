@@ -14,7 +14,7 @@ from ...types import UNSET, Response, Unset
 def _get_kwargs(
     *,
     body: VMCreate,
-    idempotency_key: None | str | Unset = UNSET,
+    idempotency_key: str | Unset = UNSET,
 ) -> dict[str, Any]:
     headers: dict[str, Any] = {}
     if not isinstance(idempotency_key, Unset):
@@ -122,13 +122,13 @@ def sync_detailed(
     *,
     client: AuthenticatedClient,
     body: VMCreate,
-    idempotency_key: None | str | Unset = UNSET,
+    idempotency_key: str | Unset = UNSET,
 ) -> Response[Problem | VM]:
     """Register a VM
 
     Args:
-        idempotency_key (None | str | Unset): 1-255 characters; a retry with the same key and
-            request replays the first response (Idempotent-Replayed: true) for 24 hours
+        idempotency_key (str | Unset): 1-255 characters; a retry with the same key and request
+            replays the first response (Idempotent-Replayed: true) for 24 hours
         body (VMCreate):
 
     Raises:
@@ -155,13 +155,13 @@ def sync(
     *,
     client: AuthenticatedClient,
     body: VMCreate,
-    idempotency_key: None | str | Unset = UNSET,
+    idempotency_key: str | Unset = UNSET,
 ) -> Problem | VM | None:
     """Register a VM
 
     Args:
-        idempotency_key (None | str | Unset): 1-255 characters; a retry with the same key and
-            request replays the first response (Idempotent-Replayed: true) for 24 hours
+        idempotency_key (str | Unset): 1-255 characters; a retry with the same key and request
+            replays the first response (Idempotent-Replayed: true) for 24 hours
         body (VMCreate):
 
     Raises:
@@ -183,13 +183,13 @@ async def asyncio_detailed(
     *,
     client: AuthenticatedClient,
     body: VMCreate,
-    idempotency_key: None | str | Unset = UNSET,
+    idempotency_key: str | Unset = UNSET,
 ) -> Response[Problem | VM]:
     """Register a VM
 
     Args:
-        idempotency_key (None | str | Unset): 1-255 characters; a retry with the same key and
-            request replays the first response (Idempotent-Replayed: true) for 24 hours
+        idempotency_key (str | Unset): 1-255 characters; a retry with the same key and request
+            replays the first response (Idempotent-Replayed: true) for 24 hours
         body (VMCreate):
 
     Raises:
@@ -214,13 +214,13 @@ async def asyncio(
     *,
     client: AuthenticatedClient,
     body: VMCreate,
-    idempotency_key: None | str | Unset = UNSET,
+    idempotency_key: str | Unset = UNSET,
 ) -> Problem | VM | None:
     """Register a VM
 
     Args:
-        idempotency_key (None | str | Unset): 1-255 characters; a retry with the same key and
-            request replays the first response (Idempotent-Replayed: true) for 24 hours
+        idempotency_key (str | Unset): 1-255 characters; a retry with the same key and request
+            replays the first response (Idempotent-Replayed: true) for 24 hours
         body (VMCreate):
 
     Raises:

@@ -6,6 +6,7 @@ import httpx
 
 from ... import errors
 from ...client import AuthenticatedClient, Client
+from ...models.delete_vm_if_match_type_0 import DeleteVmIfMatchType0
 from ...models.problem import Problem
 from ...types import UNSET, Response, Unset
 
@@ -14,8 +15,8 @@ def _get_kwargs(
     vm_id: str,
     *,
     force: bool | Unset = False,
-    if_match: None | str | Unset = UNSET,
-    idempotency_key: None | str | Unset = UNSET,
+    if_match: DeleteVmIfMatchType0 | str | Unset = UNSET,
+    idempotency_key: str | Unset = UNSET,
 ) -> dict[str, Any]:
     headers: dict[str, Any] = {}
     if not isinstance(if_match, Unset):
@@ -136,18 +137,18 @@ def sync_detailed(
     *,
     client: AuthenticatedClient,
     force: bool | Unset = False,
-    if_match: None | str | Unset = UNSET,
-    idempotency_key: None | str | Unset = UNSET,
+    if_match: DeleteVmIfMatchType0 | str | Unset = UNSET,
+    idempotency_key: str | Unset = UNSET,
 ) -> Response[Any | Problem]:
     """Delete a VM
 
     Args:
         vm_id (str): the VM's id (24 hex characters)
         force (bool | Unset): delete even while running or suspended Default: False.
-        if_match (None | str | Unset): the ETag you read ("3"), a list of them, or * (any
-            revision); a mismatch is 412, and with REQUIRE_IF_MATCH a missing one is 428
-        idempotency_key (None | str | Unset): 1-255 characters; a retry with the same key and
-            request replays the first response (Idempotent-Replayed: true) for 24 hours
+        if_match (DeleteVmIfMatchType0 | str | Unset): the ETag you read ("3"), a list of them, or
+            * (any revision); a mismatch is 412, and with REQUIRE_IF_MATCH a missing one is 428
+        idempotency_key (str | Unset): 1-255 characters; a retry with the same key and request
+            replays the first response (Idempotent-Replayed: true) for 24 hours
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -176,18 +177,18 @@ def sync(
     *,
     client: AuthenticatedClient,
     force: bool | Unset = False,
-    if_match: None | str | Unset = UNSET,
-    idempotency_key: None | str | Unset = UNSET,
+    if_match: DeleteVmIfMatchType0 | str | Unset = UNSET,
+    idempotency_key: str | Unset = UNSET,
 ) -> Any | Problem | None:
     """Delete a VM
 
     Args:
         vm_id (str): the VM's id (24 hex characters)
         force (bool | Unset): delete even while running or suspended Default: False.
-        if_match (None | str | Unset): the ETag you read ("3"), a list of them, or * (any
-            revision); a mismatch is 412, and with REQUIRE_IF_MATCH a missing one is 428
-        idempotency_key (None | str | Unset): 1-255 characters; a retry with the same key and
-            request replays the first response (Idempotent-Replayed: true) for 24 hours
+        if_match (DeleteVmIfMatchType0 | str | Unset): the ETag you read ("3"), a list of them, or
+            * (any revision); a mismatch is 412, and with REQUIRE_IF_MATCH a missing one is 428
+        idempotency_key (str | Unset): 1-255 characters; a retry with the same key and request
+            replays the first response (Idempotent-Replayed: true) for 24 hours
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -211,18 +212,18 @@ async def asyncio_detailed(
     *,
     client: AuthenticatedClient,
     force: bool | Unset = False,
-    if_match: None | str | Unset = UNSET,
-    idempotency_key: None | str | Unset = UNSET,
+    if_match: DeleteVmIfMatchType0 | str | Unset = UNSET,
+    idempotency_key: str | Unset = UNSET,
 ) -> Response[Any | Problem]:
     """Delete a VM
 
     Args:
         vm_id (str): the VM's id (24 hex characters)
         force (bool | Unset): delete even while running or suspended Default: False.
-        if_match (None | str | Unset): the ETag you read ("3"), a list of them, or * (any
-            revision); a mismatch is 412, and with REQUIRE_IF_MATCH a missing one is 428
-        idempotency_key (None | str | Unset): 1-255 characters; a retry with the same key and
-            request replays the first response (Idempotent-Replayed: true) for 24 hours
+        if_match (DeleteVmIfMatchType0 | str | Unset): the ETag you read ("3"), a list of them, or
+            * (any revision); a mismatch is 412, and with REQUIRE_IF_MATCH a missing one is 428
+        idempotency_key (str | Unset): 1-255 characters; a retry with the same key and request
+            replays the first response (Idempotent-Replayed: true) for 24 hours
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -249,18 +250,18 @@ async def asyncio(
     *,
     client: AuthenticatedClient,
     force: bool | Unset = False,
-    if_match: None | str | Unset = UNSET,
-    idempotency_key: None | str | Unset = UNSET,
+    if_match: DeleteVmIfMatchType0 | str | Unset = UNSET,
+    idempotency_key: str | Unset = UNSET,
 ) -> Any | Problem | None:
     """Delete a VM
 
     Args:
         vm_id (str): the VM's id (24 hex characters)
         force (bool | Unset): delete even while running or suspended Default: False.
-        if_match (None | str | Unset): the ETag you read ("3"), a list of them, or * (any
-            revision); a mismatch is 412, and with REQUIRE_IF_MATCH a missing one is 428
-        idempotency_key (None | str | Unset): 1-255 characters; a retry with the same key and
-            request replays the first response (Idempotent-Replayed: true) for 24 hours
+        if_match (DeleteVmIfMatchType0 | str | Unset): the ETag you read ("3"), a list of them, or
+            * (any revision); a mismatch is 412, and with REQUIRE_IF_MATCH a missing one is 428
+        idempotency_key (str | Unset): 1-255 characters; a retry with the same key and request
+            replays the first response (Idempotent-Replayed: true) for 24 hours
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.

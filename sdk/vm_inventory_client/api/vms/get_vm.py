@@ -6,6 +6,7 @@ import httpx
 
 from ... import errors
 from ...client import AuthenticatedClient, Client
+from ...models.get_vm_if_none_match_type_0 import GetVmIfNoneMatchType0
 from ...models.problem import Problem
 from ...models.vm import VM
 from ...types import UNSET, Response, Unset
@@ -14,7 +15,7 @@ from ...types import UNSET, Response, Unset
 def _get_kwargs(
     vm_id: str,
     *,
-    if_none_match: None | str | Unset = UNSET,
+    if_none_match: GetVmIfNoneMatchType0 | str | Unset = UNSET,
 ) -> dict[str, Any]:
     headers: dict[str, Any] = {}
     if not isinstance(if_none_match, Unset):
@@ -109,13 +110,14 @@ def sync_detailed(
     vm_id: str,
     *,
     client: AuthenticatedClient,
-    if_none_match: None | str | Unset = UNSET,
+    if_none_match: GetVmIfNoneMatchType0 | str | Unset = UNSET,
 ) -> Response[Any | Problem | VM]:
     """Get one VM
 
     Args:
         vm_id (str): the VM's id (24 hex characters)
-        if_none_match (None | str | Unset): 304 without a body while the ETag matches
+        if_none_match (GetVmIfNoneMatchType0 | str | Unset): 304 without a body while the ETag
+            matches
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -141,13 +143,14 @@ def sync(
     vm_id: str,
     *,
     client: AuthenticatedClient,
-    if_none_match: None | str | Unset = UNSET,
+    if_none_match: GetVmIfNoneMatchType0 | str | Unset = UNSET,
 ) -> Any | Problem | VM | None:
     """Get one VM
 
     Args:
         vm_id (str): the VM's id (24 hex characters)
-        if_none_match (None | str | Unset): 304 without a body while the ETag matches
+        if_none_match (GetVmIfNoneMatchType0 | str | Unset): 304 without a body while the ETag
+            matches
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -168,13 +171,14 @@ async def asyncio_detailed(
     vm_id: str,
     *,
     client: AuthenticatedClient,
-    if_none_match: None | str | Unset = UNSET,
+    if_none_match: GetVmIfNoneMatchType0 | str | Unset = UNSET,
 ) -> Response[Any | Problem | VM]:
     """Get one VM
 
     Args:
         vm_id (str): the VM's id (24 hex characters)
-        if_none_match (None | str | Unset): 304 without a body while the ETag matches
+        if_none_match (GetVmIfNoneMatchType0 | str | Unset): 304 without a body while the ETag
+            matches
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -198,13 +202,14 @@ async def asyncio(
     vm_id: str,
     *,
     client: AuthenticatedClient,
-    if_none_match: None | str | Unset = UNSET,
+    if_none_match: GetVmIfNoneMatchType0 | str | Unset = UNSET,
 ) -> Any | Problem | VM | None:
     """Get one VM
 
     Args:
         vm_id (str): the VM's id (24 hex characters)
-        if_none_match (None | str | Unset): 304 without a body while the ETag matches
+        if_none_match (GetVmIfNoneMatchType0 | str | Unset): 304 without a body while the ETag
+            matches
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.

@@ -16,8 +16,8 @@ from ...types import UNSET, Response, Unset
 def _get_kwargs(
     *,
     status: list[VMStatus] | None | Unset = UNSET,
-    os: list[str] | None | Unset = UNSET,
-    name_prefix: None | str | Unset = UNSET,
+    os: list[str] | Unset = UNSET,
+    name_prefix: str | Unset = UNSET,
     label: list[str] | None | Unset = UNSET,
     cpu_cores_min: int | None | Unset = UNSET,
     cpu_cores_max: int | None | Unset = UNSET,
@@ -27,7 +27,7 @@ def _get_kwargs(
     storage_gib_max: int | None | Unset = UNSET,
     created_after: datetime.datetime | None | Unset = UNSET,
     created_before: datetime.datetime | None | Unset = UNSET,
-    ip_address: None | str | Unset = UNSET,
+    ip_address: str | Unset = UNSET,
     ip_in: None | str | Unset = UNSET,
     sort: SortOrder | Unset = UNSET,
     page_size: int | Unset = 50,
@@ -50,22 +50,13 @@ def _get_kwargs(
         json_status = status
     params["status"] = json_status
 
-    json_os: list[str] | None | Unset
-    if isinstance(os, Unset):
-        json_os = UNSET
-    elif isinstance(os, list):
+    json_os: list[str] | Unset = UNSET
+    if not isinstance(os, Unset):
         json_os = os
 
-    else:
-        json_os = os
     params["os"] = json_os
 
-    json_name_prefix: None | str | Unset
-    if isinstance(name_prefix, Unset):
-        json_name_prefix = UNSET
-    else:
-        json_name_prefix = name_prefix
-    params["name_prefix"] = json_name_prefix
+    params["name_prefix"] = name_prefix
 
     json_label: list[str] | None | Unset
     if isinstance(label, Unset):
@@ -137,7 +128,7 @@ def _get_kwargs(
         json_created_before = created_before
     params["created_before"] = json_created_before
 
-    json_ip_address: None | str | Unset
+    json_ip_address: str | Unset
     if isinstance(ip_address, Unset):
         json_ip_address = UNSET
     else:
@@ -248,8 +239,8 @@ def sync_detailed(
     *,
     client: AuthenticatedClient,
     status: list[VMStatus] | None | Unset = UNSET,
-    os: list[str] | None | Unset = UNSET,
-    name_prefix: None | str | Unset = UNSET,
+    os: list[str] | Unset = UNSET,
+    name_prefix: str | Unset = UNSET,
     label: list[str] | None | Unset = UNSET,
     cpu_cores_min: int | None | Unset = UNSET,
     cpu_cores_max: int | None | Unset = UNSET,
@@ -259,7 +250,7 @@ def sync_detailed(
     storage_gib_max: int | None | Unset = UNSET,
     created_after: datetime.datetime | None | Unset = UNSET,
     created_before: datetime.datetime | None | Unset = UNSET,
-    ip_address: None | str | Unset = UNSET,
+    ip_address: str | Unset = UNSET,
     ip_in: None | str | Unset = UNSET,
     sort: SortOrder | Unset = UNSET,
     page_size: int | Unset = 50,
@@ -270,8 +261,8 @@ def sync_detailed(
 
     Args:
         status (list[VMStatus] | None | Unset): repeatable; any of these statuses
-        os (list[str] | None | Unset): repeatable; any of these OS names, exactly
-        name_prefix (None | str | Unset): names starting with this, ignoring case, taken literally
+        os (list[str] | Unset):
+        name_prefix (str | Unset):
         label (list[str] | None | Unset): repeatable, all must hold: `key=value`, `key` or `!key`
         cpu_cores_min (int | None | Unset): at least
         cpu_cores_max (int | None | Unset): at most
@@ -282,7 +273,7 @@ def sync_detailed(
         created_after (datetime.datetime | None | Unset): RFC 3339; created at or after
             (inclusive)
         created_before (datetime.datetime | None | Unset): RFC 3339; created before (exclusive)
-        ip_address (None | str | Unset): this exact IPv4 or IPv6 address
+        ip_address (str | Unset):
         ip_in (None | str | Unset): addresses inside this CIDR, e.g. 10.0.0.0/24
         sort (SortOrder | Unset): `-` for descending; ties broken by id
         page_size (int | Unset):  Default: 50.
@@ -331,8 +322,8 @@ def sync(
     *,
     client: AuthenticatedClient,
     status: list[VMStatus] | None | Unset = UNSET,
-    os: list[str] | None | Unset = UNSET,
-    name_prefix: None | str | Unset = UNSET,
+    os: list[str] | Unset = UNSET,
+    name_prefix: str | Unset = UNSET,
     label: list[str] | None | Unset = UNSET,
     cpu_cores_min: int | None | Unset = UNSET,
     cpu_cores_max: int | None | Unset = UNSET,
@@ -342,7 +333,7 @@ def sync(
     storage_gib_max: int | None | Unset = UNSET,
     created_after: datetime.datetime | None | Unset = UNSET,
     created_before: datetime.datetime | None | Unset = UNSET,
-    ip_address: None | str | Unset = UNSET,
+    ip_address: str | Unset = UNSET,
     ip_in: None | str | Unset = UNSET,
     sort: SortOrder | Unset = UNSET,
     page_size: int | Unset = 50,
@@ -353,8 +344,8 @@ def sync(
 
     Args:
         status (list[VMStatus] | None | Unset): repeatable; any of these statuses
-        os (list[str] | None | Unset): repeatable; any of these OS names, exactly
-        name_prefix (None | str | Unset): names starting with this, ignoring case, taken literally
+        os (list[str] | Unset):
+        name_prefix (str | Unset):
         label (list[str] | None | Unset): repeatable, all must hold: `key=value`, `key` or `!key`
         cpu_cores_min (int | None | Unset): at least
         cpu_cores_max (int | None | Unset): at most
@@ -365,7 +356,7 @@ def sync(
         created_after (datetime.datetime | None | Unset): RFC 3339; created at or after
             (inclusive)
         created_before (datetime.datetime | None | Unset): RFC 3339; created before (exclusive)
-        ip_address (None | str | Unset): this exact IPv4 or IPv6 address
+        ip_address (str | Unset):
         ip_in (None | str | Unset): addresses inside this CIDR, e.g. 10.0.0.0/24
         sort (SortOrder | Unset): `-` for descending; ties broken by id
         page_size (int | Unset):  Default: 50.
@@ -409,8 +400,8 @@ async def asyncio_detailed(
     *,
     client: AuthenticatedClient,
     status: list[VMStatus] | None | Unset = UNSET,
-    os: list[str] | None | Unset = UNSET,
-    name_prefix: None | str | Unset = UNSET,
+    os: list[str] | Unset = UNSET,
+    name_prefix: str | Unset = UNSET,
     label: list[str] | None | Unset = UNSET,
     cpu_cores_min: int | None | Unset = UNSET,
     cpu_cores_max: int | None | Unset = UNSET,
@@ -420,7 +411,7 @@ async def asyncio_detailed(
     storage_gib_max: int | None | Unset = UNSET,
     created_after: datetime.datetime | None | Unset = UNSET,
     created_before: datetime.datetime | None | Unset = UNSET,
-    ip_address: None | str | Unset = UNSET,
+    ip_address: str | Unset = UNSET,
     ip_in: None | str | Unset = UNSET,
     sort: SortOrder | Unset = UNSET,
     page_size: int | Unset = 50,
@@ -431,8 +422,8 @@ async def asyncio_detailed(
 
     Args:
         status (list[VMStatus] | None | Unset): repeatable; any of these statuses
-        os (list[str] | None | Unset): repeatable; any of these OS names, exactly
-        name_prefix (None | str | Unset): names starting with this, ignoring case, taken literally
+        os (list[str] | Unset):
+        name_prefix (str | Unset):
         label (list[str] | None | Unset): repeatable, all must hold: `key=value`, `key` or `!key`
         cpu_cores_min (int | None | Unset): at least
         cpu_cores_max (int | None | Unset): at most
@@ -443,7 +434,7 @@ async def asyncio_detailed(
         created_after (datetime.datetime | None | Unset): RFC 3339; created at or after
             (inclusive)
         created_before (datetime.datetime | None | Unset): RFC 3339; created before (exclusive)
-        ip_address (None | str | Unset): this exact IPv4 or IPv6 address
+        ip_address (str | Unset):
         ip_in (None | str | Unset): addresses inside this CIDR, e.g. 10.0.0.0/24
         sort (SortOrder | Unset): `-` for descending; ties broken by id
         page_size (int | Unset):  Default: 50.
@@ -490,8 +481,8 @@ async def asyncio(
     *,
     client: AuthenticatedClient,
     status: list[VMStatus] | None | Unset = UNSET,
-    os: list[str] | None | Unset = UNSET,
-    name_prefix: None | str | Unset = UNSET,
+    os: list[str] | Unset = UNSET,
+    name_prefix: str | Unset = UNSET,
     label: list[str] | None | Unset = UNSET,
     cpu_cores_min: int | None | Unset = UNSET,
     cpu_cores_max: int | None | Unset = UNSET,
@@ -501,7 +492,7 @@ async def asyncio(
     storage_gib_max: int | None | Unset = UNSET,
     created_after: datetime.datetime | None | Unset = UNSET,
     created_before: datetime.datetime | None | Unset = UNSET,
-    ip_address: None | str | Unset = UNSET,
+    ip_address: str | Unset = UNSET,
     ip_in: None | str | Unset = UNSET,
     sort: SortOrder | Unset = UNSET,
     page_size: int | Unset = 50,
@@ -512,8 +503,8 @@ async def asyncio(
 
     Args:
         status (list[VMStatus] | None | Unset): repeatable; any of these statuses
-        os (list[str] | None | Unset): repeatable; any of these OS names, exactly
-        name_prefix (None | str | Unset): names starting with this, ignoring case, taken literally
+        os (list[str] | Unset):
+        name_prefix (str | Unset):
         label (list[str] | None | Unset): repeatable, all must hold: `key=value`, `key` or `!key`
         cpu_cores_min (int | None | Unset): at least
         cpu_cores_max (int | None | Unset): at most
@@ -524,7 +515,7 @@ async def asyncio(
         created_after (datetime.datetime | None | Unset): RFC 3339; created at or after
             (inclusive)
         created_before (datetime.datetime | None | Unset): RFC 3339; created before (exclusive)
-        ip_address (None | str | Unset): this exact IPv4 or IPv6 address
+        ip_address (str | Unset):
         ip_in (None | str | Unset): addresses inside this CIDR, e.g. 10.0.0.0/24
         sort (SortOrder | Unset): `-` for descending; ties broken by id
         page_size (int | Unset):  Default: 50.

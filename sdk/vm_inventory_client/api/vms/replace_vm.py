@@ -7,6 +7,7 @@ import httpx
 from ... import errors
 from ...client import AuthenticatedClient, Client
 from ...models.problem import Problem
+from ...models.replace_vm_if_match_type_0 import ReplaceVmIfMatchType0
 from ...models.vm import VM
 from ...models.vm_replace import VMReplace
 from ...types import UNSET, Response, Unset
@@ -16,8 +17,8 @@ def _get_kwargs(
     vm_id: str,
     *,
     body: VMReplace,
-    if_match: None | str | Unset = UNSET,
-    idempotency_key: None | str | Unset = UNSET,
+    if_match: ReplaceVmIfMatchType0 | str | Unset = UNSET,
+    idempotency_key: str | Unset = UNSET,
 ) -> dict[str, Any]:
     headers: dict[str, Any] = {}
     if not isinstance(if_match, Unset):
@@ -146,17 +147,17 @@ def sync_detailed(
     *,
     client: AuthenticatedClient,
     body: VMReplace,
-    if_match: None | str | Unset = UNSET,
-    idempotency_key: None | str | Unset = UNSET,
+    if_match: ReplaceVmIfMatchType0 | str | Unset = UNSET,
+    idempotency_key: str | Unset = UNSET,
 ) -> Response[Problem | VM]:
     """Replace a VM's writable fields
 
     Args:
         vm_id (str): the VM's id (24 hex characters)
-        if_match (None | str | Unset): the ETag you read ("3"), a list of them, or * (any
-            revision); a mismatch is 412, and with REQUIRE_IF_MATCH a missing one is 428
-        idempotency_key (None | str | Unset): 1-255 characters; a retry with the same key and
-            request replays the first response (Idempotent-Replayed: true) for 24 hours
+        if_match (ReplaceVmIfMatchType0 | str | Unset): the ETag you read ("3"), a list of them,
+            or * (any revision); a mismatch is 412, and with REQUIRE_IF_MATCH a missing one is 428
+        idempotency_key (str | Unset): 1-255 characters; a retry with the same key and request
+            replays the first response (Idempotent-Replayed: true) for 24 hours
         body (VMReplace):
 
     Raises:
@@ -186,17 +187,17 @@ def sync(
     *,
     client: AuthenticatedClient,
     body: VMReplace,
-    if_match: None | str | Unset = UNSET,
-    idempotency_key: None | str | Unset = UNSET,
+    if_match: ReplaceVmIfMatchType0 | str | Unset = UNSET,
+    idempotency_key: str | Unset = UNSET,
 ) -> Problem | VM | None:
     """Replace a VM's writable fields
 
     Args:
         vm_id (str): the VM's id (24 hex characters)
-        if_match (None | str | Unset): the ETag you read ("3"), a list of them, or * (any
-            revision); a mismatch is 412, and with REQUIRE_IF_MATCH a missing one is 428
-        idempotency_key (None | str | Unset): 1-255 characters; a retry with the same key and
-            request replays the first response (Idempotent-Replayed: true) for 24 hours
+        if_match (ReplaceVmIfMatchType0 | str | Unset): the ETag you read ("3"), a list of them,
+            or * (any revision); a mismatch is 412, and with REQUIRE_IF_MATCH a missing one is 428
+        idempotency_key (str | Unset): 1-255 characters; a retry with the same key and request
+            replays the first response (Idempotent-Replayed: true) for 24 hours
         body (VMReplace):
 
     Raises:
@@ -221,17 +222,17 @@ async def asyncio_detailed(
     *,
     client: AuthenticatedClient,
     body: VMReplace,
-    if_match: None | str | Unset = UNSET,
-    idempotency_key: None | str | Unset = UNSET,
+    if_match: ReplaceVmIfMatchType0 | str | Unset = UNSET,
+    idempotency_key: str | Unset = UNSET,
 ) -> Response[Problem | VM]:
     """Replace a VM's writable fields
 
     Args:
         vm_id (str): the VM's id (24 hex characters)
-        if_match (None | str | Unset): the ETag you read ("3"), a list of them, or * (any
-            revision); a mismatch is 412, and with REQUIRE_IF_MATCH a missing one is 428
-        idempotency_key (None | str | Unset): 1-255 characters; a retry with the same key and
-            request replays the first response (Idempotent-Replayed: true) for 24 hours
+        if_match (ReplaceVmIfMatchType0 | str | Unset): the ETag you read ("3"), a list of them,
+            or * (any revision); a mismatch is 412, and with REQUIRE_IF_MATCH a missing one is 428
+        idempotency_key (str | Unset): 1-255 characters; a retry with the same key and request
+            replays the first response (Idempotent-Replayed: true) for 24 hours
         body (VMReplace):
 
     Raises:
@@ -259,17 +260,17 @@ async def asyncio(
     *,
     client: AuthenticatedClient,
     body: VMReplace,
-    if_match: None | str | Unset = UNSET,
-    idempotency_key: None | str | Unset = UNSET,
+    if_match: ReplaceVmIfMatchType0 | str | Unset = UNSET,
+    idempotency_key: str | Unset = UNSET,
 ) -> Problem | VM | None:
     """Replace a VM's writable fields
 
     Args:
         vm_id (str): the VM's id (24 hex characters)
-        if_match (None | str | Unset): the ETag you read ("3"), a list of them, or * (any
-            revision); a mismatch is 412, and with REQUIRE_IF_MATCH a missing one is 428
-        idempotency_key (None | str | Unset): 1-255 characters; a retry with the same key and
-            request replays the first response (Idempotent-Replayed: true) for 24 hours
+        if_match (ReplaceVmIfMatchType0 | str | Unset): the ETag you read ("3"), a list of them,
+            or * (any revision); a mismatch is 412, and with REQUIRE_IF_MATCH a missing one is 428
+        idempotency_key (str | Unset): 1-255 characters; a retry with the same key and request
+            replays the first response (Idempotent-Replayed: true) for 24 hours
         body (VMReplace):
 
     Raises:
