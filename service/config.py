@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -51,3 +51,9 @@ class Settings(BaseSettings):
             "deployment running more than one process (or restarting mid-walk) must set it"
         ),
     )
+
+    @field_validator("dev_api_key_file", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        """`DEV_API_KEY_FILE=` (as in .env.example) means no development key."""
+        return None if value == "" else value
