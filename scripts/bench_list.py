@@ -29,7 +29,7 @@ from service.apikeys import ApiKeyRepository, Scope
 from service.app import create_app
 from service.config import Settings
 from service.db import LocalMongod, free_port
-from service.listing import ListParams, PageTokens, compile_query, search_keys
+from service.listing import ListParams, PageTokens, SortOrder, compile_query, search_keys
 from service.migrations.runner import upgrade
 
 SECRET = "bench-secret"
@@ -79,15 +79,18 @@ async def seed(db: AsyncDatabase[Raw], count: int) -> float:
     return time.perf_counter() - started
 
 
-async def midpoint_token(db: AsyncDatabase[Raw], count: int) -> str:
-    """A page token pointing at the middle of the default order, as a client walking would hold."""
+async def midpoint_token(db: AsyncDatabase[Raw], count: int, sort: str = "-created_at") -> str:
+    """A page token pointing at the middle of `sort`'s order, as a client walking would hold."""
     tokens = PageTokens(SECRET)
-    query = compile_query(ListParams(), tokens)
-    order = [("created_at", -1), ("_id", -1)]
-    cursor = db.vms.find({}, {"created_at": 1}, sort=order, skip=count // 2 - 1, limit=2)
+    query = compile_query(ListParams(sort=SortOrder(sort)), tokens)
+    direction = -1 if query.descending else 1
+    order = [(query.sort_field, direction), ("_id", direction)]
+    fields = {query.sort_field: 1}
+    cursor = db.vms.find({}, fields, sort=order, skip=count // 2 - 1, limit=2)
     last, following = await cursor.to_list()
-    ties = last["created_at"] == following["created_at"]
-    return tokens.encode(query.binding, last["created_at"], str(last["_id"]), ties)
+    value = last[query.sort_field]
+    ties = value == following[query.sort_field]
+    return tokens.encode(query.binding, value, str(last["_id"]), ties)
 
 
 async def timed(client: AsyncTestClient[Any], params: Raw) -> float:
@@ -106,7 +109,7 @@ def summary(samples: list[float]) -> tuple[float, float]:
     return statistics.median(ordered), ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))]
 
 
-async def client_for(url: str, db: AsyncDatabase[Raw]) -> tuple[AsyncTestClient[Any], str]:
+async def client_for(url: str, db: AsyncDatabase[Raw]) -> AsyncTestClient[Any]:
     """An in-process client of the app on `db`, with a read-scope API key."""
     settings = Settings(
         _env_file=None,  # type: ignore[call-arg]
@@ -116,52 +119,67 @@ async def client_for(url: str, db: AsyncDatabase[Raw]) -> tuple[AsyncTestClient[
         rate_limit_per_minute=10_000_000,
     )
     token = await ApiKeyRepository(db).create(f"bench-{uuid.uuid4().hex[:6]}", Scope.READ)
-    return AsyncTestClient(app=create_app(settings)), token
+    client = AsyncTestClient(app=create_app(settings))
+    client.headers["Authorization"] = f"Bearer {token}"
+    return client
 
 
 async def bench(url: str, count: int, rounds: int) -> None:
-    """Seed both databases, then time the four cases in interleaved rounds."""
+    """Seed both databases, then time every case in interleaved rounds."""
     mongo: AsyncMongoClient[Raw] = AsyncMongoClient(url, tz_aware=True)
     tag = uuid.uuid4().hex[:6]
     big, small = mongo[f"bench_list_{tag}_big"], mongo[f"bench_list_{tag}_1k"]
+    n = f"{count:,} VMs"
     try:
-        print(f"seeding {count:,} VMs ...", flush=True)
+        print(f"seeding {n} ...", flush=True)
         took = await seed(big, count)
-        print(f"seeded {count:,} VMs and built their indexes in {took:.0f} s", flush=True)
+        print(f"seeded {n} and built their indexes in {took:.0f} s", flush=True)
         await seed(small, 1000)
-        halfway = await midpoint_token(big, count)
-        cases = {
-            f"first page, {count:,} VMs": (big, {}),
-            f"halfway page, {count:,} VMs": (big, {"page_token": halfway}),
-            f"status=running & label=env=prod, {count:,} VMs": (
+        first, halfway, small_first = (
+            f"first page, {n}",
+            f"halfway page, {n}",
+            "first page, 1,000 VMs",
+        )
+        filtered = {"status": "running", "label": "env=prod"}
+        prefix = f"VM-{count // 2:07d}"[:-4]  # 1% of the names, matched ignoring case
+        net = f"10.{(count // 2) >> 16 & 255}.0.0/16"  # 65,536 addresses
+        # (database, parameters, run every Nth round): the headline four, then a few more costly
+        cases: dict[str, tuple[AsyncDatabase[Raw], Raw, int]] = {
+            first: (big, {}, 1),
+            halfway: (big, {"page_token": await midpoint_token(big, count)}, 1),
+            f"status=running & label=env=prod, {n}": (big, filtered, 1),
+            small_first: (small, {}, 1),
+            f"sort=cpu_cores halfway (long tie runs), {n}": (
                 big,
-                {"status": "running", "label": "env=prod"},
+                {"sort": "cpu_cores", "page_token": await midpoint_token(big, count, "cpu_cores")},
+                1,
             ),
-            "first page, 1,000 VMs": (small, {}),
+            f"sort=name & name_prefix={prefix}, {n}": (
+                big,
+                {"sort": "name", "name_prefix": prefix},
+                1,
+            ),
+            f"ip_in={net}, {n}": (big, {"ip_in": net}, 1),
+            f"include_total, no filter, {n}": (big, {"include_total": "true"}, 10),
+            f"include_total, status+label, {n}": (big, {**filtered, "include_total": "true"}, 10),
         }
-        clients = {name: await client_for(url, db) for name, (db, _) in cases.items()}
         samples: dict[str, list[float]] = {name: [] for name in cases}
-        async with (
-            clients[next(iter(cases))][0] as c0,
-            clients[list(cases)[1]][0] as c1,
-            clients[list(cases)[2]][0] as c2,
-            clients[list(cases)[3]][0] as c3,
-        ):
-            live = dict(zip(cases, (c0, c1, c2, c3), strict=True))
-            for name, client in live.items():
-                client.headers["Authorization"] = f"Bearer {clients[name][1]}"
+        async with await client_for(url, big) as on_big, await client_for(url, small) as on_small:
             for round_ in range(rounds + 20):  # the first 20 rounds warm up
-                for name, (_, params) in cases.items():
-                    took = await timed(live[name], {**params, "page_size": 50})
+                for name, (db, params, every) in cases.items():
+                    if round_ % every:
+                        continue
+                    client = on_big if db is big else on_small
+                    took = await timed(client, {**params, "page_size": 50})
                     if round_ >= 20:
                         samples[name].append(took)
-        print(f"\nListVMs, page_size=50, {rounds} requests each (in-process, median / p99 ms):")
+        print(f"\nListVMs, page_size=50, up to {rounds} requests each (in-process ms):")
+        print(f"  {'case':<52} {'median':>8} {'p99':>8} {'n':>5}")
         for name, values in samples.items():
             median, p99 = summary(values)
-            print(f"  {name:<45} {median:7.2f} / {p99:7.2f}")
-        base = statistics.median(samples["first page, 1,000 VMs"])
-        mid = statistics.median(samples[f"halfway page, {count:,} VMs"])
-        print(f"\nhalfway page at {count:,} / first page at 1,000 (medians): {mid / base:.2f}x")
+            print(f"  {name:<52} {median:8.2f} {p99:8.2f} {len(values):5}")
+        ratio = statistics.median(samples[halfway]) / statistics.median(samples[small_first])
+        print(f"\nhalfway page at {n} / first page at 1,000 VMs (medians): {ratio:.2f}x")
     finally:
         await mongo.drop_database(big.name)
         await mongo.drop_database(small.name)
