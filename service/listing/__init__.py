@@ -17,13 +17,14 @@ from service.listing.tokens import Cursor, PageTokens, invalid
 from service.schemas import LABEL_KEY_PATTERN, VMStatus
 
 __all__ = [
-    "DEFAULT_PAGE_SIZE", "MAX_PAGE_SIZE", "QUERY_PARAMS", "Cursor", "ListParams", "ListQuery",
-    "PageTokens", "SortOrder", "build_filter", "check_param_names", "compile_query", "ip_key",
-    "search_keys", "sort_value",
+    "DEFAULT_PAGE_SIZE", "MAX_BOUND", "MAX_PAGE_SIZE", "QUERY_PARAMS", "Cursor", "ListParams",
+    "ListQuery", "PageTokens", "SortOrder", "build_filter", "check_param_names", "compile_query",
+    "ip_key", "search_keys", "sort_value",
 ]  # fmt: skip
 
 MAX_PAGE_SIZE = 500
 DEFAULT_PAGE_SIZE = 50
+MAX_BOUND = 2**53  # range bounds: exact in JSON clients, inside BSON int64 (as the controller)
 MAX_VALUES = 20  # per repeatable parameter: bounds the index scans one query may fan out to
 _LABEL_KEY_RE = re.compile(LABEL_KEY_PATTERN.removesuffix("$"))
 
@@ -192,12 +193,19 @@ def _checked(params: ListParams) -> None:
         raise invalid("name_prefix", "a name prefix has 1 to 63 characters")
     for field in _RANGES:
         low, high = getattr(params, f"{field}_min"), getattr(params, f"{field}_max")
+        for name, bound in ((f"{field}_min", low), (f"{field}_max", high)):
+            if bound is not None and not 0 <= bound <= MAX_BOUND:
+                raise invalid(name, f"between 0 and {MAX_BOUND}")
         if low is not None and high is not None and low > high:
             raise invalid(f"{field}_min", f"{field}_min ({low}) is above {field}_max ({high})")
     for name in ("created_after", "created_before"):
         moment = getattr(params, name)
         if moment is not None and moment.utcoffset() is None:
             raise invalid(name, "an RFC 3339 time needs a timezone offset, such as Z")
+        try:
+            moment is not None and moment.astimezone(UTC)
+        except OverflowError:
+            raise invalid(name, "out of range once converted to UTC") from None
     after, before = params.created_after, params.created_before
     if after is not None and before is not None and after >= before:
         raise invalid("created_after", "created_after must be earlier than created_before")

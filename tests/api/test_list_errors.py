@@ -41,6 +41,10 @@ BAD: list[tuple[str, dict[str, Any]]] = [
     ("memory_mib_min", {"memory_mib_min": 4096, "memory_mib_max": 1024}),
     ("storage_gib_min", {"storage_gib_min": 2, "storage_gib_max": 1}),
     ("storage_gib_max", {"storage_gib_max": "1.5"}),
+    ("cpu_cores_min", {"cpu_cores_min": "99999999999999999999999"}),  # beyond any BSON int
+    ("memory_mib_max", {"memory_mib_max": -1}),
+    ("created_after", {"created_after": "0001-01-01T00:00:00+14:00"}),  # before year 1 in UTC
+    ("created_before", {"created_before": "9999-12-31T23:59:59-14:00"}),
     ("created_after", {"created_after": "yesterday"}),
     ("created_after", {"created_after": "2026-01-01T00:00:00"}),  # no offset
     ("created_before", {"created_before": "2026-01-01T00:00:00"}),
