@@ -64,6 +64,9 @@ def parse_id(vm_id: str) -> ObjectId:
         raise NotFound(f"no VM with id {vm_id!r}") from None
 
 
+COUNT_TIMEOUT_S = 10
+
+
 def page_queries(query: ListQuery) -> list[tuple[Raw, list[tuple[str, int]]]]:
     """The finds that make one page: after a token, the rest of the tie group (when the previous
     page saw one continue), then the VMs beyond it.
@@ -182,9 +185,20 @@ class VMRepository:
     @translate_errors
     async def count(self, query: ListQuery) -> int:
         """How many VMs match the query's filter (its keyset position is ignored)."""
-        if not query.filter:  # an index count instead of a collection scan
-            return await self.vms.count_documents({}, hint="_id_")
-        return await self.vms.count_documents(query.filter)
+        if not query.filter:
+            # The collection's own count: O(1), where counting 1,000,000 index keys takes ~0.7 s.
+            return await self.vms.estimated_document_count()
+        try:
+            # Counting may visit every match (~1.4 s for 136,000 of 1,000,000 on two filters).
+            with pymongo.timeout(COUNT_TIMEOUT_S):
+                return await self.vms.count_documents(query.filter)
+        except PyMongoError as exc:
+            if exc.timeout:
+                raise DatabaseUnavailable(
+                    f"counting the matches took over {COUNT_TIMEOUT_S} s; narrow the filters "
+                    "or leave out include_total"
+                ) from exc
+            raise
 
     @translate_errors
     async def update(
