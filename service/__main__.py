@@ -18,6 +18,7 @@ from service.apikeys import ApiKeyRepository, Scope
 from service.config import Settings
 from service.db import LocalMongod, answers, make_client
 from service.errors import DomainError
+from service.http_limits import bounded_protocol
 from service.migrations import cli as migrate_cli
 
 
@@ -103,6 +104,7 @@ def uvicorn_options(settings: Settings) -> dict[str, Any]:
         "log_config": None,
         "access_log": False,
         "timeout_graceful_shutdown": 10,
+        "http": bounded_protocol(settings.max_header_bytes, settings.max_query_bytes),
     }
 
 
