@@ -10,7 +10,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 from litestar.connection import ASGIConnection
-from litestar.exceptions import NotAuthorizedException, PermissionDeniedException
+from litestar.exceptions import (
+    NotAuthorizedException,
+    PermissionDeniedException,
+    TooManyRequestsException,
+)
 from litestar.handlers.base import BaseRouteHandler
 from litestar.middleware.authentication import (
     AbstractAuthenticationMiddleware,
@@ -25,6 +29,7 @@ log = logging.getLogger("service.auth")
 API_PREFIX = "/api/"
 TOUCH_EVERY_S = 60.0
 MAX_CACHED = 10_000
+MAX_FAILURES_PER_MINUTE = 60  # unknown tokens per client address; each costs a MongoDB lookup
 READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 CHALLENGE = {"WWW-Authenticate": 'Bearer realm="vm-inventory"'}
 
@@ -57,9 +62,14 @@ class KeyVerifier:
         self.repo: ApiKeyRepository | None = None
         self._cache: dict[str, _Cached] = {}
         self._tasks: set[asyncio.Task[None]] = set()
+        self._failures: dict[str, tuple[int, int]] = {}  # client -> (minute, unknown tokens)
 
-    async def verify(self, token: str) -> Caller | None:
-        """The caller owning `token`, or None when no key has it."""
+    async def verify(self, token: str, client: str = "") -> Caller | None:
+        """The caller owning `token`, or None when no key has it.
+
+        A client that sent MAX_FAILURES_PER_MINUTE unknown tokens this minute gets 429 for
+        tokens not in the cache, so guessing cannot turn into unbounded MongoDB lookups.
+        """
         digest = hash_token(token)
         now = time.monotonic()
         cached = self._cache.get(digest)
@@ -68,10 +78,21 @@ class KeyVerifier:
                 cached.touched = now
                 self._touch(cached.caller.name)
             return cached.caller
+        minute = int(time.time() // 60)
+        window, failures = self._failures.get(client, (minute, 0))
+        if window == minute and failures >= MAX_FAILURES_PER_MINUTE:
+            retry = str(60 - int(time.time()) % 60)
+            raise TooManyRequestsException(
+                detail="too many invalid API keys from this address; retry later",
+                headers={"Retry-After": retry},
+            )
         assert self.repo is not None, "KeyVerifier.repo is set by the lifespan"
         key = await self.repo.find(token)
         if key is None:
             self._cache.pop(digest, None)
+            if len(self._failures) >= MAX_CACHED:
+                self._failures.clear()
+            self._failures[client] = (minute, failures + 1 if window == minute else 1)
             return None
         caller = Caller(key.name, key.scope)
         if self.cache_seconds > 0:
@@ -131,7 +152,8 @@ class ApiKeyAuthMiddleware(AbstractAuthenticationMiddleware):
             raise NotAuthorizedException(
                 "missing or malformed Authorization: Bearer <token> header", headers=CHALLENGE
             )
-        caller = await self.verifier.verify(token)
+        client = connection.scope.get("client")
+        caller = await self.verifier.verify(token, client[0] if client else "")
         if caller is None:
             raise NotAuthorizedException(
                 "the API key is invalid or was revoked",

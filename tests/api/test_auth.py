@@ -9,6 +9,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from service.apikeys import ApiKeyRepository, Scope
 from service.app import create_app
+from service.auth import MAX_FAILURES_PER_MINUTE
 from service.config import Settings
 from service.errors import NameConflict, ValidationFailed
 
@@ -144,3 +145,24 @@ async def test_key_names_are_unique_and_tokens_random(api_keys: ApiKeyRepository
     second = await api_keys.create("auth-unique-2", Scope.READ)
     assert first != second
     assert len(first.removeprefix("vmi_")) >= 43  # 32 random bytes, base64url
+
+
+async def test_guessing_tokens_is_throttled_per_address(
+    settings: Settings, api_keys: ApiKeyRepository
+) -> None:
+    good = await api_keys.create("auth-guess", Scope.READ)
+    async with AsyncTestClient(app=create_app(settings)) as fresh:
+        assert (await fresh.get("/api/v1/vms", headers=bearer(good))).status_code == 200
+        statuses = [
+            (await fresh.get("/api/v1/vms", headers=bearer(f"vmi_guess{i}"))).status_code
+            for i in range(2 * MAX_FAILURES_PER_MINUTE + 10)
+        ]
+        # 60 lookups per clock minute and address: even if a minute boundary passes, one of the
+        # two windows sees 65 or more guesses, and the rest are refused without asking MongoDB.
+        assert statuses[0] == 401 and statuses.count(429) >= 5
+        r = await fresh.get("/api/v1/vms", headers=bearer("vmi_guess-again"))
+        if r.status_code == 429:
+            assert_problem(r, 429)
+            assert int(r.headers["retry-after"]) >= 1
+        # A key this process already verified keeps working.
+        assert (await fresh.get("/api/v1/vms", headers=bearer(good))).status_code == 200
