@@ -11,10 +11,16 @@ import httpx
 from service.db import free_port
 
 # What the proxy does with one request:
-#   "503"     answer 503 + Retry-After itself, without forwarding ("429" likewise);
+#   "503"     answer 503 + Retry-After itself, without forwarding ("429" and "inflight", the
+#             409 of an Idempotency-Key still being processed, likewise);
 #   "reset"   close the connection without forwarding (the request never reaches the server);
 #   "lose"    forward to the server, then close the connection (the answer is lost).
-FAULTS = ("503", "429", "reset", "lose")
+CANNED = {
+    "503": (503, "Service unavailable", "unavailable"),
+    "429": (429, "Too many requests", "too-many-requests"),
+    "inflight": (409, "Request in progress", "idempotency-key-in-flight"),
+}
+FAULTS = (*CANNED, "reset", "lose")
 
 
 @dataclass
@@ -75,14 +81,14 @@ class FaultyProxy:
         self.seen.append(Seen(method, path, lowered, fault))
         if fault == "reset":
             return False
-        if fault in ("503", "429"):
-            title = "Service unavailable" if fault == "503" else "Too many requests"
+        if fault in CANNED:
+            status, title, slug = CANNED[fault]
             problem = json.dumps({
-                "type": "https://vm-inventory.dev/problems/" + title.lower().replace(" ", "-"),
-                "title": title, "status": int(fault), "detail": "injected by the proxy",
+                "type": "https://vm-inventory.dev/problems/" + slug,
+                "title": title, "status": status, "detail": "injected by the proxy",
             }).encode()  # fmt: skip
             answer = [
-                f"HTTP/1.1 {fault} {title}".encode(),
+                f"HTTP/1.1 {status} {title}".encode(),
                 f"Retry-After: {self.retry_after}".encode(),
                 b"Content-Type: application/problem+json",
                 f"Content-Length: {len(problem)}".encode(),

@@ -88,6 +88,19 @@ async def test_create_is_idempotent_when_its_answer_is_lost(
     assert len(keys) == 1  # the retry reused the key, so the server replayed the first answer
 
 
+async def test_a_key_still_in_flight_is_retried(
+    server: ServerProcess, proxy: FaultyProxy, waits: Waits
+) -> None:
+    name = f"inflight-{uuid.uuid4().hex[:8]}"
+    async with inventory(proxy, server.token, waits) as inv:
+        proxy.fail_next("POST", "inflight")
+        assert (await inv.vms.create(name=name, **SPEC)).name == name
+    assert waits.waits == [1.0]
+    posts = [s for s in proxy.seen if s.method == "POST"]
+    assert [s.fault for s in posts] == ["inflight", None]
+    assert len({s.headers["idempotency-key"] for s in posts}) == 1
+
+
 async def test_conditional_update_survives_a_lost_answer(
     server: ServerProcess, proxy: FaultyProxy, waits: Waits
 ) -> None:
