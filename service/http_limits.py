@@ -44,13 +44,16 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
 
     def data_received(self, data: bytes) -> None:
         """Count head bytes; refuse the request once they pass the limit."""
-        if self._in_head:
-            self._head_bytes += len(data)
-            if self._head_bytes > self.head_limit:
-                self.transport.write(_problem(self.head_limit))
-                self.transport.close()
-                return
+        if not self._in_head:
+            super().data_received(data)
+            return
+        self._head_bytes += len(data)
+        # Past the limit, this read may still end the head and carry the start of the body (a
+        # large upload sends both at once): parse it, and refuse only a head that goes on.
         super().data_received(data)
+        if self._in_head and self._head_bytes > self.head_limit and not self.transport.is_closing():
+            self.transport.write(_problem(self.head_limit))
+            self.transport.close()
 
     def on_headers_complete(self) -> None:
         """The head is complete: the body is bounded by the app (413)."""

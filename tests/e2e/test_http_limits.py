@@ -39,5 +39,17 @@ def test_oversized_heads_are_refused_and_normal_requests_keep_working(mongo_url:
         assert answer.startswith(b"HTTP/1.1 431"), answer[:100]
         assert b"application/problem+json" in answer
         assert httpx.get(server.base_url + "/health/live").status_code == 200
+
+        # A short head and a long body sent at once: the body is the app's to judge, not a 431.
+        body = b'{"name": "' + b"x" * 100_000 + b'"}'
+        head = (
+            f"POST /api/v1/vms HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            f"Authorization: Bearer {server.token}\r\nContent-Length: {len(body)}\r\n"
+            "Connection: close\r\n\r\n"
+        )
+        with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
+            sock.sendall(head.encode() + body)
+            answer = read_all(sock)
+        assert answer.startswith(b"HTTP/1.1 400"), answer[:200]
     finally:
         assert server.stop() == 0
