@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -36,8 +37,10 @@ class ServerProcess:
         }
         self.process: subprocess.Popen[bytes] | None = None
         if "DEV_API_KEY_FILE" not in self.env:
-            key_dir = Path(tempfile.mkdtemp(prefix="vm-inventory-key-"))
-            self.env["DEV_API_KEY_FILE"] = str(key_dir / "dev-api-key")
+            self._key_dir: Path | None = Path(tempfile.mkdtemp(prefix="vm-inventory-key-"))
+            self.env["DEV_API_KEY_FILE"] = str(self._key_dir / "dev-api-key")
+        else:
+            self._key_dir = None
         self.token = ""
         # A file, not a pipe: a chatty server (INFO logs under load) never blocks on a full pipe.
         self.log = tempfile.TemporaryFile()  # noqa: SIM115 - closed by output()
@@ -122,6 +125,8 @@ class ServerProcess:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
+        if self._key_dir is not None:
+            shutil.rmtree(self._key_dir, ignore_errors=True)  # the dev key file made for this run
         return self.process.returncode
 
     def output(self) -> str:
