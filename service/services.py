@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import random
-from collections.abc import Callable, Collection
+from collections.abc import Awaitable, Callable, Collection
 from dataclasses import replace
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 import msgspec
 
@@ -16,14 +16,11 @@ from service.events import WriteContext, created_event, deleted_event, updated_e
 from service.listing import ListParams, ListQuery, PageTokens, compile_query, sort_value
 from service.rules import (
     DELETE_NEEDS_FORCE,
-    RESIZABLE,
-    TRANSITIONS,
     canonical_ip,
     check_labels,
     check_name,
     check_resize,
     check_transition,
-    invalid,
     utcnow,
 )
 from service.schemas import (
@@ -35,10 +32,10 @@ from service.schemas import (
     VMStatus,
 )
 
-__all__ = ["RESIZABLE", "TRANSITIONS", "IfMatch", "VMService", "invalid", "utcnow"]
 MAX_WRITE_ATTEMPTS = 64
 IfMatch = int | Collection[int] | None  # the revisions a write accepts; None accepts any
 
+T = TypeVar("T")
 _FIELDS = ("name", "status", "os", "cpu_cores", "memory_mib", "storage_gib", "ip_address")
 
 
@@ -208,23 +205,17 @@ class VMService:
         ctx: WriteContext | None = None,
     ) -> None:
         """Delete a VM; a running or suspended one only with `force`."""
-        ctx = ctx or WriteContext()
-        for _ in range(MAX_WRITE_ATTEMPTS):
-            current = await self.repo.get_by_id(vm_id)
-            _check_if_match(current, if_match)
+        context = ctx or WriteContext()
+
+        async def attempt(current: VM) -> None:
             if current.status in DELETE_NEEDS_FORCE and not force:
                 raise RuleViolation(
                     f"the VM is {current.status.value}; stop it first or delete with force=true"
                 )
-            try:
-                event = deleted_event(current, self.clock(), ctx)
-                await self.repo.delete(vm_id, current.revision, event)
-                return
-            except PreconditionFailed:
-                if if_match is not None:
-                    raise
-                await _backoff()
-        raise WriteContention("the VM kept changing; retry")
+            event = deleted_event(current, self.clock(), context)
+            await self.repo.delete(vm_id, current.revision, event)
+
+        await self._compare_and_set(vm_id, if_match, attempt)
 
     async def _write(
         self,
@@ -233,17 +224,27 @@ class VMService:
         build: Callable[[VM], dict[str, Any]],
         ctx: WriteContext,
     ) -> VM:
-        """Compare-and-set loop: read, check rules on that state, write only if it is unchanged."""
-        for _ in range(MAX_WRITE_ATTEMPTS):
-            current = await self.repo.get_by_id(vm_id)
-            _check_if_match(current, if_match)
+        """Write the changes `build` derives from the current state (none: no write)."""
+
+        async def attempt(current: VM) -> VM:
             changes = build(current)
             if not changes:
                 return current
             changes["updated_at"] = self.clock()
+            event = updated_event(current, changes, ctx)
+            return await self.repo.update(vm_id, current.revision, changes, event)
+
+        return await self._compare_and_set(vm_id, if_match, attempt)
+
+    async def _compare_and_set(
+        self, vm_id: str, if_match: IfMatch, attempt: Callable[[VM], Awaitable[T]]
+    ) -> T:
+        """Read, check the rules on that state, write only if it is unchanged; retry if it was."""
+        for _ in range(MAX_WRITE_ATTEMPTS):
+            current = await self.repo.get_by_id(vm_id)
+            _check_if_match(current, if_match)
             try:
-                event = updated_event(current, changes, ctx)
-                return await self.repo.update(vm_id, current.revision, changes, event)
+                return await attempt(current)
             except PreconditionFailed:
                 if if_match is not None:
                     raise

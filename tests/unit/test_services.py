@@ -7,8 +7,9 @@ import itertools
 import pytest
 
 from service.errors import InvalidTransition, NameConflict, RuleViolation, ValidationFailed
+from service.rules import TRANSITIONS
 from service.schemas import VM, InitialStatus, VMCreate, VMPatch, VMReplace, VMStatus
-from service.services import TRANSITIONS, VMService
+from service.services import VMService
 from tests.unit.fake_repository import FakeRepository
 
 ALLOWED = {
