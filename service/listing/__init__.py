@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import ipaddress
 import re
+import sys
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -19,7 +20,7 @@ from service.schemas import LABEL_KEY_PATTERN, VMStatus
 __all__ = [
     "DEFAULT_PAGE_SIZE", "MAX_BOUND", "MAX_PAGE_SIZE", "QUERY_PARAMS", "Cursor", "ListParams",
     "ListQuery", "PageTokens", "SortOrder", "build_filter", "check_param_names", "compile_query",
-    "ip_key", "search_keys", "sort_value",
+    "ip_key", "next_code_point", "prefix_successor", "search_keys", "sort_value",
 ]  # fmt: skip
 
 MAX_PAGE_SIZE = 500
@@ -27,6 +28,7 @@ DEFAULT_PAGE_SIZE = 50
 MAX_BOUND = 2**53  # range bounds: exact in JSON clients, inside BSON int64 (as the controller)
 MAX_VALUES = 20  # per repeatable parameter: bounds the index scans one query may fan out to
 _LABEL_KEY_RE = re.compile(LABEL_KEY_PATTERN.removesuffix("$"))
+_SURROGATES = range(0xD800, 0xE000)  # UTF-16 halves: no character, not encodable in UTF-8
 
 
 class SortOrder(StrEnum):
@@ -170,18 +172,54 @@ def _ip_filter(params: ListParams) -> dict[str, Any]:
     return {}
 
 
+def next_code_point(char: str) -> str | None:
+    """The Unicode scalar value after `char` (surrogates are not ones), None after U+10FFFF."""
+    following = ord(char) + 1
+    if following == _SURROGATES.start:
+        following = _SURROGATES.stop
+    return chr(following) if following <= sys.maxunicode else None
+
+
+def prefix_successor(prefix: str) -> str | None:
+    """The least string above every string starting with `prefix`; None when there is none.
+
+    MongoDB orders strings by their UTF-8 bytes, that is by code point, so that is `prefix`
+    without its trailing U+10FFFFs, its last character stepped to the next scalar value.
+    """
+    stem = prefix.rstrip(chr(sys.maxunicode))
+    following = next_code_point(stem[-1]) if stem else None
+    return None if following is None else stem[:-1] + following
+
+
 def _prefix_range(prefix: str) -> dict[str, Any]:
     """Case-insensitive literal prefix as a range on the lowercased `name_key`: [p, successor)."""
     low = prefix.lower()
     bound: dict[str, Any] = {"$gte": low}
-    stem = low.rstrip(chr(0x10FFFF))
-    if stem:
-        bound["$lt"] = stem[:-1] + chr(ord(stem[-1]) + 1)
+    if (successor := prefix_successor(low)) is not None:
+        bound["$lt"] = successor
     return bound
 
 
+def _check_text(params: ListParams) -> None:
+    """Every text parameter is Unicode the database can store: no lone surrogates."""
+    for name in ("os", "name_prefix", "label", "ip_address", "ip_in", "page_token"):
+        value = getattr(params, name)
+        for text in value if isinstance(value, list) else [value]:
+            if text is not None and not _is_scalar_text(text):
+                raise invalid(name, "contains a lone surrogate, which is not valid Unicode text")
+
+
+def _is_scalar_text(text: str) -> bool:
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def _checked(params: ListParams) -> None:
-    """Range contradictions, naive times, value counts and lengths."""
+    """Range contradictions, naive times, value counts, lengths and text."""
+    _check_text(params)
     for name in ("status", "os", "label"):
         values = getattr(params, name) or []
         if len(values) > MAX_VALUES:
