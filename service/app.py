@@ -156,7 +156,7 @@ def create_app(settings: Settings, startup_check: StartupCheck | None = None) ->
             tokens = PageTokens(secret.get_secret_value() if secret else None)
             repository = VMRepository(database)
             app.state.vm_service = VMService(repository, page_tokens=tokens)
-            app.state.event_service = EventService(repository)
+            app.state.event_service = EventService(repository, page_tokens=tokens)
             app.state.idempotency = IdempotencyService(IdempotencyRepository(database))
             verifier.repo = ApiKeyRepository(database)
             yield

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
+import hashlib
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -11,7 +10,8 @@ from typing import Any, Protocol
 
 import msgspec
 
-from service.errors import FieldError, ValidationFailed
+from service.errors import ValidationFailed
+from service.listing.tokens import PageTokens, invalid
 from service.schemas import VM, EventAction, VMEvent, VMEventPage, VMStatus
 
 RECORDED_FIELDS = (
@@ -69,22 +69,22 @@ def deleted_event(current: VM, timestamp: datetime, ctx: WriteContext) -> dict[s
     return _event(EventAction.DELETED, current.revision + 1, changes, timestamp, ctx)
 
 
-def encode_event_token(event: VMEvent) -> str:
-    """An opaque token pointing just after `event` (newest first)."""
-    raw = msgspec.json.encode([event.revision])
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+MAX_REVISION = 2**63 - 1  # BSON int64, the widest integer MongoDB compares
+_WALK = "ListVMEvents"  # ListVMs bindings hash [sort order, filter]: never this
 
 
-def decode_event_token(token: str) -> int:
-    """Inverse of encode_event_token; a damaged token is a 400 naming `page_token`."""
-    try:
-        raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
-        (revision,) = msgspec.json.decode(raw, type=tuple[int])
-        return revision
-    except (binascii.Error, ValueError, msgspec.DecodeError):
-        message = "not a token this service issued"
-        errors = [FieldError("page_token", message)]
-        raise ValidationFailed(f"page_token: {message}", errors) from None
+def event_binding(vm_id: str) -> str:
+    """What an events page token is bound to: this VM's history, newest first."""
+    digest = hashlib.sha256(msgspec.json.encode([_WALK, vm_id.lower()]))
+    return digest.hexdigest()[:32]
+
+
+def decode_event_token(tokens: PageTokens, vm_id: str, token: str) -> int:
+    """The revision a signed token of this VM's walk points below; else a 400 naming it."""
+    cursor = tokens.decode(token, event_binding(vm_id), "revision", foreign="another VM")
+    if not isinstance(cursor.value, int) or not 1 <= cursor.value <= MAX_REVISION:
+        raise invalid("page_token", "not a page token this service issued")
+    return cursor.value
 
 
 class EventRepository(Protocol):
@@ -102,19 +102,35 @@ class EventRepository(Protocol):
 class EventService:
     """Reads a VM's change history (also after the VM was deleted)."""
 
-    def __init__(self, repo: EventRepository) -> None:
-        """Read events through `repo`."""
+    def __init__(self, repo: EventRepository, page_tokens: PageTokens | None = None) -> None:
+        """Read events through `repo`; `page_tokens` signs the page tokens (as for ListVMs)."""
         self.repo = repo
+        self.page_tokens = page_tokens or PageTokens()
 
     async def list_events(
         self, vm_id: str, page_size: int = DEFAULT_PAGE_SIZE, page_token: str | None = None
     ) -> VMEventPage:
         """A page of the VM's events, newest first; 404 only for an id that never existed."""
-        before = decode_event_token(page_token) if page_token else None
+        before = None
+        if page_token:
+            try:
+                before = decode_event_token(self.page_tokens, vm_id, page_token)
+            except ValidationFailed:
+                await self._check_known(vm_id)  # an unknown VM is a 404, token or not
+                raise
         items = await self.repo.list_events(vm_id, page_size + 1, before)
-        if not items and before is None:
-            await self.repo.get_by_id(vm_id)  # a VM stored before history existed has no events
+        if not items:
+            await self._check_known(vm_id)
         more = len(items) > page_size
         items = items[:page_size]
-        token = encode_event_token(items[-1]) if more else None
+        token = None
+        if more:
+            last = items[-1]
+            binding = event_binding(vm_id)
+            token = self.page_tokens.encode(binding, last.revision, last.id, ties=False)
         return VMEventPage(items=items, next_page_token=token)
+
+    async def _check_known(self, vm_id: str) -> None:
+        """Raise NotFound unless the VM exists or has a history (a deleted VM keeps its own)."""
+        if not await self.repo.list_events(vm_id, 1):
+            await self.repo.get_by_id(vm_id)  # a VM stored before history existed has no events

@@ -51,8 +51,15 @@ class PageTokens:
         payload = msgspec.json.encode([TOKEN_VERSION, binding, value, vm_id, ties])
         return base64.urlsafe_b64encode(payload + self._mac(payload)).decode().rstrip("=")
 
-    def decode(self, token: str, binding: str, sort_field: str) -> Cursor:
-        """Check the signature and that the token was made for this filter and sort."""
+    def decode(
+        self,
+        token: str,
+        binding: str,
+        sort_field: str,
+        foreign: str = "other filters or another sort order",
+    ) -> Cursor:
+        """Check the signature and that the token was made for this walk (`binding`): filters
+        and sort order for ListVMs, or the `foreign` one its 400 names."""
         try:
             raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
         except (binascii.Error, ValueError):
@@ -70,8 +77,6 @@ class PageTokens:
         if version != TOKEN_VERSION:
             raise invalid("page_token", "this page token has expired; start from the first page")
         if bound_to != binding:
-            raise invalid(
-                "page_token", "this page token belongs to other filters or another sort order"
-            )
+            raise invalid("page_token", f"this page token belongs to {foreign}")
         kind = _SORT_TYPES.get(sort_field, int)
         return Cursor(msgspec.convert(value, kind, strict=False), str(vm_id), bool(ties))
