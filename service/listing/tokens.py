@@ -58,8 +58,8 @@ class PageTokens:
         sort_field: str,
         foreign: str = "other filters or another sort order",
     ) -> Cursor:
-        """Check the signature and that the token was made for this walk (`binding`): filters
-        and sort order for ListVMs, or the `foreign` one its 400 names."""
+        """Check the signature and that the token was made for this walk (`binding`: filters
+        and sort for ListVMs, the VM for ListVMEvents); `foreign` says what a mismatch means."""
         try:
             raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
         except (binascii.Error, ValueError):
