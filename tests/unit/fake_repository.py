@@ -10,10 +10,10 @@ import msgspec
 from bson import ObjectId
 
 from service.errors import NameConflict, NotFound, WriteContention
-from service.listing import ListQuery
+from service.listing import ListQuery, search_keys
 from service.schemas import VM, VMEvent
 from service.services import StaleRevision
-from service.stored import CHANGEABLE_FIELDS
+from service.stored import CHANGEABLE_FIELDS, stored_vm
 
 Events = list[VMEvent]  # (inside FakeRepository, `list` names the method)
 
@@ -40,6 +40,7 @@ class FakeRepository:
 
     async def create(self, fields: dict[str, Any], event: dict[str, Any]) -> VM:
         """Insert with its event; a taken name (any case) -> NameConflict."""
+        stored_vm({**fields, **search_keys(fields)})  # the shape VMRepository would insert
         self._check_name_free(fields["name"], None)
         vm = msgspec.convert({**fields, "id": str(ObjectId())}, VM)
         self._record(event, vm.id)
