@@ -95,10 +95,10 @@ class VMService:
         """Register a new VM at revision 1."""
         now = self.clock()
         check_name(data.name)
+        ip = canonical_ip(data.ip_address)
         check_labels(data.labels)
-        fields: dict[str, Any] = msgspec.to_builtins(data)
-        fields["ip_address"] = canonical_ip(data.ip_address)
-        fields.update(revision=1, created_at=now, updated_at=now)
+        fields: dict[str, Any] = msgspec.to_builtins(data)  # every writable field
+        fields.update(ip_address=ip, revision=1, created_at=now, updated_at=now)
         return await self.repo.create(fields, created_event(fields, ctx or WriteContext()))
 
     async def ping(self) -> None:
