@@ -25,7 +25,7 @@ from service.apikeys import ApiKeyRepository
 from service.auth import ApiKeyAuthMiddleware, KeyVerifier
 from service.config import Settings
 from service.controllers import HealthController, VMController
-from service.db import init_odm_when_reachable, make_client
+from service.db import make_client, wait_until_reachable
 from service.errors import (
     DatabaseUnavailable,
     FieldError,
@@ -120,8 +120,8 @@ StartupCheck = Callable[[], Awaitable[str | None]]
 async def prepare(
     app: Litestar, database: AsyncDatabase[dict[str, object]], check: StartupCheck | None
 ) -> None:
-    """Bind the ODM once MongoDB answers, then retry `check` until it returns None (ready)."""
-    await init_odm_when_reachable(database)
+    """Wait until MongoDB answers, then retry `check` until it returns None (ready)."""
+    await wait_until_reachable(database)
     reported = None
     while check is not None and (problem := await check()) is not None:
         app.state.not_ready = problem

@@ -29,6 +29,7 @@ from service.idempotency import IDEMPOTENCY_ERRORS, IdempotencyService, idempote
 from service.listing import (
     DEFAULT_PAGE_SIZE,
     MAX_PAGE_SIZE,
+    MAX_RANGE,
     ListParams,
     SortOrder,
     check_param_names,
@@ -63,9 +64,8 @@ Service = NamedDependency[VMService]
 Events = NamedDependency[EventService]
 Idempotency = NamedDependency[IdempotencyService]
 AppSettings = NamedDependency[Settings]
-MAX_RANGE = 2**53  # range bounds stay exact in JSON clients and within MongoDB's int64
 VMId = Annotated[str, Parameter(description="the VM's id (24 hex characters)")]
-PageSize = Annotated[int, Parameter(ge=1, le=500)]
+PageSize = Annotated[int, Parameter(ge=1, le=MAX_PAGE_SIZE)]
 PageToken = Annotated[str | None, Parameter(description="next_page_token of the previous page")]
 Req = Request[Any, Any, Any]
 _WRITE_ERRORS = (

@@ -1,4 +1,4 @@
-"""MongoDB client lifecycle, Beanie initialisation and the bundled local mongod launcher."""
+"""MongoDB client lifecycle, the wait for MongoDB to answer, the bundled local mongod launcher."""
 
 from __future__ import annotations
 
@@ -12,13 +12,11 @@ import subprocess
 import time
 from pathlib import Path
 
-from beanie import init_beanie
 from pymongo import AsyncMongoClient, MongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import OperationFailure, PyMongoError
 
 from service.config import Settings
-from service.documents import DOCUMENT_MODELS
 
 REPLICA_SET = "rs0"
 log = logging.getLogger("service.db")
@@ -55,18 +53,13 @@ async def answers(url: str, settings: Settings) -> bool:
         await client.close()
 
 
-async def init_odm(database: AsyncDatabase[dict[str, object]]) -> None:
-    """Bind the Beanie documents to `database`; indexes come from migrations, not from here."""
-    await init_beanie(database=database, document_models=DOCUMENT_MODELS, skip_indexes=True)
-
-
-async def init_odm_when_reachable(
+async def wait_until_reachable(
     database: AsyncDatabase[dict[str, object]], retry_seconds: float = 1.0
 ) -> None:
-    """Keep trying init_odm until MongoDB answers (the service may start before its database)."""
+    """Ping until MongoDB answers (the service may start before its database)."""
     while True:
         try:
-            await init_odm(database)
+            await database.command("ping")
             return
         except PyMongoError as exc:
             log.warning("MongoDB not reachable yet (%s); retrying", type(exc).__name__)

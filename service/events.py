@@ -12,12 +12,16 @@ import msgspec
 
 from service.errors import ValidationFailed
 from service.listing.tokens import PageTokens, invalid
-from service.schemas import VM, EventAction, VMEvent, VMEventPage, VMStatus
+from service.schemas import (
+    VM,
+    WRITABLE_FIELDS,
+    EventAction,
+    VMEvent,
+    VMEventPage,
+    VMStatus,
+)
 
-RECORDED_FIELDS = (
-    "name", "status", "os", "cpu_cores", "memory_mib", "storage_gib",
-    "ip_address", "labels", "description",
-)  # fmt: skip
+RECORDED_FIELDS = WRITABLE_FIELDS
 DEFAULT_PAGE_SIZE = 50
 
 

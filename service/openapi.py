@@ -15,18 +15,28 @@ from litestar.openapi.spec import (
     Schema,
 )
 
-from service.schemas import LABEL_KEY_PATTERN, MAX_LABELS
+from service.schemas import (
+    LABEL_KEY_MAX_LENGTH,
+    LABEL_KEY_PATTERN,
+    LABEL_VALUE_MAX_LENGTH,
+    MAX_LABELS,
+    NAME_MAX_LENGTH,
+    OS_MAX_LENGTH,
+)
 
 STRICT_BODIES = ("VMCreate", "VMReplace", "VMPatch")
 
 
 def _labels(nullable_values: bool) -> Schema:
-    value = Schema(type=OpenAPIType.STRING, max_length=63)
+    value = Schema(type=OpenAPIType.STRING, max_length=LABEL_VALUE_MAX_LENGTH)
     return Schema(
         type=OpenAPIType.OBJECT,
         max_properties=MAX_LABELS,
         property_names=Schema(
-            type=OpenAPIType.STRING, min_length=1, max_length=63, pattern=LABEL_KEY_PATTERN
+            type=OpenAPIType.STRING,
+            min_length=1,
+            max_length=LABEL_KEY_MAX_LENGTH,
+            pattern=LABEL_KEY_PATTERN,
         ),
         additional_properties=(
             Schema(one_of=[value, Schema(type=OpenAPIType.NULL)]) if nullable_values else value
@@ -56,9 +66,9 @@ def _refine_list_parameters(openapi: OpenAPI) -> None:
     rules: dict[str, Schema] = {
         "os": Schema(
             type=OpenAPIType.ARRAY,
-            items=Schema(type=OpenAPIType.STRING, min_length=1, max_length=64),
+            items=Schema(type=OpenAPIType.STRING, min_length=1, max_length=OS_MAX_LENGTH),
         ),
-        "name_prefix": Schema(type=OpenAPIType.STRING, min_length=1, max_length=63),
+        "name_prefix": Schema(type=OpenAPIType.STRING, min_length=1, max_length=NAME_MAX_LENGTH),
         "ip_address": Schema(
             one_of=[
                 Schema(type=OpenAPIType.STRING, format=OpenAPIFormat.IPV4),

@@ -17,18 +17,26 @@ from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import ConnectionFailure, DuplicateKeyError, PyMongoError
 
-from service.documents import IDEMPOTENCY_COLLECTION, VM_EVENTS_COLLECTION, VMS_COLLECTION
 from service.errors import (
     DatabaseUnavailable,
     IdempotencyKeyInFlight,
     NameConflict,
     NotFound,
-    PreconditionFailed,
     WriteContention,
 )
 from service.idempotency import KeyRecord, StoredResponse
 from service.listing import ListQuery, search_keys
 from service.schemas import VM, VMEvent
+from service.services import StaleRevision
+from service.stored import (
+    CHANGEABLE_FIELDS,
+    IDEMPOTENCY_COLLECTION,
+    VM_EVENTS_COLLECTION,
+    VM_PROJECTION,
+    VMS_COLLECTION,
+    stored_vm,
+    to_vm,
+)
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -92,12 +100,6 @@ def _and(base: Raw, extra: Raw) -> Raw:
     return {"$and": [base, extra]} if base else extra
 
 
-def to_vm(doc: Raw) -> VM:
-    """Convert a raw `vms` document into the API's VM."""
-    doc["id"] = str(doc.pop("_id"))
-    return msgspec.convert(doc, VM)
-
-
 def to_event(doc: Raw) -> VMEvent:
     """Convert a raw `vm_events` document into the API's VMEvent."""
     doc["id"] = str(doc.pop("_id"))
@@ -105,21 +107,12 @@ def to_event(doc: Raw) -> VMEvent:
     return msgspec.convert(doc, VMEvent)
 
 
-_PROJECTION = {
-    field: 1
-    for field in (
-        "name", "status", "os", "cpu_cores", "memory_mib", "storage_gib",
-        "ip_address", "labels", "description", "revision", "created_at", "updated_at",
-    )
-}  # fmt: skip
-
-
 class VMRepository:
     """Stores VMs in `vms` and their history in `vm_events`: each write and its event commit
     together in one transaction, and every update is a compare-and-set on the revision."""
 
     def __init__(self, database: AsyncDatabase[Raw]) -> None:
-        """Work on `vms` and `vm_events` of `database` (usable before Beanie is initialised)."""
+        """Work on `vms` and `vm_events` of `database`."""
         self.vms: AsyncCollection[Raw] = database.get_collection(VMS_COLLECTION)
         self.events: AsyncCollection[Raw] = database.get_collection(VM_EVENTS_COLLECTION)
 
@@ -131,7 +124,7 @@ class VMRepository:
             with pymongo.timeout(client.options.timeout):
                 return await session.with_transaction(work)
 
-    async def _record(self, event: Raw, oid: ObjectId, session: AsyncClientSession | None) -> None:
+    async def _record(self, event: Raw, oid: ObjectId, session: AsyncClientSession) -> None:
         """Append `event` to the VM's history; a revision recorded already aborts the write."""
         try:
             await self.events.insert_one({**event, "vm_id": oid}, session=session)
@@ -146,17 +139,16 @@ class VMRepository:
         await self.vms.database.command("ping")
 
     @translate_errors
-    async def create(self, fields: Raw, event: Raw | None = None) -> VM:
+    async def create(self, fields: Raw, event: Raw) -> VM:
         """Insert a new VM and its `created` event; a taken name (any case) -> NameConflict."""
-        doc = {"_id": ObjectId(), **fields, **search_keys(fields)}
+        doc = {"_id": ObjectId(), **stored_vm({**fields, **search_keys(fields)})}
 
-        async def work(session: AsyncClientSession | None) -> None:
+        async def work(session: AsyncClientSession) -> None:
             await self.vms.insert_one(doc, session=session)
-            if event is not None:
-                await self._record(event, doc["_id"], session)
+            await self._record(event, doc["_id"], session)
 
         try:
-            await (self._transaction(work) if event is not None else work(None))
+            await self._transaction(work)
         except DuplicateKeyError:
             raise NameConflict(f"a VM named {fields['name']!r} already exists") from None
         return to_vm(doc)
@@ -164,7 +156,7 @@ class VMRepository:
     @translate_errors
     async def get_by_id(self, vm_id: str) -> VM:
         """Return the VM or raise NotFound."""
-        doc = await self.vms.find_one({"_id": parse_id(vm_id)}, _PROJECTION)
+        doc = await self.vms.find_one({"_id": parse_id(vm_id)}, VM_PROJECTION)
         if doc is None:
             raise NotFound(f"no VM with id {vm_id!r}")
         return to_vm(doc)
@@ -175,7 +167,7 @@ class VMRepository:
         items: list[VM] = []
         for mongo_filter, sort in page_queries(query):
             cursor = self.vms.find(
-                mongo_filter, _PROJECTION, sort=sort, limit=query.limit - len(items)
+                mongo_filter, VM_PROJECTION, sort=sort, limit=query.limit - len(items)
             )
             items.extend([to_vm(doc) async for doc in cursor])
             if len(items) >= query.limit:
@@ -201,26 +193,26 @@ class VMRepository:
             raise
 
     @translate_errors
-    async def update(
-        self, vm_id: str, expected_revision: int, changes: Raw, event: Raw | None = None
-    ) -> VM:
+    async def update(self, vm_id: str, expected_revision: int, changes: Raw, event: Raw) -> VM:
         """Set `changes` and record `event` if the VM is still at `expected_revision`."""
         oid = parse_id(vm_id)
+        if unknown := changes.keys() - CHANGEABLE_FIELDS:
+            raise ValueError(f"not changeable fields of a stored VM: {sorted(unknown)}")
 
-        async def work(session: AsyncClientSession | None) -> Raw | None:
+        async def work(session: AsyncClientSession) -> Raw | None:
             doc = await self.vms.find_one_and_update(
                 {"_id": oid, "revision": expected_revision},
                 {"$set": {**changes, **search_keys(changes)}, "$inc": {"revision": 1}},
-                projection=_PROJECTION,
+                projection=VM_PROJECTION,
                 return_document=ReturnDocument.AFTER,
                 session=session,
             )
-            if doc is not None and event is not None:
+            if doc is not None:
                 await self._record(event, oid, session)
             return doc
 
         try:
-            doc = await (self._transaction(work) if event is not None else work(None))
+            doc = await self._transaction(work)
         except DuplicateKeyError:
             raise NameConflict(f"a VM named {changes.get('name')!r} already exists") from None
         if doc is None:
@@ -229,19 +221,19 @@ class VMRepository:
         return to_vm(doc)
 
     @translate_errors
-    async def delete(self, vm_id: str, expected_revision: int, event: Raw | None = None) -> None:
+    async def delete(self, vm_id: str, expected_revision: int, event: Raw) -> None:
         """Delete the VM if it is still at `expected_revision`, recording `event` with it."""
         oid = parse_id(vm_id)
 
-        async def work(session: AsyncClientSession | None) -> bool:
+        async def work(session: AsyncClientSession) -> bool:
             result = await self.vms.delete_one(
                 {"_id": oid, "revision": expected_revision}, session=session
             )
-            if result.deleted_count and event is not None:
+            if result.deleted_count:
                 await self._record(event, oid, session)
             return bool(result.deleted_count)
 
-        if not await (self._transaction(work) if event is not None else work(None)):
+        if not await self._transaction(work):
             await self._raise_missing_or_stale(oid, vm_id)
 
     @translate_errors
@@ -256,11 +248,12 @@ class VMRepository:
         return [to_event(doc) async for doc in cursor]
 
     async def _raise_missing_or_stale(self, oid: ObjectId, vm_id: str) -> None:
+        """After a compare-and-set matched nothing: NotFound, or the internal StaleRevision (the
+        service decides whether the client sees 412 or the write is retried)."""
         current = await self.vms.find_one({"_id": oid}, {"revision": 1})
         if current is None:
             raise NotFound(f"no VM with id {vm_id!r}")
-        revision = int(current["revision"])
-        raise PreconditionFailed(f"the VM is at revision {revision}", current_revision=revision)
+        raise StaleRevision(int(current["revision"]))
 
 
 class IdempotencyRepository:

@@ -11,7 +11,14 @@ from msgspec import UNSET, Meta, Struct, UnsetType
 
 NAME_PATTERN = r"^[A-Za-z0-9]([A-Za-z0-9._-]*[A-Za-z0-9])?$"
 LABEL_KEY_PATTERN = r"^[a-z0-9]([a-z0-9._/-]*[a-z0-9])?$"
+# The limits of a VM's fields, named once: listing and the OpenAPI refinements reuse them, and
+# tests/integration/test_validator_drift.py compares them with the validator of migration 0001.
+NAME_MAX_LENGTH = 63
+OS_MAX_LENGTH = 64
+LABEL_KEY_MAX_LENGTH = 63
+LABEL_VALUE_MAX_LENGTH = 63
 MAX_LABELS = 64
+DESCRIPTION_MAX_LENGTH = 1024
 
 
 class VMStatus(StrEnum):
@@ -35,11 +42,11 @@ class InitialStatus(StrEnum):
 Name = Annotated[
     str,
     Meta(
-        min_length=1, max_length=63, pattern=NAME_PATTERN,
+        min_length=1, max_length=NAME_MAX_LENGTH, pattern=NAME_PATTERN,
         description="unique ignoring case", examples=["web-01"],
     ),
 ]  # fmt: skip
-OsName = Annotated[str, Meta(min_length=1, max_length=64, examples=["ubuntu-24.04"])]
+OsName = Annotated[str, Meta(min_length=1, max_length=OS_MAX_LENGTH, examples=["ubuntu-24.04"])]
 CpuCores = Annotated[int, Meta(ge=1, le=1024)]
 MemoryMiB = Annotated[int, Meta(ge=128, le=33554432)]
 StorageGiB = Annotated[int, Meta(ge=1, le=1048576)]
@@ -50,10 +57,12 @@ IpAddress = Annotated[
         examples=["10.0.0.5"],
     ),
 ]  # fmt: skip
-LabelKey = Annotated[str, Meta(min_length=1, max_length=63, pattern=LABEL_KEY_PATTERN)]
-LabelValue = Annotated[str, Meta(max_length=63)]
+LabelKey = Annotated[
+    str, Meta(min_length=1, max_length=LABEL_KEY_MAX_LENGTH, pattern=LABEL_KEY_PATTERN)
+]
+LabelValue = Annotated[str, Meta(max_length=LABEL_VALUE_MAX_LENGTH)]
 Labels = Annotated[dict[LabelKey, LabelValue], Meta(max_length=MAX_LABELS)]
-Description = Annotated[str, Meta(max_length=1024)]
+Description = Annotated[str, Meta(max_length=DESCRIPTION_MAX_LENGTH)]
 
 
 class VMCreate(Struct, forbid_unknown_fields=True, kw_only=True):
@@ -82,6 +91,10 @@ class VMReplace(Struct, forbid_unknown_fields=True, kw_only=True):
     ip_address: IpAddress | None = None
     labels: Labels = msgspec.field(default_factory=dict)
     description: Description = ""
+
+
+WRITABLE_FIELDS: tuple[str, ...] = VMReplace.__struct_fields__
+"""The fields a client writes (the same in VMCreate, VMReplace and VMPatch)."""
 
 
 class VMPatch(Struct, forbid_unknown_fields=True, kw_only=True):

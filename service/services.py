@@ -36,7 +36,18 @@ MAX_WRITE_ATTEMPTS = 64
 IfMatch = int | Collection[int] | None  # the revisions a write accepts; None accepts any
 
 T = TypeVar("T")
-_FIELDS = ("name", "status", "os", "cpu_cores", "memory_mib", "storage_gib", "ip_address")
+
+
+class StaleRevision(Exception):
+    """Storage's answer to a lost compare-and-set: the VM is no longer at the expected revision.
+
+    Never reaches a client: the service retries, or answers 412 when the client sent If-Match.
+    """
+
+    def __init__(self, current_revision: int) -> None:
+        """Record the revision the VM is at now."""
+        super().__init__(f"the VM is at revision {current_revision}")
+        self.current_revision = current_revision
 
 
 class Repository(Protocol):
@@ -45,8 +56,8 @@ class Repository(Protocol):
     async def ping(self) -> None:
         """Raise DatabaseUnavailable unless storage answers."""
 
-    async def create(self, fields: dict[str, Any], event: dict[str, Any] | None = None) -> VM:
-        """Insert (with its event, atomically); raise NameConflict for a taken name."""
+    async def create(self, fields: dict[str, Any], event: dict[str, Any]) -> VM:
+        """Insert with its event, atomically; raise NameConflict for a taken name."""
 
     async def get_by_id(self, vm_id: str) -> VM:
         """Return the VM or raise NotFound."""
@@ -58,18 +69,12 @@ class Repository(Protocol):
         """How many VMs match the query's filter."""
 
     async def update(
-        self,
-        vm_id: str,
-        expected_revision: int,
-        changes: dict[str, Any],
-        event: dict[str, Any] | None = None,
+        self, vm_id: str, expected_revision: int, changes: dict[str, Any], event: dict[str, Any]
     ) -> VM:
-        """Compare-and-set on revision (with its event); raise NotFound or PreconditionFailed."""
+        """Compare-and-set on revision, with its event; raise NotFound or StaleRevision."""
 
-    async def delete(
-        self, vm_id: str, expected_revision: int, event: dict[str, Any] | None = None
-    ) -> None:
-        """Compare-and-delete on revision (with its event); raise NotFound or PreconditionFailed."""
+    async def delete(self, vm_id: str, expected_revision: int, event: dict[str, Any]) -> None:
+        """Compare-and-delete on revision, with its event; raise NotFound or StaleRevision."""
 
 
 class VMService:
@@ -89,20 +94,11 @@ class VMService:
     async def create_vm(self, data: VMCreate, ctx: WriteContext | None = None) -> VM:
         """Register a new VM at revision 1."""
         now = self.clock()
-        fields: dict[str, Any] = {
-            "name": check_name(data.name),
-            "status": data.status.value,
-            "os": data.os,
-            "cpu_cores": data.cpu_cores,
-            "memory_mib": data.memory_mib,
-            "storage_gib": data.storage_gib,
-            "ip_address": canonical_ip(data.ip_address),
-            "labels": check_labels(data.labels),
-            "description": data.description,
-            "revision": 1,
-            "created_at": now,
-            "updated_at": now,
-        }
+        check_name(data.name)
+        ip = canonical_ip(data.ip_address)
+        check_labels(data.labels)
+        fields: dict[str, Any] = msgspec.to_builtins(data)  # every writable field
+        fields.update(ip_address=ip, revision=1, created_at=now, updated_at=now)
         return await self.repo.create(fields, created_event(fields, ctx or WriteContext()))
 
     async def ping(self) -> None:
@@ -146,12 +142,8 @@ class VMService:
             status = current.status if isinstance(data.status, msgspec.UnsetType) else data.status
             check_transition(current.status, status)
             check_resize(current, data.cpu_cores, data.memory_mib, data.storage_gib)
-            desired = {
-                "name": data.name, "status": status.value, "os": data.os,
-                "cpu_cores": data.cpu_cores, "memory_mib": data.memory_mib,
-                "storage_gib": data.storage_gib, "ip_address": ip,
-                "labels": data.labels, "description": data.description,
-            }  # fmt: skip
+            desired: dict[str, Any] = msgspec.to_builtins(data)
+            desired.update(status=status.value, ip_address=ip)
             return _diff(current, desired)
 
         return await self._write(vm_id, if_match, build, ctx or WriteContext())
@@ -172,11 +164,10 @@ class VMService:
             check_labels({k: "" for k in patch.labels})
 
         def build(current: VM) -> dict[str, Any]:
-            desired: dict[str, Any] = {}
-            for field in (*_FIELDS, "description"):
-                value = ip if field == "ip_address" else getattr(patch, field)
-                if value is not unset:
-                    desired[field] = value.value if isinstance(value, VMStatus) else value
+            desired: dict[str, Any] = msgspec.to_builtins(patch)  # the fields given (not UNSET)
+            desired.pop("labels", None)
+            if ip is not unset:
+                desired["ip_address"] = ip
             if patch.labels is not unset:
                 labels = dict(current.labels)
                 for key, value in patch.labels.items():
@@ -245,9 +236,11 @@ class VMService:
             _check_if_match(current, if_match)
             try:
                 return await attempt(current)
-            except PreconditionFailed:
-                if if_match is not None:
-                    raise
+            except StaleRevision as lost:
+                if if_match is not None:  # the client's expected revision is gone: its 412
+                    raise PreconditionFailed(
+                        str(lost), current_revision=lost.current_revision
+                    ) from None
                 await _backoff()
         raise WriteContention("the VM kept changing; retry")
 

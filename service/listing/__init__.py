@@ -15,17 +15,24 @@ import msgspec
 
 from service.listing.keys import ip_key, search_keys, sort_value
 from service.listing.tokens import Cursor, PageTokens, invalid
-from service.schemas import LABEL_KEY_PATTERN, VMStatus
+from service.schemas import (
+    LABEL_KEY_MAX_LENGTH,
+    LABEL_KEY_PATTERN,
+    LABEL_VALUE_MAX_LENGTH,
+    NAME_MAX_LENGTH,
+    OS_MAX_LENGTH,
+    VMStatus,
+)
 
 __all__ = [
-    "DEFAULT_PAGE_SIZE", "MAX_BOUND", "MAX_PAGE_SIZE", "QUERY_PARAMS", "Cursor", "ListParams",
+    "DEFAULT_PAGE_SIZE", "MAX_PAGE_SIZE", "MAX_RANGE", "QUERY_PARAMS", "Cursor", "ListParams",
     "ListQuery", "PageTokens", "SortOrder", "build_filter", "check_param_names", "compile_query",
     "ip_key", "next_code_point", "prefix_successor", "search_keys", "sort_value",
 ]  # fmt: skip
 
 MAX_PAGE_SIZE = 500
 DEFAULT_PAGE_SIZE = 50
-MAX_BOUND = 2**53  # range bounds: exact in JSON clients, inside BSON int64 (as the controller)
+MAX_RANGE = 2**53  # range bounds (the controller's too): exact in JSON clients, inside BSON int64
 MAX_VALUES = 20  # per repeatable parameter: bounds the index scans one query may fan out to
 _LABEL_KEY_RE = re.compile(LABEL_KEY_PATTERN.removesuffix("$"))
 _SURROGATES = range(0xD800, 0xE000)  # UTF-16 halves: no character, not encodable in UTF-8
@@ -126,10 +133,13 @@ def _labels(selectors: list[str]) -> dict[str, Any]:
     for selector in selectors:
         negated = selector.startswith("!")
         key, eq, value = selector.removeprefix("!").partition("=")
-        if not _LABEL_KEY_RE.fullmatch(key) or len(key) > 63 or (negated and eq):
+        if not _LABEL_KEY_RE.fullmatch(key) or len(key) > LABEL_KEY_MAX_LENGTH or (negated and eq):
             raise invalid("label", f"{selector!r} is not `key=value`, `key` or `!key`")
-        if len(value) > 63:
-            raise invalid("label", f"{selector!r}: label values have at most 63 characters")
+        if len(value) > LABEL_VALUE_MAX_LENGTH:
+            raise invalid(
+                "label",
+                f"{selector!r}: label values have at most {LABEL_VALUE_MAX_LENGTH} characters",
+            )
         if eq and values.setdefault(key, value) != value:
             raise invalid("label", f"label {key!r} cannot equal both {values[key]!r} and {value!r}")
         (absent if negated else present).append(selector if eq else key)
@@ -225,15 +235,15 @@ def _checked(params: ListParams) -> None:
         if len(values) > MAX_VALUES:
             raise invalid(name, f"at most {MAX_VALUES} values")
     for value in params.os or []:
-        if not 1 <= len(value) <= 64:
-            raise invalid("os", "an OS name has 1 to 64 characters")
-    if params.name_prefix is not None and not 1 <= len(params.name_prefix) <= 63:
-        raise invalid("name_prefix", "a name prefix has 1 to 63 characters")
+        if not 1 <= len(value) <= OS_MAX_LENGTH:
+            raise invalid("os", f"an OS name has 1 to {OS_MAX_LENGTH} characters")
+    if params.name_prefix is not None and not 1 <= len(params.name_prefix) <= NAME_MAX_LENGTH:
+        raise invalid("name_prefix", f"a name prefix has 1 to {NAME_MAX_LENGTH} characters")
     for field in _RANGES:
         low, high = getattr(params, f"{field}_min"), getattr(params, f"{field}_max")
         for name, bound in ((f"{field}_min", low), (f"{field}_max", high)):
-            if bound is not None and not 0 <= bound <= MAX_BOUND:
-                raise invalid(name, f"between 0 and {MAX_BOUND}")
+            if bound is not None and not 0 <= bound <= MAX_RANGE:
+                raise invalid(name, f"between 0 and {MAX_RANGE}")
         if low is not None and high is not None and low > high:
             raise invalid(f"{field}_min", f"{field}_min ({low}) is above {field}_max ({high})")
     for name in ("created_after", "created_before"):

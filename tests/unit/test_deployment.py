@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
+import yaml  # type: ignore[import-untyped]  # (no types-PyYAML in the dev group)
 
 from service.config import Settings
 

@@ -10,7 +10,7 @@ from service.errors import InvalidTransition, NameConflict, RuleViolation, Valid
 from service.rules import TRANSITIONS
 from service.schemas import VM, InitialStatus, VMCreate, VMPatch, VMReplace, VMStatus
 from service.services import VMService
-from tests.unit.fake_repository import FakeRepository
+from tests.unit.fake_repository import FakeRepository, event
 
 ALLOWED = {
     ("provisioning", "running"), ("provisioning", "error"),
@@ -44,7 +44,7 @@ def create_body(**overrides: object) -> VMCreate:
 async def vm_in(svc: VMService, repo: FakeRepository, status: VMStatus) -> VM:
     """A VM forced into `status` (bypassing the rules, as a fixture)."""
     vm = await svc.create_vm(create_body())
-    return await repo.update(vm.id, vm.revision, {"status": status.value})
+    return await repo.update(vm.id, vm.revision, {"status": status.value}, event(vm.revision + 1))
 
 
 def test_transition_table_is_the_documented_one() -> None:
