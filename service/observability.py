@@ -163,7 +163,7 @@ def _bad_query(name: str, message: str) -> ValidationException:
     )
 
 
-_INTEGER_RE = re.compile(r"-?[0-9]+")
+_INTEGER_RE = re.compile(r"-?(0|[1-9][0-9]*)")  # as JSON writes integers: no +, no leading 0
 
 
 @dataclass(frozen=True)
@@ -208,7 +208,10 @@ def query_spec(handler: Any, path_params: frozenset[str]) -> QuerySpec:
 
 def _check_query(scope: Scope, query: bytes) -> None:
     """400 for a query string that is not UTF-8, has too many parameters, names one the route
-    does not take, repeats a scalar one or gives an integer one as anything but digits."""
+    does not take, repeats a scalar one or gives an integer one as anything but digits.
+
+    Routes left out of the OpenAPI document get only the first two checks.
+    """
     try:
         pairs = parse_qsl(query.decode(), keep_blank_values=True, errors="strict")
     except UnicodeDecodeError:
@@ -216,8 +219,10 @@ def _check_query(scope: Scope, query: bytes) -> None:
     if len(pairs) > MAX_QUERY_PARAMS:
         raise _bad_query("query", f"more than {MAX_QUERY_PARAMS} parameters")
     handler = scope.get("route_handler")
-    if handler is None or not pairs:
-        return
+    if handler is None or not pairs or scope["method"] == "OPTIONS":
+        return  # OPTIONS answers for the path; a CORS preflight carries the real request's query
+    if not handler.resolve_include_in_schema():
+        return  # the documented contract only: /schema serves browsers, /metrics Prometheus
     spec = query_spec(handler, frozenset(scope.get("path_params") or ()))
     seen: set[str] = set()
     for name, value in pairs:
@@ -227,7 +232,7 @@ def _check_query(scope: Scope, query: bytes) -> None:
         if name in seen and name not in spec.repeatable:
             raise _bad_query(name, "given more than once; it takes a single value")
         if name in spec.integers and not _INTEGER_RE.fullmatch(value):
-            raise _bad_query(name, f"{value!r} is not an integer (decimal digits only)")
+            raise _bad_query(name, f"{value!r} is not an integer such as 10 (decimal digits)")
         seen.add(name)
 
 
