@@ -16,6 +16,7 @@ import msgspec
 from litestar import Request, Response
 from litestar.enums import ScopeType
 from litestar.exceptions import HTTPException, TooManyRequestsException, ValidationException
+from litestar.handlers import HTTPRouteHandler
 from litestar.middleware.rate_limit import RateLimitConfig, RateLimitMiddleware
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -185,13 +186,14 @@ def _takes_int(annotation: Any) -> bool:
     return any(_takes_int(arg) for arg in get_args(annotation) if arg is not Ellipsis)
 
 
-def query_spec(handler: Any, path_params: frozenset[str]) -> QuerySpec:
+def query_spec(handler: HTTPRouteHandler, path_params: frozenset[str]) -> QuerySpec:
     """What the handler's signature (as Litestar's kwargs model reads it) takes from the query."""
     key = (id(handler), path_params)
     cached = _SPECS.get(key)
     if cached is not None and cached[0] is handler:
         return cached[1]
-    model = handler.create_kwargs_model(dict.fromkeys(path_params))
+    only_names: dict[str, Any] = dict.fromkeys(path_params)  # the model reads only the keys
+    model = handler.create_kwargs_model(only_names)
     fields = handler.parsed_fn_signature.parameters
     names, repeatable, integers = set(), set(), set()
     for param in model.expected_query_params:
@@ -219,7 +221,7 @@ def _check_query(scope: Scope, query: bytes) -> None:
     if len(pairs) > MAX_QUERY_PARAMS:
         raise _bad_query("query", f"more than {MAX_QUERY_PARAMS} parameters")
     handler = scope.get("route_handler")
-    if handler is None or not pairs or scope["method"] == "OPTIONS":
+    if not isinstance(handler, HTTPRouteHandler) or not pairs or scope.get("method") == "OPTIONS":
         return  # OPTIONS answers for the path; a CORS preflight carries the real request's query
     if not handler.resolve_include_in_schema():
         return  # the documented contract only: /schema serves browsers, /metrics Prometheus
