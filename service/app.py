@@ -34,6 +34,7 @@ from service.errors import (
     problem_details_plugin,
 )
 from service.events import EventService
+from service.head import HeadMiddleware
 from service.idempotency import IdempotencyService
 from service.listing import PageTokens
 from service.metrics import MetricsController, prometheus_config
@@ -42,12 +43,16 @@ from service.repository import IdempotencyRepository, VMRepository
 from service.services import VMService
 
 MAX_BODY_BYTES = 1024 * 1024
+MAX_BODY_DEPTH = 32  # our bodies nest 2 levels (labels); msgspec and _integral walk recursively
 JSON_TYPES = frozenset({"application/json"})
 PATCH_TYPES = frozenset({"application/json", "application/merge-patch+json"})
 CHECK_RETRY_SECONDS = 2.0
 log = logging.getLogger("service.app")
 _PATH_RE = re.compile(r"`\$\.?([A-Za-z0-9_]*)")
 _NAMED_RE = re.compile(r"(?:unknown|missing required) field `([^`]*)`")
+_JSON_STRING_RE = re.compile(rb'"(?:[^"\\]|\\.)*"', re.DOTALL)
+_NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
+_DEPTH_STEP = {ord("["): 1, ord("{"): 1, ord("]"): -1, ord("}"): -1}
 
 
 def _field_errors(exc: msgspec.ValidationError) -> ValidationFailed:
@@ -62,6 +67,22 @@ def _field_errors(exc: msgspec.ValidationError) -> ValidationFailed:
         message = f"invalid key: {message}"
     field = field or "body"
     return ValidationFailed(f"{field}: {message}", [FieldError(field, message)])
+
+
+def _check_depth(body: bytes) -> None:
+    """400 for a body whose arrays and objects nest deeper than MAX_BODY_DEPTH.
+
+    Runs before any decode: a recursive walk over deeper input ends in RecursionError (a 500).
+    """
+    if body.count(b"[") + body.count(b"{") <= MAX_BODY_DEPTH:
+        return  # every body we accept
+    brackets = _JSON_STRING_RE.sub(b"", body).translate(None, _NOT_BRACKETS)
+    depth = 0
+    for char in brackets:
+        depth += _DEPTH_STEP[char]
+        if depth > MAX_BODY_DEPTH:
+            message = f"arrays and objects nest more than {MAX_BODY_DEPTH} levels deep"
+            raise ValidationFailed(f"body: {message}", [FieldError("body", message)])
 
 
 def _integral(value: Any) -> Any:
@@ -85,6 +106,14 @@ def _decode_integral_floats(body: bytes, target: Any) -> Any:
 class StrictRequest(Request[Any, Any, Any]):
     """A request whose JSON body is decoded strictly (no coercion) into the handler's body type."""
 
+    async def body(self) -> bytes:
+        """The raw body; 400 when a route that takes one gets none (Litestar would say 'data')."""
+        body = await super().body()
+        if not body and "data" in self.route_handler.parsed_fn_signature.parameters:
+            message = "a JSON object is required"
+            raise ValidationFailed(f"body: {message}", [FieldError("body", message)])
+        return body
+
     async def json(self) -> Any:
         """Check the media type, then decode straight into the declared `data` type."""
         if self._json is Empty:
@@ -97,6 +126,7 @@ class StrictRequest(Request[Any, Any, Any]):
             field = self.route_handler.parsed_fn_signature.parameters.get("data")
             target: Any = field.annotation if field is not None else Any
             body = await self.body()
+            _check_depth(body)
             try:
                 self._json = msgspec.json.decode(body, type=target)
             except msgspec.ValidationError as exc:
@@ -184,6 +214,7 @@ def create_app(settings: Settings, startup_check: StartupCheck | None = None) ->
 
     public = [*PUBLIC_PATHS, "^/metrics"] if settings.metrics_public else list(PUBLIC_PATHS)
     middleware = [
+        DefineMiddleware(HeadMiddleware),
         prometheus_config().middleware,
         DefineMiddleware(
             RequestContextMiddleware,

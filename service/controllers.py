@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from litestar import Controller, Request, Response, delete, get, patch, post, put
+from litestar import Controller, Request, Response, delete, patch, post, put
 from litestar.di import NamedDependency
 from litestar.params import JSONBody, Parameter
 from litestar.status_codes import HTTP_201_CREATED, HTTP_204_NO_CONTENT, HTTP_304_NOT_MODIFIED
@@ -25,6 +25,7 @@ from service.errors import (
     responses,
 )
 from service.events import EventService
+from service.head import get_and_head
 from service.idempotency import IDEMPOTENCY_ERRORS, IdempotencyService, idempotent
 from service.listing import (
     DEFAULT_PAGE_SIZE,
@@ -107,7 +108,7 @@ class VMController(Controller):
 
         return await idempotent(request, idempotency_key, idempotency, ctx.actor, data, call)
 
-    @get(
+    @get_and_head(
         "/",
         operation_id="ListVMs",
         summary="Find VMs: filters, sort, cursor pages",
@@ -188,7 +189,7 @@ class VMController(Controller):
         )  # fmt: skip
         return await vm_service.list_vms(params)
 
-    @get(
+    @get_and_head(
         "/{vm_id:str}",
         operation_id="GetVM",
         summary="Get one VM",
@@ -292,7 +293,7 @@ class VMController(Controller):
 
         return await idempotent(request, idempotency_key, idempotency, ctx.actor, None, call)
 
-    @get(
+    @get_and_head(
         "/{vm_id:str}/events",
         operation_id="ListVMEvents",
         summary="A VM's change history, newest first (also after it was deleted)",
@@ -315,12 +316,12 @@ class HealthController(Controller):
     path = "/health"
     tags = ["health"]
 
-    @get("/live", operation_id="Live", summary="The process is up")
+    @get_and_head("/live", operation_id="Live", summary="The process is up")
     async def live(self) -> Health:
         """Always ok while the process serves."""
         return Health(status="ok")
 
-    @get(
+    @get_and_head(
         "/ready", operation_id="Ready", summary="MongoDB answers", responses=responses(public=True)
     )
     async def ready(self, request: Request[Any, Any, Any], vm_service: Service) -> Health:

@@ -197,6 +197,10 @@ _HTTP_TITLES = {
 }
 
 
+# One problem type per status where Litestar and our domain errors share it.
+_HTTP_SLUGS = {400: ValidationFailed.slug}
+
+
 def status_of(exc_type: type[DomainError]) -> int:
     """The HTTP status of a domain error class (the nearest mapped base wins)."""
     for klass in exc_type.__mro__:
@@ -219,6 +223,8 @@ def domain_problem(exc: DomainError) -> ProblemDetailsException:
 
 def _field_of(error: dict[str, Any]) -> str:
     key = str(error.get("key") or error.get("source") or "body")
+    if error.get("source") == "header":  # the parameter's Python name: idempotency_key
+        return "-".join(part.capitalize() for part in key.split("_"))
     return key.removeprefix("data.")
 
 
@@ -241,7 +247,7 @@ def http_problem(exc: HTTPException) -> ProblemDetailsException:
         status_code=status,
         headers=dict(exc.headers or {}),
         extra=extra,
-        type_=PROBLEM_TYPE_BASE + title.lower().replace(" ", "-"),
+        type_=PROBLEM_TYPE_BASE + _HTTP_SLUGS.get(status, title.lower().replace(" ", "-")),
         title=title,
     )
 

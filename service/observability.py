@@ -7,14 +7,16 @@ import re
 import sys
 import time
 import uuid
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, get_args
 from urllib.parse import parse_qsl
 
 import msgspec
 from litestar import Request, Response
 from litestar.enums import ScopeType
 from litestar.exceptions import HTTPException, TooManyRequestsException, ValidationException
+from litestar.handlers import HTTPRouteHandler
 from litestar.middleware.rate_limit import RateLimitConfig, RateLimitMiddleware
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -162,29 +164,78 @@ def _bad_query(name: str, message: str) -> ValidationException:
     )
 
 
+_INTEGER_RE = re.compile(r"-?(0|[1-9][0-9]*)")  # as JSON writes integers: no +, no leading 0
+
+
+@dataclass(frozen=True)
+class QuerySpec:
+    """The query parameters a route handler declares (its dependencies' included)."""
+
+    names: frozenset[str]
+    repeatable: frozenset[str]
+    integers: frozenset[str]
+
+
+_SPECS: dict[tuple[int, frozenset[str]], tuple[object, QuerySpec]] = {}
+
+
+def _takes_int(annotation: Any) -> bool:
+    """`int`, `int | None`, `list[int]`, ... (not bool, which Python makes an int)."""
+    if annotation is int:
+        return True
+    return any(_takes_int(arg) for arg in get_args(annotation) if arg is not Ellipsis)
+
+
+def query_spec(handler: HTTPRouteHandler, path_params: frozenset[str]) -> QuerySpec:
+    """What the handler's signature (as Litestar's kwargs model reads it) takes from the query."""
+    key = (id(handler), path_params)
+    cached = _SPECS.get(key)
+    if cached is not None and cached[0] is handler:
+        return cached[1]
+    only_names: dict[str, Any] = dict.fromkeys(path_params)  # the model reads only the keys
+    model = handler.create_kwargs_model(only_names)
+    fields = handler.parsed_fn_signature.parameters
+    names, repeatable, integers = set(), set(), set()
+    for param in model.expected_query_params:
+        names.add(param.field_alias)
+        field = fields.get(param.field_name)
+        if param.is_sequence or (field is not None and field.is_non_string_sequence):
+            repeatable.add(param.field_alias)
+        if field is not None and _takes_int(field.annotation):
+            integers.add(param.field_alias)
+    spec = QuerySpec(frozenset(names), frozenset(repeatable), frozenset(integers))
+    _SPECS[key] = (handler, spec)
+    return spec
+
+
 def _check_query(scope: Scope, query: bytes) -> None:
-    """400 for a query string that is not UTF-8, has too many parameters or repeats a scalar one."""
+    """400 for a query string that is not UTF-8, has too many parameters, names one the route
+    does not take, repeats a scalar one or gives an integer one as anything but digits.
+
+    Routes left out of the OpenAPI document get only the first two checks.
+    """
     try:
         pairs = parse_qsl(query.decode(), keep_blank_values=True, errors="strict")
     except UnicodeDecodeError:
         raise _bad_query("query", "not valid UTF-8 once percent-decoded") from None
     if len(pairs) > MAX_QUERY_PARAMS:
         raise _bad_query("query", f"more than {MAX_QUERY_PARAMS} parameters")
-    if len(pairs) < 2:
-        return
-    seen: set[str] = set()
-    for name, _ in pairs:
-        if name in seen and not _repeatable(scope, name):
-            raise _bad_query(name, "given more than once; it takes a single value")
-        seen.add(name)
-
-
-def _repeatable(scope: Scope, name: str) -> bool:
     handler = scope.get("route_handler")
-    if handler is None:
-        return False
-    field = handler.parsed_fn_signature.parameters.get(name)
-    return field is not None and field.is_non_string_sequence
+    if not isinstance(handler, HTTPRouteHandler) or not pairs or scope.get("method") == "OPTIONS":
+        return  # OPTIONS answers for the path; a CORS preflight carries the real request's query
+    if not handler.resolve_include_in_schema():
+        return  # the documented contract only: /schema serves browsers, /metrics Prometheus
+    spec = query_spec(handler, frozenset(scope.get("path_params") or ()))
+    seen: set[str] = set()
+    for name, value in pairs:
+        if name not in spec.names:
+            known = ", ".join(sorted(spec.names)) or "none"
+            raise _bad_query(name, f"unknown query parameter (known: {known})")
+        if name in seen and name not in spec.repeatable:
+            raise _bad_query(name, "given more than once; it takes a single value")
+        if name in spec.integers and not _INTEGER_RE.fullmatch(value):
+            raise _bad_query(name, f"{value!r} is not an integer such as 10 (decimal digits)")
+        seen.add(name)
 
 
 class KeyRateLimitMiddleware(RateLimitMiddleware):

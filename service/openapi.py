@@ -15,6 +15,7 @@ from litestar.openapi.spec import (
     Schema,
 )
 
+from service.preconditions import IDEMPOTENCY_KEY_PATTERN
 from service.schemas import (
     LABEL_KEY_MAX_LENGTH,
     LABEL_KEY_PATTERN,
@@ -93,7 +94,7 @@ _ETAGS = Schema(
 HEADER_SCHEMAS = {
     "If-Match": _ETAGS,
     "If-None-Match": _ETAGS,
-    "Idempotency-Key": Schema(type=OpenAPIType.STRING, pattern=r"^[!#-~]{1,255}$"),
+    "Idempotency-Key": Schema(type=OpenAPIType.STRING, pattern=IDEMPOTENCY_KEY_PATTERN),
 }
 
 
@@ -156,8 +157,15 @@ def _no_content_bodies(openapi: OpenAPI) -> None:
                     response.content = None
 
 
+def _no_head_operations(openapi: OpenAPI) -> None:
+    """HEAD is answered on every GET route (RFC 9110); documenting it would double the SDK."""
+    for item in (openapi.paths or {}).values():
+        item.head = None
+
+
 def refine(openapi: OpenAPI) -> OpenAPI:
     """Unknown body fields are refused; labels, IP addresses and headers have their real rules."""
+    _no_head_operations(openapi)
     _refine_list_parameters(openapi)
     _refine_headers(openapi)
     _add_links(openapi)

@@ -33,12 +33,16 @@ IfNoneMatch = Annotated[
     str | None,
     HeaderParameter(name="If-None-Match", description="304 without a body while the ETag matches"),
 ]
+# Visible ASCII but `"`, bare or as a structured-field string ("key"), as the IETF draft sends it.
+IDEMPOTENCY_KEY_PATTERN = r'^([!#-~]{1,255}|"[!#-~]{1,255}")$'
 IdempotencyKey = Annotated[
     str | None,
     HeaderParameter(
         name="Idempotency-Key",
-        description="1-255 characters; a retry with the same key and request replays the first "
-        "response (Idempotent-Replayed: true) for 24 hours",
+        description='1-255 visible ASCII characters but `"` (or those in double quotes); a retry '
+        "with the same key and request replays the first response (Idempotent-Replayed: true) "
+        "for 24 hours",
+        pattern=IDEMPOTENCY_KEY_PATTERN,
     ),
 ]
 # documentation_only: the handlers set these; `value` only gives the OpenAPI schema (a string)

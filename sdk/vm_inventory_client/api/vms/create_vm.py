@@ -127,8 +127,9 @@ def sync_detailed(
     """Register a VM
 
     Args:
-        idempotency_key (str | Unset): 1-255 characters; a retry with the same key and request
-            replays the first response (Idempotent-Replayed: true) for 24 hours
+        idempotency_key (str | Unset): 1-255 visible ASCII characters but `"` (or those in double
+            quotes); a retry with the same key and request replays the first response (Idempotent-
+            Replayed: true) for 24 hours
         body (VMCreate):
 
     Raises:
@@ -160,8 +161,9 @@ def sync(
     """Register a VM
 
     Args:
-        idempotency_key (str | Unset): 1-255 characters; a retry with the same key and request
-            replays the first response (Idempotent-Replayed: true) for 24 hours
+        idempotency_key (str | Unset): 1-255 visible ASCII characters but `"` (or those in double
+            quotes); a retry with the same key and request replays the first response (Idempotent-
+            Replayed: true) for 24 hours
         body (VMCreate):
 
     Raises:
@@ -188,8 +190,9 @@ async def asyncio_detailed(
     """Register a VM
 
     Args:
-        idempotency_key (str | Unset): 1-255 characters; a retry with the same key and request
-            replays the first response (Idempotent-Replayed: true) for 24 hours
+        idempotency_key (str | Unset): 1-255 visible ASCII characters but `"` (or those in double
+            quotes); a retry with the same key and request replays the first response (Idempotent-
+            Replayed: true) for 24 hours
         body (VMCreate):
 
     Raises:
@@ -219,8 +222,9 @@ async def asyncio(
     """Register a VM
 
     Args:
-        idempotency_key (str | Unset): 1-255 characters; a retry with the same key and request
-            replays the first response (Idempotent-Replayed: true) for 24 hours
+        idempotency_key (str | Unset): 1-255 visible ASCII characters but `"` (or those in double
+            quotes); a retry with the same key and request replays the first response (Idempotent-
+            Replayed: true) for 24 hours
         body (VMCreate):
 
     Raises:

@@ -147,8 +147,9 @@ def sync_detailed(
         force (bool | Unset): delete even while running or suspended Default: False.
         if_match (DeleteVmIfMatchType0 | str | Unset): the ETag you read ("3"), a list of them, or
             * (any revision); a mismatch is 412, and with REQUIRE_IF_MATCH a missing one is 428
-        idempotency_key (str | Unset): 1-255 characters; a retry with the same key and request
-            replays the first response (Idempotent-Replayed: true) for 24 hours
+        idempotency_key (str | Unset): 1-255 visible ASCII characters but `"` (or those in double
+            quotes); a retry with the same key and request replays the first response (Idempotent-
+            Replayed: true) for 24 hours
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -187,8 +188,9 @@ def sync(
         force (bool | Unset): delete even while running or suspended Default: False.
         if_match (DeleteVmIfMatchType0 | str | Unset): the ETag you read ("3"), a list of them, or
             * (any revision); a mismatch is 412, and with REQUIRE_IF_MATCH a missing one is 428
-        idempotency_key (str | Unset): 1-255 characters; a retry with the same key and request
-            replays the first response (Idempotent-Replayed: true) for 24 hours
+        idempotency_key (str | Unset): 1-255 visible ASCII characters but `"` (or those in double
+            quotes); a retry with the same key and request replays the first response (Idempotent-
+            Replayed: true) for 24 hours
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -222,8 +224,9 @@ async def asyncio_detailed(
         force (bool | Unset): delete even while running or suspended Default: False.
         if_match (DeleteVmIfMatchType0 | str | Unset): the ETag you read ("3"), a list of them, or
             * (any revision); a mismatch is 412, and with REQUIRE_IF_MATCH a missing one is 428
-        idempotency_key (str | Unset): 1-255 characters; a retry with the same key and request
-            replays the first response (Idempotent-Replayed: true) for 24 hours
+        idempotency_key (str | Unset): 1-255 visible ASCII characters but `"` (or those in double
+            quotes); a retry with the same key and request replays the first response (Idempotent-
+            Replayed: true) for 24 hours
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -260,8 +263,9 @@ async def asyncio(
         force (bool | Unset): delete even while running or suspended Default: False.
         if_match (DeleteVmIfMatchType0 | str | Unset): the ETag you read ("3"), a list of them, or
             * (any revision); a mismatch is 412, and with REQUIRE_IF_MATCH a missing one is 428
-        idempotency_key (str | Unset): 1-255 characters; a retry with the same key and request
-            replays the first response (Idempotent-Replayed: true) for 24 hours
+        idempotency_key (str | Unset): 1-255 visible ASCII characters but `"` (or those in double
+            quotes); a retry with the same key and request replays the first response (Idempotent-
+            Replayed: true) for 24 hours
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.

@@ -156,8 +156,9 @@ def sync_detailed(
         vm_id (str): the VM's id (24 hex characters)
         if_match (ReplaceVmIfMatchType0 | str | Unset): the ETag you read ("3"), a list of them,
             or * (any revision); a mismatch is 412, and with REQUIRE_IF_MATCH a missing one is 428
-        idempotency_key (str | Unset): 1-255 characters; a retry with the same key and request
-            replays the first response (Idempotent-Replayed: true) for 24 hours
+        idempotency_key (str | Unset): 1-255 visible ASCII characters but `"` (or those in double
+            quotes); a retry with the same key and request replays the first response (Idempotent-
+            Replayed: true) for 24 hours
         body (VMReplace):
 
     Raises:
@@ -196,8 +197,9 @@ def sync(
         vm_id (str): the VM's id (24 hex characters)
         if_match (ReplaceVmIfMatchType0 | str | Unset): the ETag you read ("3"), a list of them,
             or * (any revision); a mismatch is 412, and with REQUIRE_IF_MATCH a missing one is 428
-        idempotency_key (str | Unset): 1-255 characters; a retry with the same key and request
-            replays the first response (Idempotent-Replayed: true) for 24 hours
+        idempotency_key (str | Unset): 1-255 visible ASCII characters but `"` (or those in double
+            quotes); a retry with the same key and request replays the first response (Idempotent-
+            Replayed: true) for 24 hours
         body (VMReplace):
 
     Raises:
@@ -231,8 +233,9 @@ async def asyncio_detailed(
         vm_id (str): the VM's id (24 hex characters)
         if_match (ReplaceVmIfMatchType0 | str | Unset): the ETag you read ("3"), a list of them,
             or * (any revision); a mismatch is 412, and with REQUIRE_IF_MATCH a missing one is 428
-        idempotency_key (str | Unset): 1-255 characters; a retry with the same key and request
-            replays the first response (Idempotent-Replayed: true) for 24 hours
+        idempotency_key (str | Unset): 1-255 visible ASCII characters but `"` (or those in double
+            quotes); a retry with the same key and request replays the first response (Idempotent-
+            Replayed: true) for 24 hours
         body (VMReplace):
 
     Raises:
@@ -269,8 +272,9 @@ async def asyncio(
         vm_id (str): the VM's id (24 hex characters)
         if_match (ReplaceVmIfMatchType0 | str | Unset): the ETag you read ("3"), a list of them,
             or * (any revision); a mismatch is 412, and with REQUIRE_IF_MATCH a missing one is 428
-        idempotency_key (str | Unset): 1-255 characters; a retry with the same key and request
-            replays the first response (Idempotent-Replayed: true) for 24 hours
+        idempotency_key (str | Unset): 1-255 visible ASCII characters but `"` (or those in double
+            quotes); a retry with the same key and request replays the first response (Idempotent-
+            Replayed: true) for 24 hours
         body (VMReplace):
 
     Raises:
