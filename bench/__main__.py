@@ -144,6 +144,20 @@ def server_labels(server: str, names: list[str]) -> dict[str, str]:
     return labels
 
 
+def check_shapes(running: dict[str, t.Running], vm_id: str) -> None:
+    """Every target answers GetVM and ListVMs with the service's JSON fields (else it fails)."""
+    want: dict[str, set[str]] = {}
+    for name, r in running.items():
+        for scenario, path in (("get", f"/api/v1/vms/{vm_id}"), ("list", "/api/v1/vms")):
+            if scenario in t.SCENARIOS_OF[name]:
+                response = httpx.get(r.base_url + path, headers=r.headers)
+                response.raise_for_status()
+                body = response.json()
+                keys = set(body) | set(body["items"][0]) if scenario == "list" else set(body)
+                if want.setdefault(scenario, keys) != keys:
+                    raise SystemExit(f"{name}'s {scenario} differs: {keys ^ want[scenario]}")
+
+
 def measure(args: argparse.Namespace, running: dict[str, t.Running], ids_file: Path) -> list[Any]:
     """Warm up, then alternate the targets scenario by scenario, round by round."""
     wrk_targets = {
@@ -194,13 +208,15 @@ def main() -> int:
             servers = server_labels(server, names)
             for name in names:  # the service first: it migrates the database and seeds it
                 running[name] = t.start(name, server, url, db, Path(tmp))
-                print(f"{name} ({t.DESCRIPTIONS[name]}) on {servers[name]} at "
-                      f"{running[name].base_url}", flush=True)  # fmt: skip
+                r = running[name]
+                print(f"{name}: {t.DESCRIPTIONS[name]}; `{r.command}` on {servers[name]} at "
+                      f"{r.base_url}", flush=True)  # fmt: skip
                 if name == "service":
                     started = time.monotonic()
                     service = running["service"]
                     ids = asyncio.run(seed(service.base_url, service.headers, args.seed))
                     print(f"seeded {args.seed} VMs in {time.monotonic() - started:.1f}s")
+            check_shapes(running, ids[0])
             ids_file = Path(tmp) / "ids.txt"
             ids_file.write_text("\n".join(ids) + "\n")
             if args.profile:

@@ -63,7 +63,7 @@ def to_vm(doc: dict[str, Any]) -> VM:
 
 async def insert_with_event(doc: dict[str, Any]) -> None:
     """Insert the VM (with its search keys) and its `created` event in one transaction."""
-    doc |= search_keys(doc)
+    stored = doc | search_keys(doc)
     changes = {f: {"before": None, "after": doc[f]} for f in VMIn.__struct_fields__}
     event = {
         "vm_id": doc["_id"], "revision": 1, "action": "created", "changes": changes,
@@ -71,7 +71,7 @@ async def insert_with_event(doc: dict[str, Any]) -> None:
     }  # fmt: skip
 
     async def work(session: AsyncClientSession) -> None:
-        await vms.insert_one(doc, session=session)
+        await vms.insert_one(stored, session=session)
         await events.insert_one(event, session=session)
 
     async with client.start_session() as session:

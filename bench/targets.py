@@ -32,7 +32,7 @@ SCENARIOS_OF = {
 }
 NAMES = tuple(SCENARIOS_OF)
 DESCRIPTIONS = {
-    "service": "python -m service serve (auth, metrics, INFO access log)",
+    "service": "the service: API keys, metrics, INFO access log, rate limit raised",
     "litestar": "bare Litestar + msgspec + PyMongo async (bench/litestar_app.py)",
     "floor": "bare ASGI + msgspec + PyMongo async, plain insert (bench/floor.py)",
     "floor-txn": "bare ASGI floor, VM + created event in one transaction (bench/floor.py)",
@@ -81,6 +81,7 @@ class Running:
     base_url: str
     server: str
     log: IO[bytes]
+    command: str
     headers: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -145,7 +146,8 @@ def start(name: str, server: str, url: str, db: str, scratch: Path) -> Running:
         [*python(overlay), "-m", *module],
         cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
     )  # fmt: skip
-    running = Running(name, process, f"http://127.0.0.1:{port}", server, log)
+    command = "python -m " + " ".join(module)
+    running = Running(name, process, f"http://127.0.0.1:{port}", server, log, command)
     try:
         if name == "service":
             running.wait_ready("/health/ready")
