@@ -87,7 +87,10 @@ class Target:
 
 def _script(target: Target, scenario: str) -> Path:
     if scenario not in target.scripts:
-        path = Path(tempfile.mkstemp(prefix=f"bench-{scenario}-", suffix=".lua")[1])
+        scratch = target.ids_file.parent  # the run's temporary folder, removed after it
+        path = Path(
+            tempfile.mkstemp(prefix=f"{target.name}-{scenario}-", suffix=".lua", dir=scratch)[1]
+        )
         path.write_text(SCRIPTS[scenario] + _DONE)
         target.scripts[scenario] = path
     return target.scripts[scenario]
