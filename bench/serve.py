@@ -9,27 +9,29 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import importlib
-import inspect
 import os
+import re
 import signal
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 from service.config import Settings
 
 ASGI = Callable[..., Awaitable[None]]
 SERVERS = ("uvicorn", "granian")
+SERVE_MODULES = ("__main__.py", "server.py")  # where `serve` picks its server
 
 
 def service_server() -> str:
     """The server `python -m service serve` runs on: its SERVER setting's default when it has
-    one, else granian if serve mentions it, else uvicorn."""
+    one, else granian if the serve code imports it, else uvicorn."""
     field = Settings.model_fields.get("server")
     if field is not None and str(field.default) in SERVERS:
         return str(field.default)
-    cli = importlib.import_module("service.__main__")
-    return "granian" if "granian" in inspect.getsource(cli) else "uvicorn"
+    sources = [Path(__file__).parent.parent / "service" / name for name in SERVE_MODULES]
+    code = "\n".join(path.read_text() for path in sources if path.exists())
+    return "granian" if re.search(r"^\s*(from|import) granian\b", code, re.MULTILINE) else "uvicorn"
 
 
 def load(target: str) -> ASGI:
