@@ -1,1 +1,1 @@
-"""scripts/bench: the service against a bare-ASGI floor on the same MongoDB, driven by wrk."""
+"""scripts/bench: the service against bare Litestar, bare-ASGI floors and FastAPI + Beanie."""

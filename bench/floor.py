@@ -1,9 +1,15 @@
-"""The floor: a bare ASGI app (no framework, no ODM) serving GetVM, ListVMs and CreateVM."""
+"""The floor: a bare ASGI app (no framework, no ODM) serving GetVM, ListVMs and CreateVM.
+
+With FLOOR_TRANSACTION=1 (the `floor-txn` target) CreateVM does the service's database work:
+the VM with its search keys and its `created` event, in one majority-acknowledged transaction.
+Served by `python -m bench.serve floor|floor-txn`.
+"""
 
 from __future__ import annotations
 
 import base64
 import os
+import uuid
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qs
@@ -11,6 +17,9 @@ from urllib.parse import parse_qs
 import msgspec
 from bson import ObjectId
 from pymongo import AsyncMongoClient
+from pymongo.asynchronous.client_session import AsyncClientSession
+
+from service.listing.keys import search_keys
 
 
 class VMIn(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
@@ -37,9 +46,11 @@ class VM(VMIn, kw_only=True):
 
 
 FIELDS = [*VMIn.__struct_fields__, "revision", "created_at", "updated_at"]
+TRANSACTION = os.environ.get("FLOOR_TRANSACTION") == "1"
 client: AsyncMongoClient[dict[str, Any]]
 client = AsyncMongoClient(os.environ["MONGODB_URL"], tz_aware=True, w="majority")
 vms = client[os.environ["MONGODB_DB"]]["vms"]
+events = client[os.environ["MONGODB_DB"]]["vm_events"]
 encode = msgspec.json.Encoder().encode
 decode = msgspec.json.Decoder(VMIn).decode
 
@@ -48,6 +59,23 @@ def to_vm(doc: dict[str, Any]) -> VM:
     """Raw document to the response Struct."""
     doc["id"] = str(doc.pop("_id"))
     return msgspec.convert(doc, VM)
+
+
+async def insert_with_event(doc: dict[str, Any]) -> None:
+    """Insert the VM (with its search keys) and its `created` event in one transaction."""
+    stored = doc | search_keys(doc)
+    changes = {f: {"before": None, "after": doc[f]} for f in VMIn.__struct_fields__}
+    event = {
+        "vm_id": doc["_id"], "revision": 1, "action": "created", "changes": changes,
+        "timestamp": doc["created_at"], "actor": "bench", "request_id": uuid.uuid4().hex,
+    }  # fmt: skip
+
+    async def work(session: AsyncClientSession) -> None:
+        await vms.insert_one(stored, session=session)
+        await events.insert_one(event, session=session)
+
+    async with client.start_session() as session:
+        await session.with_transaction(work)
 
 
 async def reply(send: Any, status: int, body: bytes) -> None:
@@ -63,7 +91,8 @@ async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
         while (message := await receive())["type"] != "lifespan.shutdown":
             await send({"type": "lifespan.startup.complete"})
         await client.close()
-        return await send({"type": "lifespan.shutdown.complete"})
+        await send({"type": "lifespan.shutdown.complete"})
+        return
     path, method = scope["path"].rstrip("/"), scope["method"]
     if method == "GET" and path.startswith("/api/v1/vms/") and ObjectId.is_valid(path[12:]):
         doc = await vms.find_one({"_id": ObjectId(path[12:])}, FIELDS)
@@ -91,15 +120,7 @@ async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
             return await reply(send, 400, encode({"detail": str(exc)}))
         now = datetime.now(UTC).replace(microsecond=0)
         doc = {**msgspec.structs.asdict(data), "revision": 1, "created_at": now, "updated_at": now}
-        await vms.insert_one(doc)
+        doc["_id"] = ObjectId()
+        await (insert_with_event(doc) if TRANSACTION else vms.insert_one(doc))
         return await reply(send, 201, encode(to_vm(doc)))
     return await reply(send, 404, b'{"detail": "not found"}')
-
-
-if __name__ == "__main__":
-    import uvicorn
-
-    from service.__main__ import uvicorn_options
-    from service.config import Settings
-
-    uvicorn.run(app, **uvicorn_options(Settings()))

@@ -31,10 +31,10 @@ from service.errors import problem_details_plugin
 from service.metrics import prometheus_config
 from service.migrations.runner import upgrade
 from service.observability import RequestContextMiddleware, configure_logging, rate_limit_config
-from service.repository import _PROJECTION
 from service.schemas import VM
 
 ASGI = Callable[..., Awaitable[None]]
+PROJECTION = {name: 1 for name in VM.__struct_fields__ if name != "id"}  # the stored VM fields
 
 
 async def call(app: ASGI, path: str, headers: list[tuple[bytes, bytes]]) -> int:
@@ -78,7 +78,7 @@ def layered_apps(col: Any, verifier: KeyVerifier) -> dict[str, Litestar]:
     """A bare Litestar app doing the floor's GET, then each of our layers added in turn."""
 
     async def read(vm_id: str) -> VM:
-        doc = await col.find_one({"_id": ObjectId(vm_id)}, _PROJECTION)
+        doc = await col.find_one({"_id": ObjectId(vm_id)}, PROJECTION)
         doc["id"] = str(doc.pop("_id"))
         return msgspec.convert(doc, VM)
 

@@ -87,16 +87,53 @@ class Target:
 
 def _script(target: Target, scenario: str) -> Path:
     if scenario not in target.scripts:
-        path = Path(tempfile.mkstemp(prefix=f"bench-{scenario}-", suffix=".lua")[1])
+        scratch = target.ids_file.parent  # the run's temporary folder, removed after it
+        path = Path(
+            tempfile.mkstemp(prefix=f"{target.name}-{scenario}-", suffix=".lua", dir=scratch)[1]
+        )
         path.write_text(SCRIPTS[scenario] + _DONE)
         target.scripts[scenario] = path
     return target.scripts[scenario]
 
 
+def tree(pid: int) -> list[int]:
+    """`pid` and its descendants (a target started through `uv run` is uv's child)."""
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rpartition(")")[2].split()
+        except OSError:
+            continue
+        children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+    found, todo = [], [pid]
+    while todo:
+        found.append(todo.pop())
+        todo += children.get(found[-1], [])
+    return found
+
+
 def cpu_seconds(pid: int) -> float:
-    """User + system CPU time the process has used so far."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    """User + system CPU time the process and its descendants have used so far."""
+    total = 0
+    for member in tree(pid):
+        try:
+            fields = Path(f"/proc/{member}/stat").read_text().rpartition(")")[2].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def peak_rss_mb(pid: int) -> float:
+    """Peak resident set size (VmHWM) of the process and its descendants, added up, in MB."""
+    total = 0
+    for member in tree(pid):
+        try:
+            lines = Path(f"/proc/{member}/status").read_text().splitlines()
+        except OSError:
+            continue
+        total += sum(int(line.split()[1]) for line in lines if line.startswith("VmHWM:"))
+    return total * 1024 / 1e6
 
 
 def run_wrk(target: Target, scenario: str, seconds: int) -> dict[str, Any]:

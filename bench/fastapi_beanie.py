@@ -1,0 +1,162 @@
+"""A typical FastAPI + Beanie 2 + pydantic app of GetVM, ListVMs and CreateVM, on uvicorn.
+
+What users would write: Document models, `VM.get(id)`, `find().sort().limit()`, `insert()`, pydantic
+request/response models. CreateVM does the service's database work (the VM with its search keys
+and its `created` event in one majority-acknowledged transaction). Not a project dependency: run
+in an overlay, `uv run --frozen --with 'beanie>=2,<3' --with fastapi --with 'uvicorn[standard]'
+python -m bench.fastapi_beanie` (scripts/bench does); settings from MONGODB_URL, MONGODB_DB, PORT.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from beanie import Document, PydanticObjectId, init_beanie
+from fastapi import FastAPI, HTTPException
+from pydantic import BaseModel, ConfigDict, Field
+from pymongo import AsyncMongoClient
+
+from service.listing.keys import search_keys
+
+Status = Literal["provisioning", "running", "stopped", "suspended", "error"]
+
+
+class VMFields(BaseModel):
+    """The writable fields of a VM."""
+
+    name: str = Field(
+        min_length=1, max_length=63, pattern=r"^[A-Za-z0-9]([A-Za-z0-9._-]*[A-Za-z0-9])?$"
+    )
+    status: Status = "provisioning"
+    os: str = Field(min_length=1, max_length=64)
+    cpu_cores: int = Field(ge=1, le=1024)
+    memory_mib: int = Field(ge=128, le=33554432)
+    storage_gib: int = Field(ge=1, le=1048576)
+    ip_address: str | None = None
+    labels: dict[str, str] = Field(default_factory=dict)
+    description: str = Field(default="", max_length=1024)
+
+
+class VMIn(VMFields):
+    """CreateVM's body."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class VMOut(VMFields):
+    """A VM as returned."""
+
+    id: str
+    revision: int
+    created_at: datetime
+    updated_at: datetime
+
+
+class VMPage(BaseModel):
+    """One page of VMs."""
+
+    items: list[VMOut]
+    next_page_token: str | None
+
+
+class VM(Document, VMFields):
+    """A VM in `vms`, with the search keys the service stores beside it."""
+
+    revision: int = 1
+    created_at: datetime
+    updated_at: datetime
+    name_key: str | None = None
+    label_terms: list[str] = Field(default_factory=list)
+    ip_key: str | None = None
+
+    class Settings:
+        name = "vms"
+
+
+class VMEvent(Document):
+    """One entry of a VM's history in `vm_events`."""
+
+    vm_id: PydanticObjectId
+    revision: int
+    action: str
+    changes: dict[str, dict[str, Any]]
+    timestamp: datetime
+    actor: str
+    request_id: str
+
+    class Settings:
+        name = "vm_events"
+
+
+OUT = set(VMOut.model_fields) - {"id"}
+client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(
+    os.environ["MONGODB_URL"], tz_aware=True, w="majority"
+)
+
+
+@asynccontextmanager
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    """Initialise Beanie on startup; close the client on shutdown."""
+    await init_beanie(database=client[os.environ["MONGODB_DB"]], document_models=[VM, VMEvent])
+    yield
+    await client.close()
+
+
+app = FastAPI(lifespan=lifespan)
+
+
+def out(vm: VM) -> VMOut:
+    """The response model of a stored VM."""
+    return VMOut(id=str(vm.id), **vm.model_dump(include=OUT))
+
+
+@app.get("/api/v1/vms/{vm_id}", response_model=VMOut)
+async def get_vm(vm_id: PydanticObjectId) -> VMOut:
+    """One VM by id."""
+    vm = await VM.get(vm_id)
+    if vm is None:
+        raise HTTPException(status_code=404, detail=f"no VM with id {vm_id}")
+    return out(vm)
+
+
+@app.get("/api/v1/vms", response_model=VMPage)
+async def list_vms(page_size: int = 50) -> VMPage:
+    """A page of VMs, newest first."""
+    found = await VM.find_all().sort(-VM.created_at, -VM.id).limit(page_size + 1).to_list()  # type: ignore[operator]
+    items = [out(vm) for vm in found[:page_size]]
+    token = None
+    if len(found) > page_size:
+        raw = json.dumps([items[-1].created_at.isoformat(), items[-1].id]).encode()
+        token = base64.urlsafe_b64encode(raw).decode().rstrip("=")
+    return VMPage(items=items, next_page_token=token)
+
+
+@app.post("/api/v1/vms", response_model=VMOut, status_code=201)
+async def create_vm(body: VMIn) -> VMOut:
+    """Create a VM and its `created` event in one transaction."""
+    now = datetime.now(UTC).replace(microsecond=0)
+    fields = body.model_dump()
+    vm = VM(**fields, **search_keys(fields), created_at=now, updated_at=now)
+    vm.id = PydanticObjectId()
+    changes = {f: {"before": None, "after": v} for f, v in fields.items()}
+    event = VMEvent(
+        vm_id=vm.id, revision=1, action="created", changes=changes, timestamp=now,
+        actor="bench", request_id=uuid.uuid4().hex,
+    )  # fmt: skip
+    async with client.start_session() as session, await session.start_transaction():
+        await vm.insert(session=session)
+        await event.insert(session=session)
+    return out(vm)
+
+
+if __name__ == "__main__":
+    import uvicorn
+
+    uvicorn.run(app, host="127.0.0.1", port=int(os.environ.get("PORT", "8000")))
