@@ -78,6 +78,7 @@ class IdempotencyKeyDocument(Document):
     created_at: datetime
     locked_at: datetime
     response: StoredResponseModel | None = None
+    lease: str = ""  # the claim's holder: only it may store the response
 
     class Settings:
         name = IDEMPOTENCY_COLLECTION
