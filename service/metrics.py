@@ -9,10 +9,11 @@ from litestar import Controller, Response, get
 from litestar.di import NamedDependency
 from litestar.enums import ScopeType
 from litestar.plugins.prometheus import PrometheusConfig, PrometheusMiddleware
-from litestar.types import ASGIApp, Message, Receive, Scope, Send
+from litestar.types import ASGIApp, Message, Receive, ReceiveMessage, Scope, Send
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, Gauge, generate_latest
 
 from service.errors import DomainError
+from service.observability import CLIENT_CLOSED
 from service.services import VMService
 
 MONGODB_READY = Gauge(
@@ -41,11 +42,19 @@ class LeanPrometheusMiddleware(PrometheusMiddleware):
         app_name = self._config.app_name
         start = time.perf_counter()
         status, duration = 200, 0.0
+        started = closed = False
+
+        async def watched_receive() -> ReceiveMessage:
+            nonlocal closed
+            message = await receive()
+            if message["type"] == "http.disconnect" and not started:
+                closed = True
+            return message
 
         async def wrapped_send(message: Message) -> None:
-            nonlocal status, duration
+            nonlocal status, duration, started
             if message["type"] == "http.response.start":
-                status = message["status"]
+                status, started = message["status"], True
             elif message["type"] == "http.response.body":
                 duration = time.perf_counter() - start
             await send(message)
@@ -53,9 +62,11 @@ class LeanPrometheusMiddleware(PrometheusMiddleware):
         in_progress = self._in_progress.labels(method, path, 200, app_name)
         in_progress.inc()
         try:
-            await self.app(scope, receive, wrapped_send)
+            await self.app(scope, watched_receive, wrapped_send)
         finally:
             in_progress.dec()
+            if closed:
+                status, duration = CLIENT_CLOSED, time.perf_counter() - start
             key = (method, path, status)
             children = self._children.get(key)
             if children is None:

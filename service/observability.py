@@ -16,13 +16,16 @@ from litestar import Request, Response
 from litestar.enums import ScopeType
 from litestar.exceptions import HTTPException, TooManyRequestsException, ValidationException
 from litestar.middleware.rate_limit import RateLimitConfig, RateLimitMiddleware
-from litestar.types import ASGIApp, Message, Receive, Scope, Send
+from litestar.types import ASGIApp, Message, Receive, ReceiveMessage, Scope, Send
 
 from service.errors import DomainError, domain_problem, http_problem
 
 access_log = logging.getLogger("service.access")
 
 MAX_QUERY_PARAMS = 64
+# nginx's "client closed request": the client went away before any response was sent, so neither
+# the access log nor the metrics count it as the 500 Litestar renders for the broken body read.
+CLIENT_CLOSED = 499
 _REQUEST_ID_RE = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 PUBLIC_PATHS = ("^/health/", "^/schema")
 
@@ -96,11 +99,21 @@ class RequestContextMiddleware:
         scope["request_id"] = request_id  # type: ignore[typeddict-unknown-key]
         echoed = (b"x-request-id", request_id.encode())
         status = 500
+        started = closed = False
+
+        async def receive_watched() -> ReceiveMessage:
+            nonlocal closed
+            message = await receive()
+            if message["type"] == "http.disconnect" and not started:
+                closed = True
+            return message
 
         async def send_with_id(message: Message) -> None:
-            nonlocal status
+            nonlocal status, started
+            if closed:
+                return  # the client is gone: nothing reaches it
             if message["type"] == "http.response.start":
-                status = message["status"]
+                status, started = message["status"], True
                 headers = [*message.get("headers", ()), echoed]
                 if scope["method"] == "OPTIONS":
                     headers = _with_full_allow(scope, headers)
@@ -109,13 +122,18 @@ class RequestContextMiddleware:
 
         try:
             self._check_limits(scope)
-            await self.app(scope, receive, send_with_id)
+            await self.app(scope, receive_watched, send_with_id)
         except (HTTPException, DomainError) as exc:
-            problem = http_problem(exc) if isinstance(exc, HTTPException) else domain_problem(exc)
-            request: Request[Any, Any, Any] = Request(scope, receive)
-            response: Response[Any] = problem.to_response(request)
-            await response.to_asgi_response(None, request)(scope, receive, send_with_id)
+            if not closed:
+                problem = (
+                    http_problem(exc) if isinstance(exc, HTTPException) else domain_problem(exc)
+                )
+                request: Request[Any, Any, Any] = Request(scope, receive)
+                response: Response[Any] = problem.to_response(request)
+                await response.to_asgi_response(None, request)(scope, receive, send_with_id)
         finally:
+            if closed:
+                status = CLIENT_CLOSED
             if access_log.isEnabledFor(logging.INFO):
                 user = scope.get("user")
                 fields = {
@@ -126,6 +144,8 @@ class RequestContextMiddleware:
                     "request_id": request_id,
                     "key": getattr(user, "name", None),
                 }
+                if closed:
+                    fields["client_closed"] = True
                 access_log.info("request", extra={"fields": fields})
 
     def _check_limits(self, scope: Scope) -> None:
