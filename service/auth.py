@@ -29,7 +29,8 @@ log = logging.getLogger("service.auth")
 API_PREFIX = "/api/"
 TOUCH_EVERY_S = 60.0
 MAX_CACHED = 10_000
-MAX_FAILURES_PER_MINUTE = 60  # unknown tokens per client address; each costs a MongoDB lookup
+MAX_FAILURES_PER_MINUTE = 60  # unknown tokens per client address before its failures get 429
+FAILED_TOKEN_SECONDS = 60.0  # a token that failed is answered from memory this long
 READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 CHALLENGE = {"WWW-Authenticate": 'Bearer realm="vm-inventory"'}
 
@@ -54,6 +55,11 @@ class KeyVerifier:
 
     A revoked key therefore keeps working for at most `cache_seconds` in each process.
     `last_used_at` is written at most once per TOUCH_EVERY_S per key, off the request path.
+
+    Guessing is throttled without ever refusing a valid token: a token that failed is remembered
+    (by hash, for FAILED_TOKEN_SECONDS) and answered without asking MongoDB again; a client
+    address past MAX_FAILURES_PER_MINUTE unknown tokens has its lookups run one at a time and
+    its failures answered 429, while its valid tokens are still verified and accepted.
     """
 
     def __init__(self, cache_seconds: float) -> None:
@@ -61,15 +67,14 @@ class KeyVerifier:
         self.cache_seconds = cache_seconds
         self.repo: ApiKeyRepository | None = None
         self._cache: dict[str, _Cached] = {}
+        self._failed: dict[str, float] = {}  # token hash -> until when it is known unknown
         self._tasks: set[asyncio.Task[None]] = set()
         self._failures: dict[str, tuple[int, int]] = {}  # client -> (minute, unknown tokens)
+        self._gates: dict[str, asyncio.Lock] = {}  # one lookup at a time per throttled client
 
     async def verify(self, token: str, client: str = "") -> Caller | None:
-        """The caller owning `token`, or None when no key has it.
-
-        A client that sent MAX_FAILURES_PER_MINUTE unknown tokens this minute gets 429 for
-        tokens not in the cache, so guessing cannot turn into unbounded MongoDB lookups.
-        """
+        """The caller owning `token`, or None when no key has it (429 once `client` guessed
+        MAX_FAILURES_PER_MINUTE unknown tokens this minute; a valid token is never refused)."""
         digest = hash_token(token)
         now = time.monotonic()
         cached = self._cache.get(digest)
@@ -78,21 +83,26 @@ class KeyVerifier:
                 cached.touched = now
                 self._touch(cached.caller.name)
             return cached.caller
-        minute = int(time.time() // 60)
-        window, failures = self._failures.get(client, (minute, 0))
-        if window == minute and failures >= MAX_FAILURES_PER_MINUTE:
-            retry = str(60 - int(time.time()) % 60)
-            raise TooManyRequestsException(
-                detail="too many invalid API keys from this address; retry later",
-                headers={"Retry-After": retry},
-            )
+        if self._failed.get(digest, 0.0) > now:
+            self._fail(digest, client, now)
+            return None
+        if self._throttled(client):
+            gate = self._gates.get(client)
+            if gate is None:
+                if len(self._gates) >= MAX_CACHED:
+                    self._gates = {c: g for c, g in self._gates.items() if g.locked()}
+                gate = self._gates[client] = asyncio.Lock()
+            async with gate:
+                return await self._look_up(token, digest, client)
+        return await self._look_up(token, digest, client)
+
+    async def _look_up(self, token: str, digest: str, client: str) -> Caller | None:
         assert self.repo is not None, "KeyVerifier.repo is set by the lifespan"
         key = await self.repo.find(token)
+        now = time.monotonic()
         if key is None:
             self._cache.pop(digest, None)
-            if len(self._failures) >= MAX_CACHED:
-                self._failures.clear()
-            self._failures[client] = (minute, failures + 1 if window == minute else 1)
+            self._fail(digest, client, now)
             return None
         caller = Caller(key.name, key.scope)
         if self.cache_seconds > 0:
@@ -101,6 +111,28 @@ class KeyVerifier:
             self._cache[digest] = _Cached(caller, now + self.cache_seconds, now)
         self._touch(key.name)
         return caller
+
+    def _throttled(self, client: str) -> bool:
+        window, failures = self._failures.get(client, (-1, 0))
+        return window == int(time.time() // 60) and failures >= MAX_FAILURES_PER_MINUTE
+
+    def _fail(self, digest: str, client: str, now: float) -> None:
+        """Remember a failed token and count it against `client`; 429 past the limit."""
+        if len(self._failed) >= MAX_CACHED:
+            self._failed.clear()
+        self._failed[digest] = now + FAILED_TOKEN_SECONDS
+        minute = int(time.time() // 60)
+        window, failures = self._failures.get(client, (minute, 0))
+        failures = failures + 1 if window == minute else 1
+        if len(self._failures) >= MAX_CACHED:
+            self._failures.clear()
+        self._failures[client] = (minute, failures)
+        if failures > MAX_FAILURES_PER_MINUTE:
+            retry = str(60 - int(time.time()) % 60)
+            raise TooManyRequestsException(
+                detail="too many invalid API keys from this address; retry later",
+                headers={"Retry-After": retry},
+            )
 
     def _touch(self, name: str) -> None:
         """Record last_used_at in the background; a failure only costs a stale timestamp."""
