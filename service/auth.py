@@ -4,23 +4,20 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
 
-from litestar.connection import ASGIConnection
+from litestar.enums import ScopeType
 from litestar.exceptions import (
     NotAuthorizedException,
     PermissionDeniedException,
     TooManyRequestsException,
 )
 from litestar.handlers.base import BaseRouteHandler
-from litestar.middleware.authentication import (
-    AbstractAuthenticationMiddleware,
-    AuthenticationResult,
-)
-from litestar.types import ASGIApp
+from litestar.types import ASGIApp, Receive, Send
+from litestar.types import Scope as ASGIScope
 
 from service.apikeys import SCOPE_RANK, ApiKeyRepository, Scope, hash_token
 
@@ -153,38 +150,58 @@ class KeyVerifier:
             await asyncio.gather(*self._tasks, return_exceptions=True)
 
 
-def bearer_token(connection: ASGIConnection[Any, Any, Any, Any]) -> str | None:
-    """The token of an `Authorization: Bearer <token>` header, if any."""
-    header = connection.headers.get("authorization")
+def bearer_token(header: bytes | None) -> str | None:
+    """The token of an `Authorization: Bearer <token>` header value, if any."""
     if not header:
         return None
-    scheme, _, token = header.partition(" ")
+    scheme, _, token = header.decode("latin-1").partition(" ")
     token = token.strip()
     if scheme.lower() != "bearer" or not token or len(token) > 256:
         return None
     return token
 
 
-class ApiKeyAuthMiddleware(AbstractAuthenticationMiddleware):
-    """Requires a valid API key on every path under /api/ (and on /metrics unless public)."""
+class ApiKeyAuthMiddleware:
+    """Requires a valid API key on every path under /api/ (and on /metrics unless public).
+
+    A plain ASGI middleware: Litestar's AbstractAuthenticationMiddleware builds a connection
+    and a parsed header map per request, several times the cost of a cached key check.
+    """
 
     def __init__(
         self, app: ASGIApp, verifier: KeyVerifier, exclude: str | list[str] | None = None
     ) -> None:
-        """Authenticate with `verifier`; paths matching `exclude` stay public."""
-        super().__init__(app, exclude=exclude, scopes={"http"})  # type: ignore[arg-type]
+        """Authenticate with `verifier`; paths matching `exclude` (and OPTIONS) stay public."""
+        self.app = app
         self.verifier = verifier
+        patterns = [exclude] if isinstance(exclude, str) else list(exclude or ())
+        self.exclude = re.compile("|".join(patterns)) if patterns else None
 
-    async def authenticate_request(
-        self, connection: ASGIConnection[Any, Any, Any, Any]
-    ) -> AuthenticationResult:
+    async def __call__(self, scope: ASGIScope, receive: Receive, send: Send) -> None:
+        """Set `scope["user"]` to the Caller, or raise 401 (403 for a scope too small)."""
+        if (
+            scope["type"] == ScopeType.HTTP
+            and scope["method"] != "OPTIONS"
+            and not (self.exclude is not None and self.exclude.search(scope["path"]))
+            and not scope["route_handler"].opt.get("exclude_from_auth")
+        ):
+            scope["user"] = await self.authenticate(scope, scope["method"])
+            scope["auth"] = None
+        await self.app(scope, receive, send)
+
+    async def authenticate(self, scope: ASGIScope, method: str) -> Caller:
         """401 unless the request carries the token of an existing key."""
-        token = bearer_token(connection)
+        header = None
+        for name, value in scope["headers"]:
+            if name == b"authorization":
+                header = value
+                break
+        token = bearer_token(header)
         if token is None:
             raise NotAuthorizedException(
                 "missing or malformed Authorization: Bearer <token> header", headers=CHALLENGE
             )
-        client = connection.scope.get("client")
+        client = scope.get("client")
         caller = await self.verifier.verify(token, client[0] if client else "")
         if caller is None:
             raise NotAuthorizedException(
@@ -194,25 +211,21 @@ class ApiKeyAuthMiddleware(AbstractAuthenticationMiddleware):
             )  # fmt: skip
         # The scope check lives here rather than in a guard: Litestar copies the route handler
         # for every guard call, a cost paid on every request.
-        check_scope(caller, connection, connection.scope["route_handler"])
-        return AuthenticationResult(user=caller, auth=None)
+        check_scope(caller, method, scope["route_handler"])
+        return caller
 
 
-def required_scope(
-    connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler
-) -> Scope:
+def required_scope(method: str, handler: BaseRouteHandler) -> Scope:
     """`opt["scope"]` of the handler, else read for safe methods and write for the others."""
     declared = handler.opt.get("scope")
     if declared is not None:
         return Scope(declared)
-    return Scope.READ if connection.scope.get("method", "GET") in READ_METHODS else Scope.WRITE
+    return Scope.READ if method in READ_METHODS else Scope.WRITE
 
 
-def check_scope(
-    caller: Caller, connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler
-) -> None:
+def check_scope(caller: Caller, method: str, handler: BaseRouteHandler) -> None:
     """403 unless the caller's scope covers what the route needs."""
-    needed = required_scope(connection, handler)
+    needed = required_scope(method, handler)
     if SCOPE_RANK[caller.scope] < SCOPE_RANK[needed]:
         raise PermissionDeniedException(
             f"the API key {caller.name!r} has scope {caller.scope.value!r}; "

@@ -33,13 +33,14 @@ class LeanPrometheusMiddleware(PrometheusMiddleware):
         self._count = self.request_count(names)
         self._time = self.request_time(names)
         self._errors = self.requests_error_count(names)
+        # Label children bound once per (method, route) and (method, route, status).
+        self._running: dict[tuple[str, str], Any] = {}
         self._children: dict[tuple[str, str, int], tuple[Any, Any, Any]] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Count the request, its status and its duration (until the body was sent)."""
         method = scope["method"] if scope["type"] == ScopeType.HTTP else scope["type"]
         path = scope.get("path_template") or scope["path"]
-        app_name = self._config.app_name
         start = time.perf_counter()
         status, duration = 200, 0.0
         started = closed = False
@@ -59,7 +60,12 @@ class LeanPrometheusMiddleware(PrometheusMiddleware):
                 duration = time.perf_counter() - start
             await send(message)
 
-        in_progress = self._in_progress.labels(method, path, 200, app_name)
+        in_progress = self._running.get((method, path))
+        if in_progress is None:
+            if len(self._running) > 10_000:
+                self._running.clear()
+            in_progress = self._in_progress.labels(method, path, 200, self._config.app_name)
+            self._running[(method, path)] = in_progress
         in_progress.inc()
         try:
             await self.app(scope, watched_receive, wrapped_send)
@@ -72,7 +78,7 @@ class LeanPrometheusMiddleware(PrometheusMiddleware):
             if children is None:
                 if len(self._children) > 10_000:
                     self._children.clear()
-                values = (method, path, status, app_name)
+                values = (method, path, status, self._config.app_name)
                 children = (
                     self._count.labels(*values),
                     self._time.labels(*values),

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import logging
+import random
 import re
 import sys
 import time
-import uuid
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qsl
@@ -15,7 +15,7 @@ import msgspec
 from litestar import Request, Response
 from litestar.enums import ScopeType
 from litestar.exceptions import HTTPException, TooManyRequestsException, ValidationException
-from litestar.middleware.rate_limit import RateLimitConfig, RateLimitMiddleware
+from litestar.middleware.rate_limit import RateLimitConfig
 from litestar.types import ASGIApp, Message, Receive, ReceiveMessage, Scope, Send
 
 from service.errors import DomainError, domain_problem, http_problem
@@ -57,14 +57,45 @@ def configure_logging(level: str) -> None:
     logging.logThreads = False
     logging.logProcesses = False
     logging.logMultiprocessing = False
+    global _json_handler
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter())
+    _json_handler = handler
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
     for name in ("uvicorn", "uvicorn.error", "uvicorn.access", "litestar"):
         logging.getLogger(name).handlers[:] = []
         logging.getLogger(name).propagate = True
+
+
+_json_handler: logging.StreamHandler[Any] | None = None  # configure_logging's, once it ran
+_second: tuple[int, str] = (-1, "")  # the last whole second and its ISO 8601 text
+
+
+def _write_access_line(fields: dict[str, Any]) -> bool:
+    """Write the access line JsonFormatter would, encoded once and without a LogRecord, when
+    configure_logging's handler is still the only one (else False: log it the usual way)."""
+    global _second
+    handler = _json_handler
+    if handler is None or logging.root.handlers != [handler] or access_log.handlers:
+        return False
+    now = time.time()
+    whole = int(now)
+    if whole != _second[0]:
+        _second = (whole, datetime.fromtimestamp(whole, UTC).strftime("%Y-%m-%dT%H:%M:%S"))
+    line = {
+        "ts": f"{_second[1]}.{int((now - whole) * 1000):03d}+00:00",
+        "level": "INFO",
+        "logger": "service.access",
+        "message": "request",
+        **fields,
+    }
+    text = msgspec.json.encode(line).decode() + "\n"
+    with handler.lock:  # type: ignore[union-attr]
+        handler.stream.write(text)
+        handler.stream.flush()
+    return True
 
 
 def _header(scope: Scope, name: bytes) -> bytes | None:
@@ -95,7 +126,8 @@ class RequestContextMiddleware:
         start = time.perf_counter()
         given = _header(scope, b"x-request-id")
         text = given.decode("latin-1") if given else ""
-        request_id = text if _REQUEST_ID_RE.fullmatch(text) else uuid.uuid4().hex
+        # 32 hex digits as uuid4().hex gave, without a system call: an id, not a secret.
+        request_id = text if _REQUEST_ID_RE.fullmatch(text) else f"{random.getrandbits(128):032x}"
         scope["request_id"] = request_id  # type: ignore[typeddict-unknown-key]
         echoed = (b"x-request-id", request_id.encode())
         status = 500
@@ -146,7 +178,8 @@ class RequestContextMiddleware:
                 }
                 if closed:
                     fields["client_closed"] = True
-                access_log.info("request", extra={"fields": fields})
+                if not _write_access_line(fields):
+                    access_log.info("request", extra={"fields": fields})
 
     def _check_limits(self, scope: Scope) -> None:
         query = scope["query_string"]
@@ -207,37 +240,46 @@ def _repeatable(scope: Scope, name: str) -> bool:
     return field is not None and field.is_non_string_sequence
 
 
-class KeyRateLimitMiddleware(RateLimitMiddleware):
-    """RateLimitMiddleware with an O(1) fixed-window counter per key and a Retry-After header.
+class KeyRateLimitMiddleware:
+    """A fixed-window counter per key (or client address) with a Retry-After header.
 
-    Litestar's own keeps every request's timestamp in a JSON list per window, which costs
-    more per request the more generous the limit is.
+    Litestar's RateLimitMiddleware keeps every request's timestamp in a JSON list per window,
+    behind a lock and a Request object; here every key shares the clock window, so a request
+    costs one dict update and the counts are dropped when the window ends.
     """
 
     def __init__(self, app: ASGIApp, config: RateLimitConfig) -> None:
         """Count requests per identifier in windows of the configured unit."""
-        super().__init__(app, config)
+        self.app = app
+        self.unit, self.max_requests = config.rate_limit
         self.window = {"second": 1, "minute": 60, "hour": 3600, "day": 86400}[self.unit]
-        self.counts: dict[str, tuple[int, int]] = {}
+        exclude = config.exclude
+        patterns = [exclude] if isinstance(exclude, str) else list(exclude or ())
+        self.exclude = re.compile("|".join(patterns)) if patterns else None
+        self.window_end = 0
+        self.counts: dict[str, int] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Count the request; 429 with Retry-After once the window's budget is spent."""
+        if scope["type"] != ScopeType.HTTP or (
+            self.exclude is not None and self.exclude.search(scope["path"])
+        ):
+            await self.app(scope, receive, send)
+            return
         user = scope.get("user")
         key = getattr(user, "name", None) or (scope.get("client") or ("?",))[0]
         now = int(time.time())
-        window_start = now - now % self.window
-        start, count = self.counts.get(key, (window_start, 0))
-        if start != window_start:
-            if len(self.counts) > 100_000:
-                self.counts.clear()
-            start, count = window_start, 0
+        if now >= self.window_end:
+            self.window_end = now - now % self.window + self.window
+            self.counts = {}
+        count = self.counts.get(key, 0)
         if count >= self.max_requests:
-            retry = str(max(1, start + self.window - now))
+            retry = str(max(1, self.window_end - now))
             raise TooManyRequestsException(
                 detail=f"more than {self.max_requests} requests per {self.unit}; retry later",
                 headers={"Retry-After": retry, "RateLimit-Limit": str(self.max_requests)},
             )
-        self.counts[key] = (start, count + 1)
+        self.counts[key] = count + 1
         await self.app(scope, receive, send)
 
 
@@ -246,6 +288,7 @@ def rate_limit_config(per_minute: int) -> RateLimitConfig:
     return RateLimitConfig(
         rate_limit=("minute", per_minute),
         exclude=[*PUBLIC_PATHS, "^/metrics"],
-        middleware_class=KeyRateLimitMiddleware,
+        # Litestar only ever calls middleware_class(app, config=...), which ours takes.
+        middleware_class=KeyRateLimitMiddleware,  # type: ignore[arg-type]
         set_rate_limit_headers=False,
     )
