@@ -105,7 +105,7 @@ class _Claim:
     key: str
     lease: str
     render: Render
-    recorded: bool = False
+    recorded: StoredResponse | None = None  # what the latest transaction attempt recorded
 
 
 _CLAIM: ContextVar[_Claim | None] = ContextVar("idempotency_claim", default=None)
@@ -130,7 +130,7 @@ async def record_in_transaction(session: Any, result: Any) -> None:
         raise IdempotencyKeyInFlight(
             f"the {HEADER} {claim.key!r} was taken over by a retry of this request; retry"
         )
-    claim.recorded = True
+    claim.recorded = response
 
 
 class IdempotencyService:
@@ -203,8 +203,10 @@ class IdempotencyService:
             raise
         finally:
             _CLAIM.reset(token)
-        if claim is not None and claim.recorded:
-            return response, False  # stored with the write, in its transaction
+        if claim is not None and claim.recorded == response:
+            # Committed with the write. (An attempt that was rolled back, the request then
+            # answering otherwise, e.g. 412, recorded nothing that lasted: store the answer.)
+            return response, False
         if response.status >= 500:
             await self.store.release(scope, key, lease)
         else:

@@ -89,3 +89,16 @@ async def _ok() -> StoredResponse:
 
 def _render(result: object) -> StoredResponse:
     return ok()
+
+
+async def test_an_answer_after_a_rolled_back_attempt_is_stored() -> None:
+    store = MemoryStore()
+    service = IdempotencyService(store, Clock())
+
+    async def rolled_back_then_412() -> StoredResponse:
+        await record_in_transaction(None, "vm")  # an attempt whose transaction was rolled back
+        store.records[("a", "k")].response = None
+        return ok(412)
+
+    assert await service.run("a", "k", "f", rolled_back_then_412, _render) == (ok(412), False)
+    assert await service.run("a", "k", "f", _ok, _render) == (ok(412), True)
