@@ -92,9 +92,12 @@ def _write_access_line(fields: dict[str, Any]) -> bool:
         **fields,
     }
     text = msgspec.json.encode(line).decode() + "\n"
-    with handler.lock:  # type: ignore[union-attr]
-        handler.stream.write(text)
-        handler.stream.flush()
+    try:
+        with handler.lock:  # type: ignore[union-attr]
+            handler.stream.write(text)
+            handler.stream.flush()
+    except Exception:
+        return False  # logging's path reports it (Handler.handleError), never the request
     return True
 
 
