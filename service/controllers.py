@@ -75,6 +75,14 @@ _WRITE_ERRORS = (
 )  # fmt: skip
 
 
+def _with_etag(vm: VM) -> Response[VM]:
+    return Response(vm, headers=etag(vm))
+
+
+def _no_content(_: None) -> Response[None]:
+    return Response(None, status_code=HTTP_204_NO_CONTENT)
+
+
 class VMController(Controller):
     """CRUD for VMs at /api/v1/vms, and each VM's change history."""
 
@@ -101,12 +109,14 @@ class VMController(Controller):
         """Create a VM; 201 with Location and ETag."""
         ctx = write_context(request)
 
-        async def call() -> Response[VM]:
-            vm = await vm_service.create_vm(data, ctx)
+        def created(vm: VM) -> Response[VM]:
             headers = {"Location": f"{self.path}/{vm.id}", **etag(vm)}
             return Response(vm, status_code=HTTP_201_CREATED, headers=headers)
 
-        return await idempotent(request, idempotency_key, idempotency, ctx.actor, data, call)
+        return await idempotent(
+            request, idempotency_key, idempotency, ctx.actor, data,
+            lambda: vm_service.create_vm(data, ctx), created,
+        )  # fmt: skip
 
     @get_and_head(
         "/",
@@ -227,11 +237,10 @@ class VMController(Controller):
         expected = parse_if_match(if_match, settings.require_if_match)
         ctx = write_context(request)
 
-        async def call() -> Response[VM]:
-            vm = await vm_service.replace_vm(vm_id, data, expected, ctx)
-            return Response(vm, headers=etag(vm))
-
-        return await idempotent(request, idempotency_key, idempotency, ctx.actor, data, call)
+        return await idempotent(
+            request, idempotency_key, idempotency, ctx.actor, data,
+            lambda: vm_service.replace_vm(vm_id, data, expected, ctx), _with_etag,
+        )  # fmt: skip
 
     @patch(
         "/{vm_id:str}",
@@ -255,11 +264,10 @@ class VMController(Controller):
         expected = parse_if_match(if_match, settings.require_if_match)
         ctx = write_context(request)
 
-        async def call() -> Response[VM]:
-            vm = await vm_service.update_vm(vm_id, data, expected, ctx)
-            return Response(vm, headers=etag(vm))
-
-        return await idempotent(request, idempotency_key, idempotency, ctx.actor, data, call)
+        return await idempotent(
+            request, idempotency_key, idempotency, ctx.actor, data,
+            lambda: vm_service.update_vm(vm_id, data, expected, ctx), _with_etag,
+        )  # fmt: skip
 
     @delete(
         "/{vm_id:str}",
@@ -287,11 +295,11 @@ class VMController(Controller):
         expected = parse_if_match(if_match, settings.require_if_match)
         ctx = write_context(request)
 
-        async def call() -> Response[None]:
-            await vm_service.delete_vm(vm_id, force=force, if_match=expected, ctx=ctx)
-            return Response(None, status_code=HTTP_204_NO_CONTENT)
-
-        return await idempotent(request, idempotency_key, idempotency, ctx.actor, None, call)
+        return await idempotent(
+            request, idempotency_key, idempotency, ctx.actor, None,
+            lambda: vm_service.delete_vm(vm_id, force=force, if_match=expected, ctx=ctx),
+            _no_content,
+        )  # fmt: skip
 
     @get_and_head(
         "/{vm_id:str}/events",

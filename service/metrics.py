@@ -9,10 +9,11 @@ from litestar import Controller, Response, get
 from litestar.di import NamedDependency
 from litestar.enums import ScopeType
 from litestar.plugins.prometheus import PrometheusConfig, PrometheusMiddleware
-from litestar.types import ASGIApp, Message, Receive, Scope, Send
+from litestar.types import ASGIApp, Message, Receive, ReceiveMessage, Scope, Send
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, Gauge, generate_latest
 
 from service.errors import DomainError
+from service.observability import CLIENT_CLOSED
 from service.services import VMService
 
 MONGODB_READY = Gauge(
@@ -32,36 +33,52 @@ class LeanPrometheusMiddleware(PrometheusMiddleware):
         self._count = self.request_count(names)
         self._time = self.request_time(names)
         self._errors = self.requests_error_count(names)
+        # Label children bound once per (method, route) and (method, route, status).
+        self._running: dict[tuple[str, str], Any] = {}
         self._children: dict[tuple[str, str, int], tuple[Any, Any, Any]] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Count the request, its status and its duration (until the body was sent)."""
         method = scope["method"] if scope["type"] == ScopeType.HTTP else scope["type"]
         path = scope.get("path_template") or scope["path"]
-        app_name = self._config.app_name
         start = time.perf_counter()
         status, duration = 200, 0.0
+        started = closed = False
+
+        async def watched_receive() -> ReceiveMessage:
+            nonlocal closed
+            message = await receive()
+            if message["type"] == "http.disconnect" and not started:
+                closed = True
+            return message
 
         async def wrapped_send(message: Message) -> None:
-            nonlocal status, duration
+            nonlocal status, duration, started
             if message["type"] == "http.response.start":
-                status = message["status"]
+                status, started = message["status"], True
             elif message["type"] == "http.response.body":
                 duration = time.perf_counter() - start
             await send(message)
 
-        in_progress = self._in_progress.labels(method, path, 200, app_name)
+        in_progress = self._running.get((method, path))
+        if in_progress is None:
+            if len(self._running) > 10_000:
+                self._running.clear()
+            in_progress = self._in_progress.labels(method, path, 200, self._config.app_name)
+            self._running[(method, path)] = in_progress
         in_progress.inc()
         try:
-            await self.app(scope, receive, wrapped_send)
+            await self.app(scope, watched_receive, wrapped_send)
         finally:
             in_progress.dec()
+            if closed:
+                status, duration = CLIENT_CLOSED, time.perf_counter() - start
             key = (method, path, status)
             children = self._children.get(key)
             if children is None:
                 if len(self._children) > 10_000:
                     self._children.clear()
-                values = (method, path, status, app_name)
+                values = (method, path, status, self._config.app_name)
                 children = (
                     self._count.labels(*values),
                     self._time.labels(*values),

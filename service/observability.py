@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import logging
+import random
 import re
 import sys
 import time
-import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, get_args
@@ -17,14 +17,17 @@ from litestar import Request, Response
 from litestar.enums import ScopeType
 from litestar.exceptions import HTTPException, TooManyRequestsException, ValidationException
 from litestar.handlers import HTTPRouteHandler
-from litestar.middleware.rate_limit import RateLimitConfig, RateLimitMiddleware
-from litestar.types import ASGIApp, Message, Receive, Scope, Send
+from litestar.middleware.rate_limit import RateLimitConfig
+from litestar.types import ASGIApp, Message, Receive, ReceiveMessage, Scope, Send
 
 from service.errors import DomainError, domain_problem, http_problem
 
 access_log = logging.getLogger("service.access")
 
 MAX_QUERY_PARAMS = 64
+# nginx's "client closed request": the client went away before any response was sent, so neither
+# the access log nor the metrics count it as the 500 Litestar renders for the broken body read.
+CLIENT_CLOSED = 499
 _REQUEST_ID_RE = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 PUBLIC_PATHS = ("^/health/", "^/schema")
 
@@ -56,14 +59,48 @@ def configure_logging(level: str) -> None:
     logging.logThreads = False
     logging.logProcesses = False
     logging.logMultiprocessing = False
+    global _json_handler
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter())
+    _json_handler = handler
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
     for name in ("uvicorn", "uvicorn.error", "uvicorn.access", "litestar"):
         logging.getLogger(name).handlers[:] = []
         logging.getLogger(name).propagate = True
+
+
+_json_handler: logging.StreamHandler[Any] | None = None  # configure_logging's, once it ran
+_second: tuple[int, str] = (-1, "")  # the last whole second and its ISO 8601 text
+
+
+def _write_access_line(fields: dict[str, Any]) -> bool:
+    """Write the access line JsonFormatter would, encoded once and without a LogRecord, when
+    configure_logging's handler is still the only one (else False: log it the usual way)."""
+    global _second
+    handler = _json_handler
+    if handler is None or logging.root.handlers != [handler] or access_log.handlers:
+        return False
+    now = time.time()
+    whole = int(now)
+    if whole != _second[0]:
+        _second = (whole, datetime.fromtimestamp(whole, UTC).strftime("%Y-%m-%dT%H:%M:%S"))
+    line = {
+        "ts": f"{_second[1]}.{int((now - whole) * 1000):03d}+00:00",
+        "level": "INFO",
+        "logger": "service.access",
+        "message": "request",
+        **fields,
+    }
+    text = msgspec.json.encode(line).decode() + "\n"
+    try:
+        with handler.lock:  # type: ignore[union-attr]
+            handler.stream.write(text)
+            handler.stream.flush()
+    except Exception:
+        return False  # logging's path reports it (Handler.handleError), never the request
+    return True
 
 
 def _header(scope: Scope, name: bytes) -> bytes | None:
@@ -94,15 +131,26 @@ class RequestContextMiddleware:
         start = time.perf_counter()
         given = _header(scope, b"x-request-id")
         text = given.decode("latin-1") if given else ""
-        request_id = text if _REQUEST_ID_RE.fullmatch(text) else uuid.uuid4().hex
+        # 32 hex digits as uuid4().hex gave, without a system call: an id, not a secret.
+        request_id = text if _REQUEST_ID_RE.fullmatch(text) else f"{random.getrandbits(128):032x}"
         scope["request_id"] = request_id  # type: ignore[typeddict-unknown-key]
         echoed = (b"x-request-id", request_id.encode())
         status = 500
+        started = closed = False
+
+        async def receive_watched() -> ReceiveMessage:
+            nonlocal closed
+            message = await receive()
+            if message["type"] == "http.disconnect" and not started:
+                closed = True
+            return message
 
         async def send_with_id(message: Message) -> None:
-            nonlocal status
+            nonlocal status, started
+            if closed:
+                return  # the client is gone: nothing reaches it
             if message["type"] == "http.response.start":
-                status = message["status"]
+                status, started = message["status"], True
                 headers = [*message.get("headers", ()), echoed]
                 if scope["method"] == "OPTIONS":
                     headers = _with_full_allow(scope, headers)
@@ -111,13 +159,18 @@ class RequestContextMiddleware:
 
         try:
             self._check_limits(scope)
-            await self.app(scope, receive, send_with_id)
+            await self.app(scope, receive_watched, send_with_id)
         except (HTTPException, DomainError) as exc:
-            problem = http_problem(exc) if isinstance(exc, HTTPException) else domain_problem(exc)
-            request: Request[Any, Any, Any] = Request(scope, receive)
-            response: Response[Any] = problem.to_response(request)
-            await response.to_asgi_response(None, request)(scope, receive, send_with_id)
+            if not closed:
+                problem = (
+                    http_problem(exc) if isinstance(exc, HTTPException) else domain_problem(exc)
+                )
+                request: Request[Any, Any, Any] = Request(scope, receive)
+                response: Response[Any] = problem.to_response(request)
+                await response.to_asgi_response(None, request)(scope, receive, send_with_id)
         finally:
+            if closed:
+                status = CLIENT_CLOSED
             if access_log.isEnabledFor(logging.INFO):
                 user = scope.get("user")
                 fields = {
@@ -128,7 +181,10 @@ class RequestContextMiddleware:
                     "request_id": request_id,
                     "key": getattr(user, "name", None),
                 }
-                access_log.info("request", extra={"fields": fields})
+                if closed:
+                    fields["client_closed"] = True
+                if not _write_access_line(fields):
+                    access_log.info("request", extra={"fields": fields})
 
     def _check_limits(self, scope: Scope) -> None:
         query = scope["query_string"]
@@ -238,37 +294,46 @@ def _check_query(scope: Scope, query: bytes) -> None:
         seen.add(name)
 
 
-class KeyRateLimitMiddleware(RateLimitMiddleware):
-    """RateLimitMiddleware with an O(1) fixed-window counter per key and a Retry-After header.
+class KeyRateLimitMiddleware:
+    """A fixed-window counter per key (or client address) with a Retry-After header.
 
-    Litestar's own keeps every request's timestamp in a JSON list per window, which costs
-    more per request the more generous the limit is.
+    Litestar's RateLimitMiddleware keeps every request's timestamp in a JSON list per window,
+    behind a lock and a Request object; here every key shares the clock window, so a request
+    costs one dict update and the counts are dropped when the window ends.
     """
 
     def __init__(self, app: ASGIApp, config: RateLimitConfig) -> None:
         """Count requests per identifier in windows of the configured unit."""
-        super().__init__(app, config)
+        self.app = app
+        self.unit, self.max_requests = config.rate_limit
         self.window = {"second": 1, "minute": 60, "hour": 3600, "day": 86400}[self.unit]
-        self.counts: dict[str, tuple[int, int]] = {}
+        exclude = config.exclude
+        patterns = [exclude] if isinstance(exclude, str) else list(exclude or ())
+        self.exclude = re.compile("|".join(patterns)) if patterns else None
+        self.window_end = 0
+        self.counts: dict[str, int] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Count the request; 429 with Retry-After once the window's budget is spent."""
+        if scope["type"] != ScopeType.HTTP or (
+            self.exclude is not None and self.exclude.search(scope["path"])
+        ):
+            await self.app(scope, receive, send)
+            return
         user = scope.get("user")
         key = getattr(user, "name", None) or (scope.get("client") or ("?",))[0]
         now = int(time.time())
-        window_start = now - now % self.window
-        start, count = self.counts.get(key, (window_start, 0))
-        if start != window_start:
-            if len(self.counts) > 100_000:
-                self.counts.clear()
-            start, count = window_start, 0
+        if now >= self.window_end:
+            self.window_end = now - now % self.window + self.window
+            self.counts = {}
+        count = self.counts.get(key, 0)
         if count >= self.max_requests:
-            retry = str(max(1, start + self.window - now))
+            retry = str(max(1, self.window_end - now))
             raise TooManyRequestsException(
                 detail=f"more than {self.max_requests} requests per {self.unit}; retry later",
                 headers={"Retry-After": retry, "RateLimit-Limit": str(self.max_requests)},
             )
-        self.counts[key] = (start, count + 1)
+        self.counts[key] = count + 1
         await self.app(scope, receive, send)
 
 
@@ -277,6 +342,7 @@ def rate_limit_config(per_minute: int) -> RateLimitConfig:
     return RateLimitConfig(
         rate_limit=("minute", per_minute),
         exclude=[*PUBLIC_PATHS, "^/metrics"],
-        middleware_class=KeyRateLimitMiddleware,
+        # Litestar only ever calls middleware_class(app, config=...), which ours takes.
+        middleware_class=KeyRateLimitMiddleware,  # type: ignore[arg-type]
         set_rate_limit_headers=False,
     )

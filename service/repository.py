@@ -24,7 +24,7 @@ from service.errors import (
     NotFound,
     WriteContention,
 )
-from service.idempotency import KeyRecord, StoredResponse
+from service.idempotency import KeyRecord, StoredResponse, record_in_transaction
 from service.listing import ListQuery, search_keys
 from service.schemas import VM, VMEvent
 from service.services import StaleRevision
@@ -143,15 +143,17 @@ class VMRepository:
         """Insert a new VM and its `created` event; a taken name (any case) -> NameConflict."""
         doc = {"_id": ObjectId(), **stored_vm({**fields, **search_keys(fields)})}
 
-        async def work(session: AsyncClientSession) -> None:
+        async def work(session: AsyncClientSession) -> VM:
             await self.vms.insert_one(doc, session=session)
             await self._record(event, doc["_id"], session)
+            vm = to_vm(dict(doc))
+            await record_in_transaction(session, vm)
+            return vm
 
         try:
-            await self._transaction(work)
+            return await self._transaction(work)
         except DuplicateKeyError:
             raise NameConflict(f"a VM named {fields['name']!r} already exists") from None
-        return to_vm(doc)
 
     @translate_errors
     async def get_by_id(self, vm_id: str) -> VM:
@@ -199,7 +201,7 @@ class VMRepository:
         if unknown := changes.keys() - CHANGEABLE_FIELDS:
             raise ValueError(f"not changeable fields of a stored VM: {sorted(unknown)}")
 
-        async def work(session: AsyncClientSession) -> Raw | None:
+        async def work(session: AsyncClientSession) -> VM | None:
             doc = await self.vms.find_one_and_update(
                 {"_id": oid, "revision": expected_revision},
                 {"$set": {**changes, **search_keys(changes)}, "$inc": {"revision": 1}},
@@ -207,18 +209,21 @@ class VMRepository:
                 return_document=ReturnDocument.AFTER,
                 session=session,
             )
-            if doc is not None:
-                await self._record(event, oid, session)
-            return doc
+            if doc is None:
+                return None
+            await self._record(event, oid, session)
+            vm = to_vm(doc)
+            await record_in_transaction(session, vm)
+            return vm
 
         try:
-            doc = await self._transaction(work)
+            vm = await self._transaction(work)
         except DuplicateKeyError:
             raise NameConflict(f"a VM named {changes.get('name')!r} already exists") from None
-        if doc is None:
+        if vm is None:
             await self._raise_missing_or_stale(oid, vm_id)
-        assert doc is not None
-        return to_vm(doc)
+        assert vm is not None
+        return vm
 
     @translate_errors
     async def delete(self, vm_id: str, expected_revision: int, event: Raw) -> None:
@@ -229,9 +234,11 @@ class VMRepository:
             result = await self.vms.delete_one(
                 {"_id": oid, "revision": expected_revision}, session=session
             )
-            if result.deleted_count:
-                await self._record(event, oid, session)
-            return bool(result.deleted_count)
+            if not result.deleted_count:
+                return False
+            await self._record(event, oid, session)
+            await record_in_transaction(session, None)
+            return True
 
         if not await self._transaction(work):
             await self._raise_missing_or_stale(oid, vm_id)
@@ -265,13 +272,19 @@ class IdempotencyRepository:
 
     @translate_errors
     async def claim(
-        self, scope: str, key: str, fingerprint: str, now: datetime, expired_before: datetime
+        self,
+        scope: str,
+        key: str,
+        fingerprint: str,
+        lease: str,
+        now: datetime,
+        expired_before: datetime,
     ) -> KeyRecord | None:
         """Claim the key by inserting it (the unique index decides), else return its record."""
         for _ in range(3):
             try:
                 await self.keys.insert_one(
-                    {"scope": scope, "key": key, "fingerprint": fingerprint,
+                    {"scope": scope, "key": key, "fingerprint": fingerprint, "lease": lease,
                      "created_at": now, "locked_at": now, "response": None}
                 )  # fmt: skip
                 return None
@@ -288,22 +301,34 @@ class IdempotencyRepository:
         raise IdempotencyKeyInFlight("the idempotency key keeps changing hands; retry shortly")
 
     @translate_errors
-    async def take_over(self, scope: str, key: str, locked_at: datetime, now: datetime) -> bool:
-        """Re-claim an abandoned key (still unfinished and locked at `locked_at`)."""
+    async def take_over(
+        self, scope: str, key: str, locked_at: datetime, lease: str, now: datetime
+    ) -> bool:
+        """Re-claim an abandoned key (still unfinished and locked at `locked_at`) under `lease`."""
         result = await self.keys.update_one(
             {"scope": scope, "key": key, "locked_at": locked_at, "response": None},
-            {"$set": {"locked_at": now}},
+            {"$set": {"locked_at": now, "lease": lease}},
         )
         return result.modified_count == 1
 
     @translate_errors
-    async def complete(self, scope: str, key: str, response: StoredResponse) -> None:
-        """Store the first response of a claimed key."""
-        await self.keys.update_one(
-            {"scope": scope, "key": key}, {"$set": {"response": msgspec.to_builtins(response)}}
+    async def complete(
+        self,
+        scope: str,
+        key: str,
+        lease: str,
+        response: StoredResponse,
+        session: AsyncClientSession | None = None,
+    ) -> bool:
+        """Store the first response of a key still held under `lease`; False if it is not."""
+        result = await self.keys.update_one(
+            {"scope": scope, "key": key, "lease": lease, "response": None},
+            {"$set": {"response": msgspec.to_builtins(response)}},
+            session=session,
         )
+        return result.matched_count == 1
 
     @translate_errors
-    async def release(self, scope: str, key: str) -> None:
-        """Forget an unfinished claim."""
-        await self.keys.delete_one({"scope": scope, "key": key, "response": None})
+    async def release(self, scope: str, key: str, lease: str) -> None:
+        """Forget an unfinished claim held under `lease`."""
+        await self.keys.delete_one({"scope": scope, "key": key, "lease": lease, "response": None})

@@ -67,9 +67,10 @@ async def test_the_same_key_for_a_different_request_is_422(client: Client, db: D
 
 async def test_a_retry_while_the_first_is_in_flight_is_409(client: Client, db: Db) -> None:
     await client.post(BASE, json=vm_body(), headers=key("slow"))
-    # As if the first request were still being processed: claimed, no response yet.
+    # As if the first request were still being processed by another process: no response yet.
     await db.idempotency_keys.update_one(
-        {"key": "slow"}, {"$set": {"response": None, "locked_at": datetime.now(UTC)}}
+        {"key": "slow"},
+        {"$set": {"response": None, "locked_at": datetime.now(UTC), "lease": "elsewhere.1"}},
     )
     response = await client.post(BASE, json=vm_body(), headers=key("slow"))
     assert_problem(response, 409)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 
@@ -19,26 +20,41 @@ class MemoryStore:
         self.records: dict[tuple[str, str], KeyRecord] = {}
 
     async def claim(
-        self, scope: str, key: str, fingerprint: str, now: datetime, expired_before: datetime
+        self,
+        scope: str,
+        key: str,
+        fingerprint: str,
+        lease: str,
+        now: datetime,
+        expired_before: datetime,
     ) -> KeyRecord | None:
         record = self.records.get((scope, key))
         if record is not None and record.created_at >= expired_before:
             return record
-        self.records[(scope, key)] = KeyRecord(fingerprint, now, now)
+        self.records[(scope, key)] = KeyRecord(fingerprint, now, now, lease=lease)
         return None
 
-    async def take_over(self, scope: str, key: str, locked_at: datetime, now: datetime) -> bool:
+    async def take_over(
+        self, scope: str, key: str, locked_at: datetime, lease: str, now: datetime
+    ) -> bool:
         record = self.records[(scope, key)]
         if record.locked_at != locked_at or record.response is not None:
             return False
-        record.locked_at = now
+        record.locked_at, record.lease = now, lease
         return True
 
-    async def complete(self, scope: str, key: str, response: StoredResponse) -> None:
-        self.records[(scope, key)].response = response
+    async def complete(
+        self, scope: str, key: str, lease: str, response: StoredResponse, session: Any = None
+    ) -> bool:
+        record = self.records[(scope, key)]
+        if record.lease != lease or record.response is not None:
+            return False
+        record.response = response
+        return True
 
-    async def release(self, scope: str, key: str) -> None:
-        if self.records[(scope, key)].response is None:
+    async def release(self, scope: str, key: str, lease: str) -> None:
+        record = self.records[(scope, key)]
+        if record.lease == lease and record.response is None:
             del self.records[(scope, key)]
 
 
@@ -73,7 +89,8 @@ async def test_first_run_then_replay_then_reuse_is_422() -> None:
 async def test_in_flight_is_409_until_the_lease_runs_out_then_taken_over() -> None:
     store, clock = MemoryStore(), Clock()
     service = IdempotencyService(store, clock)
-    await store.claim("a", "k", "f", T0, T0 - timedelta(days=1))  # a request still running
+    # A request still running, in another process.
+    await store.claim("a", "k", "f", "elsewhere.1", T0, T0 - timedelta(days=1))
 
     async def op() -> StoredResponse:
         return ok()
