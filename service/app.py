@@ -41,6 +41,9 @@ from service.metrics import MetricsController, prometheus_config
 from service.observability import PUBLIC_PATHS, RequestContextMiddleware, rate_limit_config
 from service.repository import IdempotencyRepository, VMRepository
 from service.services import VMService
+from service.watch.http import WatchController, end_streams_on_signal
+from service.watch.hub import Hub
+from service.watch.storage import MongoChangeSource
 
 MAX_BODY_BYTES = 1024 * 1024
 MAX_BODY_DEPTH = 32  # our bodies nest 2 levels (labels); msgspec and _integral walk recursively
@@ -189,7 +192,17 @@ def create_app(settings: Settings, startup_check: StartupCheck | None = None) ->
             app.state.event_service = EventService(repository, page_tokens=tokens)
             app.state.idempotency = IdempotencyService(IdempotencyRepository(database))
             verifier.repo = ApiKeyRepository(database)
-            yield
+            hub = app.state.watch_hub = Hub(
+                MongoChangeSource(repository.vms),
+                max_clients=settings.watch_max_clients,
+                queue_events=settings.watch_queue_events,
+            )
+            hub.start()
+            try:
+                with end_streams_on_signal(hub):
+                    yield
+            finally:
+                await hub.close()
             await verifier.drain()
         finally:
             odm.cancel()
@@ -209,6 +222,12 @@ def create_app(settings: Settings, startup_check: StartupCheck | None = None) ->
         service: IdempotencyService = state.idempotency
         return service
 
+    def provide_watch_hub(state: State) -> Hub:
+        if state.get("not_ready"):
+            raise DatabaseUnavailable(f"not ready: {state.not_ready}")
+        hub: Hub = state.watch_hub
+        return hub
+
     def provide_settings() -> Settings:
         return settings
 
@@ -225,12 +244,13 @@ def create_app(settings: Settings, startup_check: StartupCheck | None = None) ->
         rate_limit_config(settings.rate_limit_per_minute).middleware,
     ]
     app = Litestar(
-        route_handlers=[VMController, HealthController, MetricsController],
+        route_handlers=[VMController, WatchController, HealthController, MetricsController],
         middleware=middleware,
         dependencies={
             "vm_service": Provide(provide_vm_service, sync_to_thread=False),
             "event_service": Provide(provide_event_service, sync_to_thread=False),
             "idempotency": Provide(provide_idempotency, sync_to_thread=False),
+            "watch_hub": Provide(provide_watch_hub, sync_to_thread=False),
             "settings": Provide(provide_settings, sync_to_thread=False),
         },
         lifespan=[lifespan],

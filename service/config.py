@@ -52,6 +52,20 @@ class Settings(BaseSettings):
         ),
     )
 
+    watch_heartbeat_seconds: float = Field(
+        default=15.0,
+        gt=0,
+        description="WatchVMs sends a heartbeat comment and a BOOKMARK this often when quiet",
+    )
+    watch_max_clients: int = Field(
+        default=1000, ge=1, description="watchers per process; past it WatchVMs answers 503"
+    )
+    watch_queue_events: int = Field(
+        default=1000,
+        ge=1,
+        description="events queued per watcher; a client further behind is disconnected",
+    )
+
     @field_validator("dev_api_key_file", mode="before")
     @classmethod
     def _empty_is_unset(cls, value: object) -> object:

@@ -166,6 +166,25 @@ class DatabaseUnavailable(DomainError):
         self.headers["Retry-After"] = "2"
 
 
+class WatchTokenExpired(DomainError):
+    """The resume token is older than MongoDB's change history: list again, then watch."""
+
+    title = "Resume token expired"
+    slug = "watch-token-expired"
+
+
+class TooManyWatchers(DomainError):
+    """This process already serves WATCH_MAX_CLIENTS watchers; retry (another process may serve)."""
+
+    title = "Too many watchers"
+    slug = "too-many-watchers"
+
+    def __init__(self, detail: str) -> None:
+        """Ask the client to retry after a pause."""
+        super().__init__(detail)
+        self.headers["Retry-After"] = "5"
+
+
 STATUS: dict[type[DomainError], int] = {
     ValidationFailed: 400,
     NotFound: 404,
@@ -176,9 +195,11 @@ STATUS: dict[type[DomainError], int] = {
     IdempotencyKeyInFlight: 409,
     PreconditionFailed: 412,
     UnsupportedMediaType: 415,
+    WatchTokenExpired: 410,
     IdempotencyKeyReused: 422,
     PreconditionRequired: 428,
     DatabaseUnavailable: 503,
+    TooManyWatchers: 503,
 }
 
 # Statuses Litestar itself may answer with, and what they mean.

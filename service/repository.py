@@ -37,12 +37,14 @@ from service.stored import (
     stored_vm,
     to_vm,
 )
+from service.watch.storage import cluster_time_token
 
 P = ParamSpec("P")
 R = TypeVar("R")
 
 Raw = dict[str, Any]
 Events = list[VMEvent]  # (inside VMRepository, `list` names the method)
+VMs = list[VM]
 
 
 def translate_errors(
@@ -175,6 +177,28 @@ class VMRepository:
             if len(items) >= query.limit:
                 break
         return items
+
+    @translate_errors
+    async def list_with_watch_token(self, query: ListQuery) -> tuple[VMs, str]:
+        """`list`, read from one snapshot, and the watch token of that snapshot's cluster time.
+
+        A watch from the token delivers every change the page does not show (and maybe, at the
+        seam, one it does: consumers drop revisions they hold).
+        """
+        items: list[VM] = []
+        async with self.vms.database.client.start_session(snapshot=True) as session:
+            for mongo_filter, sort in page_queries(query):
+                cursor = self.vms.find(
+                    mongo_filter, VM_PROJECTION, sort=sort, limit=query.limit - len(items),
+                    session=session,
+                )  # fmt: skip
+                items.extend([to_vm(doc) async for doc in cursor])
+                if len(items) >= query.limit:
+                    break
+            # The read's atClusterTime (the driver keeps it; operationTime equals it too).
+            moment = getattr(session, "_snapshot_time", None) or session.operation_time
+        assert moment is not None
+        return items, cluster_time_token(moment)
 
     @translate_errors
     async def count(self, query: ListQuery) -> int:

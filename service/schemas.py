@@ -134,6 +134,13 @@ class VMPage(Struct, kw_only=True):
 
     items: list[VM]
     next_page_token: str | None
+    watch_token: Annotated[
+        str,
+        Meta(
+            description="WatchVMs from the first page's token (`resume_token=`) misses no later "
+            "change; drop events at or below a revision you hold"
+        ),
+    ]
     total_size: (
         Annotated[int, Meta(description="VMs matching the filters; only with include_total=true")]
         | UnsetType

@@ -36,6 +36,7 @@ MAX_WRITE_ATTEMPTS = 64
 IfMatch = int | Collection[int] | None  # the revisions a write accepts; None accepts any
 
 T = TypeVar("T")
+VMs = list[VM]  # (inside Repository, `list` names the method)
 
 
 class StaleRevision(Exception):
@@ -64,6 +65,9 @@ class Repository(Protocol):
 
     async def list(self, query: ListQuery) -> list[VM]:
         """Up to `query.limit` VMs in the query's order, after its keyset position."""
+
+    async def list_with_watch_token(self, query: ListQuery) -> tuple[VMs, str]:
+        """`list` from one snapshot, and a watch token no later than that snapshot."""
 
     async def count(self, query: ListQuery) -> int:
         """How many VMs match the query's filter."""
@@ -112,7 +116,9 @@ class VMService:
     async def list_vms(self, params: ListParams) -> VMPage:
         """A page of VMs under the given filters and order, with the token for the next one."""
         query = compile_query(params, self.page_tokens)
-        items = await self.repo.list(replace(query, limit=query.limit + 1))
+        items, watch_token = await self.repo.list_with_watch_token(
+            replace(query, limit=query.limit + 1)
+        )
         token = None
         if len(items) > query.limit:
             last, following = items[query.limit - 1], items[query.limit]
@@ -121,7 +127,7 @@ class VMService:
             ties = sort_value(following, query.sort_field) == value
             items = items[: query.limit]
             token = self.page_tokens.encode(query.binding, value, last.id, ties)
-        page = VMPage(items=items, next_page_token=token)
+        page = VMPage(items=items, next_page_token=token, watch_token=watch_token)
         if params.include_total:
             page.total_size = await self.repo.count(query)
         return page

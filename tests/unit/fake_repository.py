@@ -61,6 +61,10 @@ class FakeRepository:
             ordered = [v for v in ordered if (v.created_at, v.id) < (after.value, after.id)]
         return ordered[: query.limit]
 
+    async def list_with_watch_token(self, query: ListQuery) -> tuple[list[VM], str]:
+        """`list`, with a fixed cluster-time token."""
+        return await self.list(query), "t1.0"
+
     async def count(self, query: ListQuery) -> int:
         """Every VM (filters are not modelled)."""
         return len(self.vms)
