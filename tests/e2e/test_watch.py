@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -243,3 +244,24 @@ async def test_watch_needs_a_key(watch_server: ServerProcess) -> None:
         answer = await anonymous.get("/api/v1/vms/watch")
     assert answer.status_code == 401
     assert answer.headers["content-type"] == "application/problem+json"
+
+
+async def test_past_watch_max_clients_is_503_with_retry_after(http: httpx.AsyncClient) -> None:
+    async with contextlib.AsyncExitStack() as stack:
+        streams = [await stack.enter_async_context(Watch(http)) for _ in range(40)]
+        assert {s.response.status_code for s in streams} == {200}
+        answer = await http.get("/api/v1/vms/watch")
+        assert answer.status_code == 503
+        assert answer.headers["content-type"] == "application/problem+json"
+        assert int(answer.headers["retry-after"]) > 0
+    async with Watch(http) as stream:  # the slots are free again once the clients left
+        assert stream.response.status_code == 200
+
+
+async def test_metrics_count_watchers_and_events(http: httpx.AsyncClient) -> None:
+    async with Watch(http) as stream:
+        await stream.next()
+        text = (await http.get("/metrics")).text
+    assert "vm_inventory_watchers " in text
+    assert 'vm_inventory_watch_events_sent_total{type="BOOKMARK"}' in text
+    assert "vm_inventory_watch_slow_consumers_dropped_total" in text
