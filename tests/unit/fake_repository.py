@@ -26,6 +26,9 @@ def event(revision: int, action: str = "updated") -> dict[str, Any]:
     }  # fmt: skip
 
 
+VMs = list[VM]  # (inside the class, `list` names the method)
+
+
 class FakeRepository:
     """Keeps VMs and their events in dicts; same contract as VMRepository."""
 
@@ -61,7 +64,7 @@ class FakeRepository:
             ordered = [v for v in ordered if (v.created_at, v.id) < (after.value, after.id)]
         return ordered[: query.limit]
 
-    async def list_with_watch_token(self, query: ListQuery) -> tuple[list[VM], str]:
+    async def list_with_watch_token(self, query: ListQuery) -> tuple[VMs, str]:
         """`list`, with a fixed cluster-time token."""
         return await self.list(query), "t1.0"
 
