@@ -10,14 +10,15 @@ from datetime import datetime
 from typing import Annotated, Any
 
 import msgspec
-from litestar import Controller, Request, get
+from litestar import Controller, Request
 from litestar.di import NamedDependency
-from litestar.params import Parameter
+from litestar.params import HeaderParameter, Parameter
 from litestar.response import Stream
 from prometheus_client import Counter, Gauge
 
 from service.config import Settings
 from service.errors import TooManyWatchers, WatchTokenExpired, responses
+from service.head import get_and_head
 from service.listing import MAX_RANGE, ListParams, check_times
 from service.schemas import VM, VMStatus
 from service.watch.hub import SHUTTING_DOWN, ChangeCursor, Ended, Hub, Sent, Watcher, catch_up
@@ -33,6 +34,7 @@ from service.watch.model import (
 )
 
 EVENT_STREAM = "text/event-stream"
+SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}  # no proxy buffering
 OPEN_TIMEOUT_S = 2.0  # a watch waits this long for the hub's stream to open, then 503
 WATCHERS = Gauge("vm_inventory_watchers", "WatchVMs clients connected to this process")
 EVENTS_SENT = Counter("vm_inventory_watch_events_sent", "WatchVMs events sent", ["type"])
@@ -114,7 +116,7 @@ class WatchController(Controller):
     tags = ["vms"]
     security = [{"ApiKey": []}]
 
-    @get(
+    @get_and_head(
         "/",
         operation_id="WatchVMs",
         summary="Stream VM changes (Server-Sent Events): ADDED, MODIFIED, DELETED, BOOKMARK",
@@ -164,7 +166,9 @@ class WatchController(Controller):
         ] = None,
         last_event_id: Annotated[
             str | None,
-            Parameter(header="Last-Event-ID", description="as resume_token (it wins when both)"),
+            HeaderParameter(
+                name="Last-Event-ID", description="as resume_token (it wins when both)"
+            ),
         ] = None,
     ) -> Stream:
         """Every change after the request (or after the token) to VMs matching the filters."""
@@ -196,11 +200,16 @@ class WatchController(Controller):
         except BaseException:
             watch_hub.release(watcher)
             raise
+        if request.method == "HEAD":  # GET's status and headers, and no stream to hold open
+            watch_hub.release(watcher)
+            if cursor is not None:
+                await cursor.close()
+            return Stream(iter(()), media_type=EVENT_STREAM, headers=SSE_HEADERS)
         events = sse(watch_hub, watcher, cursor, token, settings.watch_heartbeat_seconds)
         return Stream(
             events,
             media_type=EVENT_STREAM,
-            headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+            headers=SSE_HEADERS,
         )
 
 

@@ -265,3 +265,15 @@ async def test_metrics_count_watchers_and_events(http: httpx.AsyncClient) -> Non
     assert "vm_inventory_watchers " in text
     assert 'vm_inventory_watch_events_sent_total{type="BOOKMARK"}' in text
     assert "vm_inventory_watch_slow_consumers_dropped_total" in text
+
+
+async def test_head_answers_like_get_without_a_stream(http: httpx.AsyncClient) -> None:
+    head = await http.head("/api/v1/vms/watch", params={"status": "running"})
+    async with Watch(http, {"status": "running"}) as stream:
+        get = stream.response
+        assert (head.status_code, get.status_code) == (200, 200)
+        kept = ("content-type", "cache-control")
+        assert {k: head.headers[k] for k in kept} == {k: get.headers[k] for k in kept}
+    assert head.content == b""
+    bad = await http.head("/api/v1/vms/watch", params={"status": "nope"})
+    assert bad.status_code == 400
