@@ -121,6 +121,12 @@ class WatchController(Controller):
         operation_id="WatchVMs",
         summary="Stream VM changes (Server-Sent Events): ADDED, MODIFIED, DELETED, BOOKMARK",
         media_type=EVENT_STREAM,
+        response_description=(
+            "Server-Sent Events. `event:` ADDED, MODIFIED, DELETED (`data:` WatchEvent JSON: type, "
+            "vm as GetVM returns it, revision), BOOKMARK (`data:` type, resume_token) and a final "
+            "ERROR (`data:` type, status, reason, detail, resume_token); `id:` the resume token; "
+            "`:` comment lines are heartbeats"
+        ),
         responses=responses(WatchTokenExpired, TooManyWatchers),
     )
     async def watch_vms(

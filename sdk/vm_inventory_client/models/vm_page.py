@@ -21,11 +21,14 @@ class VMPage:
     Attributes:
         items (list[VM]):
         next_page_token (None | str):
+        watch_token (str): WatchVMs from the first page's token (`resume_token=`) misses no later change; drop events at
+            or below a revision you hold
         total_size (int | Unset): VMs matching the filters; only with include_total=true
     """
 
     items: list[VM]
     next_page_token: None | str
+    watch_token: str
     total_size: int | Unset = UNSET
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
@@ -37,6 +40,8 @@ class VMPage:
 
         next_page_token: None | str
         next_page_token = self.next_page_token
+
+        watch_token = self.watch_token
 
         total_size: int | Unset
         if isinstance(self.total_size, Unset):
@@ -50,6 +55,7 @@ class VMPage:
             {
                 "items": items,
                 "next_page_token": next_page_token,
+                "watch_token": watch_token,
             }
         )
         if total_size is not UNSET:
@@ -76,6 +82,8 @@ class VMPage:
 
         next_page_token = _parse_next_page_token(d.pop("next_page_token"))
 
+        watch_token = d.pop("watch_token")
+
         def _parse_total_size(data: object) -> int | Unset:
             if isinstance(data, Unset):
                 return data
@@ -86,6 +94,7 @@ class VMPage:
         vm_page = cls(
             items=items,
             next_page_token=next_page_token,
+            watch_token=watch_token,
             total_size=total_size,
         )
 
