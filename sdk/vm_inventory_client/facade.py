@@ -43,6 +43,7 @@ from .models import (
 )
 from .retries import RetryPolicy, send_with_retries
 from .types import UNSET, Response, Unset
+from .watching import Informer, WatchEvent, watch_events
 
 
 class VMInventory:
@@ -291,3 +292,28 @@ class VMs:
         if isinstance(total, Unset):
             raise TypeError("the server did not return total_size")
         return total
+
+    def watch(
+        self,
+        *,
+        resume_token: str | None = None,
+        bookmarks: bool = False,
+        **filters: Unpack[Filters],
+    ) -> AsyncIterator[WatchEvent]:
+        """Every change to VMs matching `filters` after `resume_token` (a ListVMs watch_token or
+        an event's resume_token; None: from now), reconnecting on its own; 410 -> WatchExpired."""
+        http = self._inv.client.get_async_httpx_client
+        return watch_events(http, filters, resume_token, bookmarks=bookmarks)
+
+    def informer(self, **filters: Unpack[Filters]) -> Informer:
+        """A live local cache of the VMs matching `filters`: `await start()`, read `.vms`, and
+        `async for event in informer` to follow each change."""
+
+        async def fetch(token: str | None) -> VMPage:
+            send = functools.partial(
+                list_v_ms.asyncio_detailed, client=self._inv.client, page_size=500,
+                page_token=UNSET if token is None else token, **query(filters),
+            )  # fmt: skip
+            return parsed(await self._inv.call(send, resend_safe=True), VMPage)
+
+        return Informer(fetch, self._inv.client.get_async_httpx_client, filters)

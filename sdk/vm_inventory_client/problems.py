@@ -99,6 +99,10 @@ class IdempotencyKeyReused(APIError):
     """422: the Idempotency-Key was already used for a different request."""
 
 
+class WatchExpired(APIError):
+    """410: the watch's resume token is older than the server's change history: list again."""
+
+
 class PreconditionFailed(APIError):
     """412: the VM's revision is not the `if_match` one; `current_revision` is the newest."""
 
@@ -139,6 +143,7 @@ BY_STATUS: dict[int, type[APIError]] = {
     403: Forbidden,
     404: NotFound,
     409: Conflict,
+    410: WatchExpired,
     412: PreconditionFailed,
     413: PayloadTooLarge,
     415: UnsupportedMediaType,
