@@ -49,14 +49,31 @@ Max = Annotated[int | None, Parameter(description="at most", ge=0, le=MAX_RANGE)
 def frame(event: EventType, data: msgspec.Struct, token: str | None) -> bytes:
     """One SSE event: `id:` (the resume token), `event:` and one line of JSON `data:`."""
     _SENT[event].inc()
+    return _frame_bytes(event, data, token)
+
+
+def _frame_bytes(event: EventType, data: msgspec.Struct, token: str | None) -> bytes:
     head = f"id: {token}\n" if token else ""
     return f"{head}event: {event.value}\ndata: ".encode() + msgspec.json.encode(data) + b"\n\n"
 
 
+_FRAMES: dict[tuple[str, EventType], bytes] = {}
+_FRAMES_KEPT = 4096
+
+
 def change_frame(item: Sent) -> bytes:
-    """ADDED, MODIFIED or DELETED with the VM as GetVM returns it."""
-    vm = msgspec.convert(item.doc, VM)
-    return frame(item.type, WatchEvent(type=item.type, vm=vm, revision=vm.revision), item.token)
+    """ADDED, MODIFIED or DELETED with the VM as GetVM returns it (encoded once per change and
+    type, however many watchers receive it)."""
+    key = (item.token, item.type)
+    encoded = _FRAMES.get(key)
+    if encoded is None:
+        if len(_FRAMES) >= _FRAMES_KEPT:
+            _FRAMES.clear()
+        vm = msgspec.convert(item.doc, VM)
+        data = WatchEvent(type=item.type, vm=vm, revision=vm.revision)
+        encoded = _FRAMES[key] = _frame_bytes(item.type, data, item.token)
+    _SENT[item.type].inc()
+    return encoded
 
 
 def bookmark_frame(token: str) -> bytes:
