@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import re
+import subprocess
+import sys
 import uuid
 
 from vm_inventory_client import VMInventory, WatchEvent
 
-from tests.support import ServerProcess
+from tests.support import ROOT, ServerProcess
 
 SPEC = {"os": "ubuntu", "cpu_cores": 1, "memory_mib": 512, "storage_gib": 1}
 
@@ -63,3 +67,18 @@ async def test_informer_keeps_a_cache_equal_to_the_server(server: ServerProcess)
         await asyncio.wait_for(following, 20)
         server_side = {vm.id: vm.revision async for vm in inv.vms.list(label=[f"t={tag}"])}
     assert {k: v.revision for k, v in informer.vms.items()} == server_side
+
+
+def test_readme_informer_example_runs(server: ServerProcess) -> None:
+    section = (ROOT / "README.md").read_text().split("\n## SDK\n", 1)[1].split("\n## ", 1)[0]
+    blocks = re.findall(r"```python\n(.*?)```", section, re.DOTALL)
+    assert len(blocks) >= 2, "README's SDK section has no informer example"
+    env = {**os.environ, "VM_INVENTORY_URL": server.base_url, "VM_INVENTORY_TOKEN": server.token}
+    result = subprocess.run(
+        [sys.executable, "-c", blocks[1]],
+        env=env, capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "cached: 0\n" in result.stdout
+    assert "ADDED demo-01 1 cached: 1\n" in result.stdout
+    assert "DELETED demo-01 1 cached: 0\n" in result.stdout
