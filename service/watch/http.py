@@ -106,10 +106,21 @@ async def sse(
         if cursor is None:
             yield bookmark_frame(start)  # a resume point before any change arrives
         else:
-            async for item in catch_up(hub, watcher, cursor, start):
-                if isinstance(item, Sent):
-                    yield change_frame(item)
-                    last = item.token
+            try:
+                async for item in catch_up(hub, watcher, cursor, start):
+                    if isinstance(item, Sent):
+                        yield change_frame(item)
+                        last = item.token
+            except Exception as exc:  # MongoDB failed mid catch-up: the client resumes later
+                status = 410 if isinstance(exc, WatchTokenExpired) else 503
+                reason = "expired" if status == 410 else "unavailable"
+                error = WatchError(
+                    type=EventType.ERROR, status=status, reason=reason,
+                    detail="the change history could not be read; resume shortly",
+                    resume_token=last,
+                )  # fmt: skip
+                yield frame(EventType.ERROR, error, None)
+                return
         while True:
             items: list[Item] = []
             if watcher.queue.empty():
