@@ -280,6 +280,9 @@ def end_streams_on_signal(hub: Hub) -> Iterator[None]:
         chained = previous.get(signum)
         if callable(chained):
             chained(signum, frame)
+        elif chained == signal.SIG_DFL:  # no server handles it: the default action, as before
+            signal.signal(signum, signal.SIG_DFL)
+            signal.raise_signal(signum)
 
     try:
         for sig in (signal.SIGTERM, signal.SIGINT):
