@@ -104,7 +104,14 @@ def uvicorn_options(settings: Settings) -> dict[str, Any]:
         "log_config": None,
         "access_log": False,
         "timeout_graceful_shutdown": 10,
-        "http": bounded_protocol(settings.max_header_bytes, settings.max_query_bytes),
+        "timeout_keep_alive": settings.keep_alive_timeout_seconds,
+        "http": bounded_protocol(
+            settings.max_header_bytes,
+            settings.max_query_bytes,
+            header_timeout=settings.header_timeout_seconds,
+            body_timeout=settings.body_timeout_seconds,
+            max_connections=settings.max_connections,
+        ),
     }
 
 
