@@ -89,5 +89,7 @@ def test_large_headers_get_problem_431(server: ServerProcess, kib: int, pieces: 
 
 def test_a_request_that_is_not_http_gets_problem_400(server: ServerProcess) -> None:
     """A head httptools cannot parse: 400 problem+json, not uvicorn's plain text."""
-    status, problem = status_and_type(exchange(server.port, b"GET / HTTP/1.1\r\nBad Header\r\n\r\n", 1))
+    status, problem = status_and_type(
+        exchange(server.port, b"GET / HTTP/1.1\r\nBad Header\r\n\r\n", 1)
+    )
     assert status.startswith(b"HTTP/1.1 400") and problem, status

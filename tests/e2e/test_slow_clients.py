@@ -130,9 +130,7 @@ def test_idle_kept_alive_connections_are_closed(server: ServerProcess) -> None:
 def test_prompt_clients_are_unaffected(server: ServerProcess) -> None:
     """A complete request with a body, and keep-alive requests in a row, still pass."""
     with httpx.Client(base_url=server.base_url, headers=server.headers, timeout=10) as client:
-        created = client.post(
-            "/api/v1/vms", content=VM.replace(b"NAME", b"prompt"), headers=JSON
-        )
+        created = client.post("/api/v1/vms", content=VM.replace(b"NAME", b"prompt"), headers=JSON)
         assert created.status_code == 201, created.text
         assert [client.get("/api/v1/vms").status_code for _ in range(3)] == [200] * 3
 
