@@ -165,6 +165,8 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
             return
         if self._in_head and self._head_bytes == 0:
             self.transport.close()  # opened and never used: nothing to answer
+        elif self._in_head and self.cycle is not None and not self.cycle.response_complete:
+            self._arm(self.limits.header_timeout)  # a pipelined head waits for the response
         elif self._in_head:
             self._refuse(408, f"the request head took over {self.limits.header_timeout} s")
         elif self.cycle is not None and self.cycle.response_started:

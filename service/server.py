@@ -55,12 +55,10 @@ def worker_app() -> Litestar:
 
     settings = Settings()
     configure_logging(settings.log_level)
-    assert settings.mongodb_url  # exported by the parent
     startup_check = None
     if os.environ.get(DEFERRED_CHECK_ENV):
-        startup_check = functools.partial(
-            migrate_cli.check_on_start, settings, settings.mongodb_url
-        )
+        url = os.environ["MONGODB_URL"]  # exported by the parent
+        startup_check = functools.partial(migrate_cli.check_on_start, settings, url)
     return create_app(settings, startup_check)
 
 
