@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -37,6 +37,7 @@ from service.events import EventService
 from service.idempotency import IdempotencyService
 from service.listing import PageTokens
 from service.metrics import MetricsController, prometheus_config
+from service.migrations.guard import SchemaGuard, needed_version
 from service.observability import PUBLIC_PATHS, RequestContextMiddleware, rate_limit_config
 from service.repository import IdempotencyRepository, VMRepository
 from service.services import VMService
@@ -142,6 +143,7 @@ def create_app(settings: Settings, startup_check: StartupCheck | None = None) ->
         raise ValueError("settings.mongodb_url is required (the CLI starts a local mongod)")
     url = settings.mongodb_url
     verifier = KeyVerifier(settings.api_key_cache_seconds)
+    needs_version = needed_version()
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
@@ -151,6 +153,10 @@ def create_app(settings: Settings, startup_check: StartupCheck | None = None) ->
         if startup_check is not None:
             app.state.not_ready = "waiting for MongoDB and the migration check"
         odm = asyncio.create_task(prepare(app, database, startup_check))
+        guard = app.state.schema_guard = SchemaGuard(
+            database, needs_version, settings.schema_check_seconds
+        )
+        watcher = asyncio.create_task(guard.run())
         try:
             secret = settings.page_token_secret
             tokens = PageTokens(secret.get_secret_value() if secret else None)
@@ -163,15 +169,26 @@ def create_app(settings: Settings, startup_check: StartupCheck | None = None) ->
             await verifier.drain()
         finally:
             odm.cancel()
+            watcher.cancel()
+            await guard.stop()
             await client.close()
 
-    def provide_vm_service(state: State) -> VMService:
+    async def provide_vm_service(state: State) -> AsyncGenerator[VMService, None]:
         if state.get("not_ready"):
             raise DatabaseUnavailable(f"not ready: {state.not_ready}")
-        service: VMService = state.vm_service
-        return service
+        guard: SchemaGuard = state.schema_guard
+        if guard.reason is not None:
+            raise DatabaseUnavailable(f"not ready: {guard.reason}")
+        # Counted until the handler is done: `migrate down` waits for this to reach 0.
+        guard.in_flight += 1
+        try:
+            yield state.vm_service
+        finally:
+            guard.in_flight -= 1
 
     def provide_event_service(state: State) -> EventService:
+        if (reason := state.schema_guard.reason) is not None:
+            raise DatabaseUnavailable(f"not ready: {reason}")
         service: EventService = state.event_service
         return service
 
@@ -197,7 +214,7 @@ def create_app(settings: Settings, startup_check: StartupCheck | None = None) ->
         route_handlers=[VMController, HealthController, MetricsController],
         middleware=middleware,
         dependencies={
-            "vm_service": Provide(provide_vm_service, sync_to_thread=False),
+            "vm_service": Provide(provide_vm_service),
             "event_service": Provide(provide_event_service, sync_to_thread=False),
             "idempotency": Provide(provide_idempotency, sync_to_thread=False),
             "settings": Provide(provide_settings, sync_to_thread=False),
