@@ -21,7 +21,6 @@ from litestar.types import Empty
 from pymongo.asynchronous.database import AsyncDatabase
 
 from service import openapi
-from service.apikeys import ApiKeyRepository
 from service.auth import ApiKeyAuthMiddleware, KeyVerifier
 from service.config import Settings
 from service.controllers import HealthController, VMController
@@ -37,7 +36,7 @@ from service.events import EventService
 from service.idempotency import IdempotencyService
 from service.listing import PageTokens
 from service.metrics import MetricsController, prometheus_config
-from service.migrations.guard import SchemaGuard, needed_version
+from service.migrations.guard import GuardedKeys, SchemaGuard, needed_version
 from service.observability import PUBLIC_PATHS, RequestContextMiddleware, rate_limit_config
 from service.repository import IdempotencyRepository, VMRepository
 from service.services import VMService
@@ -164,7 +163,7 @@ def create_app(settings: Settings, startup_check: StartupCheck | None = None) ->
             app.state.vm_service = VMService(repository, page_tokens=tokens)
             app.state.event_service = EventService(repository)
             app.state.idempotency = IdempotencyService(IdempotencyRepository(database))
-            verifier.repo = ApiKeyRepository(database)
+            verifier.repo = GuardedKeys(database, guard)
             yield
             await verifier.drain()
         finally:

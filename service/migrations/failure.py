@@ -79,16 +79,10 @@ async def blocking_documents(
     if model is None:
         return f"duplicates under index {index} of {collection}: {failure}"
     fields = list(model.document["key"])
+    pushed = {"_id": "$_id", **{f: f"${f}" for f in fields}}
     pipeline: list[dict[str, Any]] = [
-        {
-            "$group": {
-                "_id": {f: f"${f}" for f in fields},
-                "ids": {"$push": "$_id"},
-                "n": {"$sum": 1},
-            }
-        },
-        {"$match": {"n": {"$gt": 1}}},
-        {"$sort": {"n": -1}},
+        {"$group": {"_id": {f: f"${f}" for f in fields}, "docs": {"$push": pushed}}},
+        {"$match": {"docs.1": {"$exists": True}}},
         {"$limit": MAX_GROUPS + 1},
     ]
     options: dict[str, Any] = {}
@@ -98,16 +92,19 @@ async def blocking_documents(
         groups = await (await db[collection].aggregate(pipeline, **options)).to_list()
     except PyMongoError as error:
         return f"duplicates under index {index} of {collection} (listing them failed: {error})"
+
+    def doc(d: dict[str, Any]) -> str:
+        return f"_id {d['_id']} ({', '.join(f'{f}={d.get(f)!r}' for f in fields)})"
+
     lines = [
-        f"{', '.join(f'{k}={v!r}' for k, v in g['_id'].items())}: "
-        f"_id {', '.join(str(i) for i in g['ids'][:10])}{' ...' if len(g['ids']) > 10 else ''}"
+        ", ".join(doc(d) for d in g["docs"][:10]) + (" ..." if len(g["docs"]) > 10 else "")
         for g in groups[:MAX_GROUPS]
     ]
     more = " (first 10 groups)" if len(groups) > MAX_GROUPS else ""
     how = " ignoring case" if collation and collation.get("strength", 3) < 3 else ""
     return (
         f"unique index {index} on {collection} ({', '.join(fields)}{how}) cannot be built: "
-        f"these documents share a key{more}:\n" + "\n".join(f"    {line}" for line in lines)
+        f"each line lists documents sharing one key{more}:\n" + "\n".join(f"    {line}" for line in lines)
     )
 
 
@@ -128,8 +125,11 @@ async def explain(
         if in_txn
         else "nothing (this MongoDB has no transactions)"
     )
+    text = str(exc)
+    if isinstance(exc, OperationFailure) and exc.details and exc.details.get("errmsg"):
+        text = str(exc.details["errmsg"])  # without pymongo's ", full error: {...}" dump
     lines = [
-        f"migration {name} failed while {verb} ({type(exc).__name__}: {exc})",
+        f"migration {name} failed while {verb} ({type(exc).__name__}: {text})",
         f"  history: not written (the version stays {state})",
         f"  rolled back: {undone}",
     ]

@@ -11,6 +11,8 @@ from typing import Any
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import PyMongoError
 
+from service.apikeys import ApiKey, ApiKeyRepository
+from service.errors import DatabaseUnavailable
 from service.migrations import servers
 from service.migrations.runner import HISTORY, discover
 
@@ -113,3 +115,19 @@ class SchemaGuard:
         """Delete this server's heartbeat (best effort: a lost one expires with its lease)."""
         with contextlib.suppress(PyMongoError):
             await servers.forget(self.db, self.id)
+
+
+class GuardedKeys(ApiKeyRepository):
+    """API key look-ups only while the schema is ok: with `api_keys` rolled back a client gets
+    503 (retry later), not 401 (its key is fine)."""
+
+    def __init__(self, database: AsyncDatabase[dict[str, Any]], guard: SchemaGuard) -> None:
+        """Look keys up in `database` while `guard` allows."""
+        super().__init__(database)
+        self.guard = guard
+
+    async def find(self, token: str) -> ApiKey | None:
+        """The key with this token, or None; 503 while the schema is not ok."""
+        if (reason := self.guard.reason) is not None:
+            raise DatabaseUnavailable(f"not ready: {reason}")
+        return await super().find(token)
