@@ -155,7 +155,14 @@ def create_app(settings: Settings, startup_check: StartupCheck | None = None) ->
         guard = app.state.schema_guard = SchemaGuard(
             database, needs_version, settings.schema_check_seconds
         )
-        watcher = asyncio.create_task(guard.run())
+
+        async def watch() -> None:
+            # Not before MongoDB answers and its migrations check out: polling a mongod still
+            # starting can leave the client believing it has no sessions (transactions fail).
+            await odm
+            await guard.run()
+
+        watcher = asyncio.create_task(watch())
         try:
             secret = settings.page_token_secret
             tokens = PageTokens(secret.get_secret_value() if secret else None)

@@ -104,7 +104,8 @@ async def blocking_documents(
     how = " ignoring case" if collation and collation.get("strength", 3) < 3 else ""
     return (
         f"unique index {index} on {collection} ({', '.join(fields)}{how}) cannot be built: "
-        f"each line lists documents sharing one key{more}:\n" + "\n".join(f"    {line}" for line in lines)
+        f"each line lists documents sharing one key{more}:\n"
+        + "\n".join(f"    {line}" for line in lines)
     )
 
 
