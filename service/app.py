@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -21,7 +21,6 @@ from litestar.types import Empty
 from pymongo.asynchronous.database import AsyncDatabase
 
 from service import openapi
-from service.apikeys import ApiKeyRepository
 from service.auth import ApiKeyAuthMiddleware, KeyVerifier
 from service.config import Settings
 from service.controllers import HealthController, VMController
@@ -38,6 +37,7 @@ from service.head import HeadMiddleware
 from service.idempotency import IdempotencyService
 from service.listing import PageTokens
 from service.metrics import MetricsController, prometheus_config
+from service.migrations.guard import GuardedKeys, SchemaGuard, needed_version
 from service.observability import PUBLIC_PATHS, RequestContextMiddleware, rate_limit_config
 from service.repository import IdempotencyRepository, VMRepository
 from service.services import VMService
@@ -172,6 +172,7 @@ def create_app(settings: Settings, startup_check: StartupCheck | None = None) ->
         raise ValueError("settings.mongodb_url is required (the CLI starts a local mongod)")
     url = settings.mongodb_url
     verifier = KeyVerifier(settings.api_key_cache_seconds)
+    needs_version = needed_version()
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
@@ -181,6 +182,17 @@ def create_app(settings: Settings, startup_check: StartupCheck | None = None) ->
         if startup_check is not None:
             app.state.not_ready = "waiting for MongoDB and the migration check"
         odm = asyncio.create_task(prepare(app, database, startup_check))
+        guard = app.state.schema_guard = SchemaGuard(
+            database, needs_version, settings.schema_check_seconds
+        )
+
+        async def watch() -> None:
+            # Not before MongoDB answers and its migrations check out: polling a mongod still
+            # starting can leave the client believing it has no sessions (transactions fail).
+            await odm
+            await guard.run()
+
+        watcher = asyncio.create_task(watch())
         try:
             secret = settings.page_token_secret
             tokens = PageTokens(secret.get_secret_value() if secret else None)
@@ -188,20 +200,31 @@ def create_app(settings: Settings, startup_check: StartupCheck | None = None) ->
             app.state.vm_service = VMService(repository, page_tokens=tokens)
             app.state.event_service = EventService(repository, page_tokens=tokens)
             app.state.idempotency = IdempotencyService(IdempotencyRepository(database))
-            verifier.repo = ApiKeyRepository(database)
+            verifier.repo = GuardedKeys(database, guard)
             yield
             await verifier.drain()
         finally:
             odm.cancel()
+            watcher.cancel()
+            await guard.stop()
             await client.close()
 
-    def provide_vm_service(state: State) -> VMService:
+    async def provide_vm_service(state: State) -> AsyncGenerator[VMService, None]:
         if state.get("not_ready"):
             raise DatabaseUnavailable(f"not ready: {state.not_ready}")
-        service: VMService = state.vm_service
-        return service
+        guard: SchemaGuard = state.schema_guard
+        if guard.reason is not None:
+            raise DatabaseUnavailable(f"not ready: {guard.reason}")
+        # Counted until the handler is done: `migrate down` waits for this to reach 0.
+        guard.in_flight += 1
+        try:
+            yield state.vm_service
+        finally:
+            guard.in_flight -= 1
 
     def provide_event_service(state: State) -> EventService:
+        if (reason := state.schema_guard.reason) is not None:
+            raise DatabaseUnavailable(f"not ready: {reason}")
         service: EventService = state.event_service
         return service
 
@@ -228,7 +251,7 @@ def create_app(settings: Settings, startup_check: StartupCheck | None = None) ->
         route_handlers=[VMController, HealthController, MetricsController],
         middleware=middleware,
         dependencies={
-            "vm_service": Provide(provide_vm_service, sync_to_thread=False),
+            "vm_service": Provide(provide_vm_service),
             "event_service": Provide(provide_event_service, sync_to_thread=False),
             "idempotency": Provide(provide_idempotency, sync_to_thread=False),
             "settings": Provide(provide_settings, sync_to_thread=False),

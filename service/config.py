@@ -25,6 +25,13 @@ class Settings(BaseSettings):
     data_dir: Path = Field(default=Path(".data"), description="where the local mongod keeps data")
     local_mongod_port: int = Field(default=27018, description="port of the local mongod")
     migrate_on_start: bool = Field(default=False, description="apply pending migrations on serve")
+    schema_check_seconds: float = Field(
+        default=1.0,
+        gt=0,
+        le=60,
+        description="how often a server checks the schema version it needs and heartbeats; "
+        "it stops answering VM requests (503) within about this time of a `migrate down`",
+    )
     require_if_match: bool = Field(
         default=False, description="answer 428 to a PUT, PATCH or DELETE without If-Match"
     )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -12,10 +13,10 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import PyMongoError
 
 from service.config import Settings
+from service.migrations import servers
+from service.migrations.guard import UP_COMMAND, needed_version, schema_problem
 from service.migrations.lock import LockBusy
 from service.migrations.runner import SCRIPTS_DIR, MigrationError, Migrator, Status
-
-UP_COMMAND = "python -m service migrate up"
 
 
 def add_parser(commands: Any) -> None:
@@ -27,6 +28,11 @@ def add_parser(commands: Any) -> None:
     up.add_argument("--to", type=int, help="stop at this version (default: the newest)")
     down = actions.add_parser("down", help="roll back migrations above a version")
     down.add_argument("--to", type=int, required=True, help="version to go back to (0: all)")
+    down.add_argument(
+        "--force",
+        action="store_true",
+        help="even while live servers need a higher version (they answer 503 until `up`)",
+    )
     for parser in (up, down):
         parser.add_argument(
             "--wait", type=float, default=60.0, help="seconds to wait for another runner's lock"
@@ -45,7 +51,7 @@ def _client(url: str, settings: Settings) -> AsyncMongoClient[dict[str, Any]]:
     )
 
 
-def format_status(status: Status, db_name: str) -> str:
+def format_status(status: Status, db_name: str, live: Sequence[servers.Server] = ()) -> str:
     """The text `migrate status` prints."""
     pending = len(status.pending)
     summary = "up to date" if not pending else f"{pending} pending"
@@ -57,6 +63,7 @@ def format_status(status: Status, db_name: str) -> str:
         lines.append(line.rstrip())
     if not status.entries:
         lines.append("  (no migration scripts)")
+    lines += ["live servers:", *(f"  - {s.describe()}" for s in live)] if live else []
     lines += ["problems:", *(f"  - {p}" for p in status.problems)] if status.problems else []
     return "\n".join(lines)
 
@@ -73,12 +80,13 @@ async def run(args: argparse.Namespace, settings: Settings, url: str) -> int:
         )
         if args.action == "status":
             status = await migrator.status()
-            print(format_status(status, settings.mongodb_db))
+            live = await servers.live_servers(migrator.db)
+            print(format_status(status, settings.mongodb_db, live))
             return 1 if status.problems else 0
         if args.action == "up":
             done = await migrator.up(args.to)
         else:
-            done = await migrator.down(args.to)
+            done = await migrator.down(args.to, force=args.force)
         current = (await migrator.status()).current
         print(
             f"{len(done)} migration(s) run; database {settings.mongodb_db} is at version {current}"
@@ -117,7 +125,8 @@ async def check_on_start(settings: Settings, url: str) -> str | None:
                 f"migration is {status.newest} (pending: {names}). Run `{UP_COMMAND}` first, "
                 "or set MIGRATE_ON_START=true."
             )
-        return None
+        problem, _runner = await schema_problem(db, needed_version())
+        return problem
     except (MigrationError, LockBusy) as exc:
         return str(exc)
     except PyMongoError as exc:

@@ -68,6 +68,8 @@ class MigrationLock:
         pipeline: list[dict[str, Any]] = [
             {"$set": {"_take": take}},
             {"$set": {k: {"$cond": ["$_take", v, f"${k}"]} for k, v in new.items()}},
+            # A dead runner's "going down" mark must not come back to life with our lease.
+            {"$set": {"going_down_to": {"$cond": ["$_take", "$$REMOVE", "$going_down_to"]}}},
             {"$unset": "_take"},
         ]
         try:
@@ -101,6 +103,18 @@ class MigrationLock:
             [{"$set": {"expires_at": {"$add": ["$$NOW", self.lease_ms]}}}],
         )
         return result.matched_count == 1
+
+    async def mark_going_down(self, to: int) -> bool:
+        """Tell running servers that versions above `to` are about to be rolled back.
+
+        Servers needing more than `to` stop using the database while the mark is on a live lease;
+        it goes with the lock (released, or expired when this runner dies). False: lock lost.
+        """
+        result = await self.collection.update_one(
+            {"_id": LOCK_ID, "owner": self.owner}, {"$set": {"going_down_to": to}}
+        )
+        self.lost = self.lost or result.matched_count != 1
+        return not self.lost
 
     async def _renew_forever(self) -> None:
         while not self.lost:

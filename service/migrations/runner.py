@@ -16,6 +16,7 @@ from typing import Any
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
 
+from service.migrations import failure, servers
 from service.migrations.lock import MigrationLock
 
 SCRIPTS_DIR = Path(__file__).parent
@@ -32,7 +33,7 @@ class MigrationRefused(MigrationError):
 
 
 class MigrationFailed(MigrationError):
-    """A script raised; its changes were not recorded (and were rolled back with transactions)."""
+    """A script raised; its history was not written; the message says what was rolled back."""
 
     def __init__(self, version: int, message: str) -> None:
         """Name the failed version."""
@@ -211,19 +212,50 @@ class Migrator:
                     done.append(script.version)
             return done
 
-    async def down(self, to: int) -> list[int]:
-        """Roll back applied scripts above version `to`, newest first; return the versions."""
+    async def down(self, to: int, *, force: bool = False) -> list[int]:
+        """Roll back applied scripts above version `to`, newest first; return the versions.
+
+        Refused while live servers need a version above `to`, unless `force`: then they are told
+        to stop using the database first, and the rollback waits until each has stopped (or gone).
+        """
         async with self.lock:
             status = await self._checked_status(rolling_back=True)
             if to < 0:
                 raise MigrationError("--to must be 0 (roll back everything) or more")
             applied = {e.version for e in status.entries if e.state == "applied"}
+            todo = [s for s in reversed(status.scripts) if s.version > to and s.version in applied]
+            if not todo:
+                return []
+            await self._refuse_while_needed(to, force)
+            if not await self.lock.mark_going_down(to):
+                raise MigrationError("lost the migration lock (lease expired); stopping, run again")
+            # A server may have started between the check and the mark: check again.
+            needing = await self._refuse_while_needed(to, force)
+            if stuck := await servers.wait_stopped(self.db, needing, self.lock):
+                raise MigrationError(
+                    "servers did not stop using the database in time: "
+                    + "; ".join(s.describe() for s in stuck)
+                    + ". Nothing was rolled back."
+                )
+            if needing:
+                self.report(f"{len(needing)} live server(s) stopped using the database")
             done = []
-            for script in reversed(status.scripts):
-                if script.version > to and script.version in applied:
-                    await self._run(script, "down")
-                    done.append(script.version)
+            for script in todo:
+                await self._run(script, "down")
+                done.append(script.version)
             return done
+
+    async def _refuse_while_needed(self, to: int, force: bool) -> list[servers.Server]:
+        """The live servers needing more than `to`; with any and no `force`, refuse."""
+        needing = [s for s in await servers.live_servers(self.db) if s.needs_version > to]
+        if needing and not force:
+            raise MigrationRefused(
+                f"refusing to roll back to version {to}: live servers need a higher version:\n"
+                + "\n".join(f"  - {s.describe()}" for s in needing)
+                + "\nStop them (or deploy code needing at most this version) first, or pass "
+                "--force to make them stop using the database (they answer 503) while it runs."
+            )
+        return needing
 
     async def transactions_supported(self) -> bool:
         """True on a replica set or sharded cluster, where multi-document transactions exist."""
@@ -254,6 +286,7 @@ class Migrator:
             }
             await self.db[HISTORY].insert_one(record, session=session)
 
+        before = await failure.shape(self.db)
         started = time.perf_counter()
         try:
             if in_txn:
@@ -262,12 +295,10 @@ class Migrator:
             else:
                 await body(None)
         except Exception as exc:
-            undone = "its changes were rolled back" if in_txn else "no transaction to roll back"
-            raise MigrationFailed(
-                script.version,
-                f"migration {script.name} failed while {verb} ({type(exc).__name__}: {exc}); "
-                f"its history was not written and {undone}",
-            ) from exc
+            explained = await failure.explain(
+                self.db, script.name, script.load(), direction, exc, before, in_txn
+            )
+            raise MigrationFailed(script.version, explained) from exc
         took = round((time.perf_counter() - started) * 1000)
         self.report(f"{verb} {script.name} ... done in {took} ms")
 
