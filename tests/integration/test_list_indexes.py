@@ -24,9 +24,10 @@ from bson.codec_options import CodecOptions, DatetimeConversion
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 
-from service.listing import ListParams, PageTokens, SortOrder, compile_query, sort_value
-from service.migrations.runner import upgrade
-from service.repository import page_queries, to_vm
+from service.domain.listing import ListParams, PageTokens, SortOrder, compile_query, sort_value
+from service.domain.listing.paging import page_queries
+from service.storage.migrations.runner import upgrade
+from service.storage.vms import to_vm
 from tests.api.listing_data import vm_doc
 
 COUNT = 3000
