@@ -250,7 +250,9 @@ def query_spec(handler: HTTPRouteHandler, path_params: frozenset[str]) -> QueryS
         return cached[1]
     only_names: dict[str, Any] = dict.fromkeys(path_params)  # the model reads only the keys
     model = handler.create_kwargs_model(only_names)
-    fields = handler.parsed_fn_signature.parameters
+    fields = dict(handler.parsed_fn_signature.parameters)
+    for provide in handler.resolve_dependencies().values():  # ListVMs' come from `list_params`
+        fields.update(provide.parsed_fn_signature.parameters)
     names, repeatable, integers = set(), set(), set()
     for param in model.expected_query_params:
         names.add(param.field_alias)

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated
 
-from litestar import Controller, Request, Response, delete, patch, post, put
+from litestar import Controller, Response, delete, patch, post, put
 from litestar.params import JSONBody, Parameter
 from litestar.status_codes import HTTP_201_CREATED, HTTP_204_NO_CONTENT, HTTP_304_NOT_MODIFIED
 
@@ -19,23 +18,15 @@ from service.domain.errors import (
     UnsupportedMediaType,
     WriteContention,
 )
-from service.domain.listing import (
-    DEFAULT_PAGE_SIZE,
-    MAX_PAGE_SIZE,
-    MAX_RANGE,
-    ListParams,
-    SortOrder,
-    check_param_names,
-    check_times,
-)
+from service.domain.listing import ListParams
 from service.domain.schemas import (
     VM,
     VMCreate,
     VMPage,
     VMPatch,
     VMReplace,
-    VMStatus,
 )
+from service.http.controllers.list_params import LIST_PARAMS
 from service.http.controllers.params import (
     AppSettings,
     Idempotency,
@@ -113,80 +104,10 @@ class VMController(Controller):
         operation_id="ListVMs",
         summary="Find VMs: filters, sort, cursor pages",
         responses=responses(),
+        dependencies=LIST_PARAMS,
     )
-    async def list_vms(
-        self,
-        request: Request[Any, Any, Any],
-        vm_service: Service,
-        status: Annotated[
-            list[VMStatus] | None, Parameter(description="repeatable; any of these statuses")
-        ] = None,
-        os: Annotated[
-            list[str] | None, Parameter(description="repeatable; any of these OS names, exactly")
-        ] = None,
-        name_prefix: Annotated[
-            str | None,
-            Parameter(description="names starting with this, ignoring case, taken literally"),
-        ] = None,
-        label: Annotated[
-            list[str] | None,
-            Parameter(description="repeatable, all must hold: `key=value`, `key` or `!key`"),
-        ] = None,
-        cpu_cores_min: Annotated[
-            int | None, Parameter(description="at least", ge=0, le=MAX_RANGE)
-        ] = None,
-        cpu_cores_max: Annotated[
-            int | None, Parameter(description="at most", ge=0, le=MAX_RANGE)
-        ] = None,
-        memory_mib_min: Annotated[
-            int | None, Parameter(description="at least", ge=0, le=MAX_RANGE)
-        ] = None,
-        memory_mib_max: Annotated[
-            int | None, Parameter(description="at most", ge=0, le=MAX_RANGE)
-        ] = None,
-        storage_gib_min: Annotated[
-            int | None, Parameter(description="at least", ge=0, le=MAX_RANGE)
-        ] = None,
-        storage_gib_max: Annotated[
-            int | None, Parameter(description="at most", ge=0, le=MAX_RANGE)
-        ] = None,
-        created_after: Annotated[
-            datetime | None, Parameter(description="RFC 3339; created at or after (inclusive)")
-        ] = None,
-        created_before: Annotated[
-            datetime | None, Parameter(description="RFC 3339; created before (exclusive)")
-        ] = None,
-        ip_address: Annotated[
-            str | None, Parameter(description="this exact IPv4 or IPv6 address")
-        ] = None,
-        ip_in: Annotated[
-            str | None, Parameter(description="addresses inside this CIDR, e.g. 10.0.0.0/24")
-        ] = None,
-        sort: Annotated[
-            SortOrder, Parameter(description="`-` for descending; ties broken by id")
-        ] = SortOrder.CREATED_AT_DESC,
-        page_size: Annotated[int, Parameter(ge=1, le=MAX_PAGE_SIZE)] = DEFAULT_PAGE_SIZE,
-        page_token: Annotated[
-            str | None,
-            Parameter(description="next_page_token of the previous page, with the same filters"),
-        ] = None,
-        include_total: Annotated[
-            bool, Parameter(description="add total_size, the count under the same filters")
-        ] = False,
-    ) -> VMPage:
+    async def list_vms(self, vm_service: Service, params: ListParams) -> VMPage:
         """One page of the VMs matching every given filter."""
-        query = request.query_params
-        check_param_names(list(query.keys()), {k: len(query.getall(k)) for k in query})
-        check_times({k: query[k] for k in ("created_after", "created_before") if k in query})
-        params = ListParams(
-            status=status, os=os, name_prefix=name_prefix, label=label,
-            cpu_cores_min=cpu_cores_min, cpu_cores_max=cpu_cores_max,
-            memory_mib_min=memory_mib_min, memory_mib_max=memory_mib_max,
-            storage_gib_min=storage_gib_min, storage_gib_max=storage_gib_max,
-            created_after=created_after, created_before=created_before,
-            ip_address=ip_address, ip_in=ip_in, sort=sort, page_size=page_size,
-            page_token=page_token, include_total=include_total,
-        )  # fmt: skip
         return await vm_service.list_vms(params)
 
     @get_and_head(
