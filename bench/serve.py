@@ -20,7 +20,7 @@ from service.config import Settings
 
 ASGI = Callable[..., Awaitable[None]]
 SERVERS = ("uvicorn", "granian")
-SERVE_MODULES = ("__main__.py", "server.py")  # where `serve` picks its server
+SERVE_MODULES = ("__main__.py", "http/server.py")  # where `serve` picks its server
 
 
 def service_server() -> str:

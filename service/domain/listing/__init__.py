@@ -1,11 +1,9 @@
-"""ListVMs: the query model, its validation, whitelisted filters, search keys and page tokens."""
+"""ListVMs: the query model (ListParams, SortOrder, ListQuery), its validation and its filter."""
 
 from __future__ import annotations
 
 import hashlib
-import ipaddress
 import re
-import sys
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -14,12 +12,16 @@ from typing import Any
 import msgspec
 
 from service.domain.errors import invalid
+from service.domain.listing.filters import (
+    ip_condition,
+    label_condition,
+    next_code_point,
+    prefix_range,
+    prefix_successor,
+)
 from service.domain.listing.keys import ip_key, search_keys, sort_value
 from service.domain.listing.tokens import Cursor, PageTokens
 from service.domain.schemas import (
-    LABEL_KEY_MAX_LENGTH,
-    LABEL_KEY_PATTERN,
-    LABEL_VALUE_MAX_LENGTH,
     NAME_MAX_LENGTH,
     OS_MAX_LENGTH,
     VMStatus,
@@ -35,8 +37,6 @@ MAX_PAGE_SIZE = 500
 DEFAULT_PAGE_SIZE = 50
 MAX_RANGE = 2**53  # range bounds (the controller's too): exact in JSON clients, inside BSON int64
 MAX_VALUES = 20  # per repeatable parameter: bounds the index scans one query may fan out to
-_LABEL_KEY_RE = re.compile(LABEL_KEY_PATTERN.removesuffix("$"))
-_SURROGATES = range(0xD800, 0xE000)  # UTF-16 halves: no character, not encodable in UTF-8
 
 
 class SortOrder(StrEnum):
@@ -126,91 +126,6 @@ def check_param_names(names: list[str], counts: dict[str, int]) -> None:
             raise invalid(name, "may be given only once")
 
 
-def _labels(selectors: list[str]) -> dict[str, Any]:
-    """`key=value`, `key` (has the label) and `!key` (has not) as conditions on `label_terms`."""
-    present: list[str] = []
-    absent: list[str] = []
-    values: dict[str, str] = {}
-    for selector in selectors:
-        negated = selector.startswith("!")
-        key, eq, value = selector.removeprefix("!").partition("=")
-        if not _LABEL_KEY_RE.fullmatch(key) or len(key) > LABEL_KEY_MAX_LENGTH or (negated and eq):
-            raise invalid("label", f"{selector!r} is not `key=value`, `key` or `!key`")
-        if len(value) > LABEL_VALUE_MAX_LENGTH:
-            raise invalid(
-                "label",
-                f"{selector!r}: label values have at most {LABEL_VALUE_MAX_LENGTH} characters",
-            )
-        if eq and values.setdefault(key, value) != value:
-            raise invalid("label", f"label {key!r} cannot equal both {values[key]!r} and {value!r}")
-        (absent if negated else present).append(selector if eq else key)
-    if clash := {k.partition("=")[0] for k in present} & set(absent):
-        raise invalid("label", f"label {sorted(clash)[0]!r} is both required and excluded")
-    condition: dict[str, Any] = {}
-    if present:
-        condition["$all"] = sorted(set(present))
-    if absent:
-        condition["$nin"] = sorted(set(absent))
-    return condition
-
-
-def _ip_filter(params: ListParams) -> dict[str, Any]:
-    """`ip_address` (exact) and `ip_in` (CIDR) as conditions on the sortable `ip_key`."""
-    address = network = None
-    if params.ip_address is not None:
-        try:
-            address = ipaddress.ip_address(params.ip_address)
-        except ValueError:
-            raise invalid("ip_address", f"{params.ip_address!r} is not an IP address") from None
-        if isinstance(address, ipaddress.IPv6Address) and address.scope_id is not None:
-            raise invalid("ip_address", "zone identifiers (%...) are not accepted")
-    if params.ip_in is not None:
-        try:
-            network = ipaddress.ip_network(params.ip_in)
-        except ValueError:
-            try:
-                wider = ipaddress.ip_network(params.ip_in, strict=False)
-                hint = f"has host bits set; did you mean {wider}?"
-            except ValueError:
-                hint = "is not a CIDR such as 10.0.0.0/24 or 2001:db8::/48"
-            raise invalid("ip_in", f"{params.ip_in!r} {hint}") from None
-    if address is not None:
-        if network is not None and address not in network:
-            raise invalid("ip_address", f"{address} is not inside ip_in {network}")
-        return {"ip_key": ip_key(address)}
-    if network is not None:
-        return {"ip_key": {"$gte": ip_key(network[0]), "$lte": ip_key(network[-1])}}
-    return {}
-
-
-def next_code_point(char: str) -> str | None:
-    """The Unicode scalar value after `char` (surrogates are not ones), None after U+10FFFF."""
-    following = ord(char) + 1
-    if following == _SURROGATES.start:
-        following = _SURROGATES.stop
-    return chr(following) if following <= sys.maxunicode else None
-
-
-def prefix_successor(prefix: str) -> str | None:
-    """The least string above every string starting with `prefix`; None when there is none.
-
-    MongoDB orders strings by their UTF-8 bytes, that is by code point, so that is `prefix`
-    without its trailing U+10FFFFs, its last character stepped to the next scalar value.
-    """
-    stem = prefix.rstrip(chr(sys.maxunicode))
-    following = next_code_point(stem[-1]) if stem else None
-    return None if following is None else stem[:-1] + following
-
-
-def _prefix_range(prefix: str) -> dict[str, Any]:
-    """Case-insensitive literal prefix as a range on the lowercased `name_key`: [p, successor)."""
-    low = prefix.lower()
-    bound: dict[str, Any] = {"$gte": low}
-    if (successor := prefix_successor(low)) is not None:
-        bound["$lt"] = successor
-    return bound
-
-
 def _check_text(params: ListParams) -> None:
     """Every text parameter is Unicode the database can store: no lone surrogates."""
     for name in ("os", "name_prefix", "label", "ip_address", "ip_in", "page_token"):
@@ -271,8 +186,8 @@ def build_filter(params: ListParams) -> dict[str, Any]:
     if params.os:
         query["os"] = {"$in": sorted(set(params.os))}
     if params.name_prefix is not None:
-        query["name_key"] = _prefix_range(params.name_prefix)
-    if params.label and (labels := _labels(params.label)):
+        query["name_key"] = prefix_range(params.name_prefix)
+    if params.label and (labels := label_condition(params.label)):
         query["label_terms"] = labels
     for field in _RANGES:
         bound = {}
@@ -289,7 +204,7 @@ def build_filter(params: ListParams) -> dict[str, Any]:
         created["$lt"] = params.created_before.astimezone(UTC)
     if created:
         query["created_at"] = created
-    query.update(_ip_filter(params))
+    query.update(ip_condition(params.ip_address, params.ip_in))
     return query
 
 

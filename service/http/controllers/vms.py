@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from litestar import Controller, Response, delete, patch, post, put
+from litestar.di import NamedDependency
 from litestar.params import JSONBody, Parameter
 from litestar.status_codes import HTTP_201_CREATED, HTTP_204_NO_CONTENT, HTTP_304_NOT_MODIFIED
 
@@ -106,7 +107,7 @@ class VMController(Controller):
         responses=responses(),
         dependencies=LIST_PARAMS,
     )
-    async def list_vms(self, vm_service: Service, params: ListParams) -> VMPage:
+    async def list_vms(self, vm_service: Service, params: NamedDependency[ListParams]) -> VMPage:
         """One page of the VMs matching every given filter."""
         return await vm_service.list_vms(params)
 
