@@ -24,7 +24,7 @@ from typing import Any
 import httpx
 import msgspec
 
-from service.db import LocalMongod, free_port
+from service.storage.mongod import LocalMongod, free_port
 from tests.support import ServerProcess
 
 WRITERS = 5  # concurrent writers; with 10 groups each VM has one writer at a time

@@ -15,7 +15,7 @@ from bson import Timestamp
 from pymongo import MongoClient
 from pymongo.errors import OperationFailure
 
-from service.db import LocalMongod, free_port, mongod_binary
+from service.storage.mongod import LocalMongod, free_port, mongod_binary
 from tests.support import ServerProcess
 
 HISTORY_LOST = 286

@@ -10,7 +10,7 @@ from typing import Any
 
 import httpx
 
-from service.db import LocalMongod, free_port
+from service.storage.mongod import LocalMongod, free_port
 from tests.e2e.sse import EventStream, Watch
 from tests.faults.cluster import ReplicaSet
 from tests.support import ServerProcess

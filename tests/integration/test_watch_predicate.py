@@ -8,8 +8,8 @@ import msgspec
 import pytest
 from pymongo.asynchronous.database import AsyncDatabase
 
-from service.listing import ListParams, build_filter
-from service.watch.model import matches
+from service.domain.listing import ListParams, build_filter
+from service.domain.watch.model import matches
 from tests.api.listing_data import seed
 from tests.api.test_list_filters import CASES
 

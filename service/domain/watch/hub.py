@@ -1,0 +1,235 @@
+"""One change stream per process, fanned out to every watcher through bounded queues.
+
+No MongoDB here: the hub reads any ChangeSource (service.storage.watch has MongoDB's).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Protocol
+
+from service.domain.errors import DatabaseUnavailable, TooManyWatchers, WatchTokenExpired
+from service.domain.watch.model import Change, Doc, EventType, classify, is_later, seen_by
+
+log = logging.getLogger("service.watch")
+REOPEN_DELAYS = (0.1, 0.2, 0.5, 1.0, 2.0, 5.0)
+
+
+class ChangeCursor(Protocol):
+    """An open change stream."""
+
+    @property
+    def token(self) -> str:
+        """The resume point after everything returned so far (advances while idle too)."""
+
+    async def next(self) -> Change | None:
+        """The next change, or None when none came within the cursor's wait."""
+
+    async def close(self) -> None:
+        """Release the cursor."""
+
+
+class ChangeSource(Protocol):
+    """Where changes come from: opens a stream after a resume point (None: from now)."""
+
+    async def open(self, after: str | None, quick: bool = False) -> ChangeCursor:
+        """Open after `after`; WatchTokenExpired when history no longer reaches it."""
+
+
+@dataclass(frozen=True)
+class Sent:
+    """A change one watcher is to receive."""
+
+    type: EventType
+    doc: Doc
+    token: str
+
+
+@dataclass(frozen=True)
+class Ended:
+    """The stream ends: why (HTTP status and reason) and what the client should do."""
+
+    status: int
+    reason: str
+    detail: str
+
+
+Item = Sent | Ended
+SHUTTING_DOWN = Ended(503, "shutting-down", "the server is shutting down; resume from the last id")
+
+
+class Watcher:
+    """One client's filter and bounded queue; the hub offers it every change, in order."""
+
+    def __init__(self, query: Doc, capacity: int) -> None:
+        """Watch for changes matching `query`, holding at most `capacity` undelivered events."""
+        self.query = query
+        self.floor: str | None = None
+        self.queue: asyncio.Queue[Item] = asyncio.Queue(capacity + 1)
+        self.capacity = capacity
+        self.ended: Ended | None = None
+
+    def offer(self, change: Change) -> None:
+        """Queue the change if it concerns this watcher; a full queue ends the watch."""
+        if self.ended is not None or seen_by(change, self.floor):
+            return
+        outcome = classify(self.query, change)
+        if outcome is None:
+            return
+        if self.queue.qsize() >= self.capacity:
+            self.end(Ended(409, "too-slow", "the client did not keep up; resume from the last id"))
+            return
+        self.queue.put_nowait(Sent(outcome[0], outcome[1], change.token))
+
+    def end(self, why: Ended) -> None:
+        """End the watch: undelivered events are dropped (the client resumes to get them)."""
+        if self.ended is not None:
+            return
+        self.ended = why
+        while not self.queue.empty():
+            self.queue.get_nowait()
+        self.queue.put_nowait(why)
+
+
+class Hub:
+    """Reads the one change stream of the process and offers each change to every watcher."""
+
+    def __init__(self, source: ChangeSource, max_clients: int, queue_events: int) -> None:
+        """Fan out `source`; at most `max_clients` watchers, each queueing `queue_events`."""
+        self.source = source
+        self.max_clients = max_clients
+        self.queue_events = queue_events
+        self.watchers: set[Watcher] = set()
+        self.pending: set[Watcher] = set()  # reserved, still catching up
+        self.position: str | None = None
+        self.opened = asyncio.Event()
+        self.closing = False
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        """Start reading (in the background; retried until MongoDB answers)."""
+        self._task = asyncio.create_task(self._run(), name="watch-hub")
+
+    async def close(self) -> None:
+        """End every watch (the clients reconnect elsewhere) and stop reading."""
+        self.closing = True
+        self.end_all(SHUTTING_DOWN)
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    def end_all(self, why: Ended) -> None:
+        """End every current watch with `why`."""
+        for watcher in [*self.watchers, *self.pending]:
+            watcher.end(why)
+
+    def reserve(self, query: Doc) -> Watcher:
+        """A watcher for `query`, counted against WATCH_MAX_CLIENTS (503 past it)."""
+        if self.closing:
+            raise DatabaseUnavailable("the server is shutting down; retry shortly")
+        if len(self.watchers) + len(self.pending) >= self.max_clients:
+            raise TooManyWatchers(f"this process already serves {self.max_clients} watchers")
+        watcher = Watcher(query, self.queue_events)
+        self.pending.add(watcher)
+        return watcher
+
+    def attach(self, watcher: Watcher) -> str:
+        """Offer `watcher` every change after the hub's position, which it returns."""
+        assert self.position is not None
+        self.pending.discard(watcher)
+        self.watchers.add(watcher)
+        return self.position
+
+    def release(self, watcher: Watcher) -> None:
+        """Forget `watcher` (its client is gone)."""
+        self.watchers.discard(watcher)
+        self.pending.discard(watcher)
+
+    async def wait_open(self, seconds: float) -> None:
+        """Wait until the stream is open (it starts with the process), else 503."""
+        try:
+            await asyncio.wait_for(self.opened.wait(), seconds)
+        except TimeoutError:
+            raise DatabaseUnavailable("the change stream is not open yet; retry shortly") from None
+
+    async def _run(self) -> None:
+        failures = 0
+        while not self.closing:
+            try:
+                cursor = await self.source.open(self.position)
+            except WatchTokenExpired:
+                self._lost_history()
+                continue
+            except Exception as exc:
+                failures = await self._pause(failures, exc)
+                continue
+            try:
+                self.position = cursor.token
+                self.opened.set()
+                while not self.closing:
+                    change = await cursor.next()
+                    failures = 0
+                    if change is None:
+                        self.position = cursor.token
+                        continue
+                    self.position = change.token
+                    for watcher in list(self.watchers):
+                        watcher.offer(change)
+            except WatchTokenExpired:
+                self._lost_history()
+            except Exception as exc:
+                failures = await self._pause(failures, exc)
+            finally:
+                with contextlib.suppress(Exception):
+                    await cursor.close()
+
+    def _lost_history(self) -> None:
+        """The stream cannot resume: every watcher must list again; restart from now."""
+        log.error("change stream history lost; ending every watch with 410")
+        self.end_all(Ended(410, "expired", "the change history is gone; list again, then watch"))
+        self.position = None
+
+    async def _pause(self, failures: int, exc: Exception) -> int:
+        delay = REOPEN_DELAYS[min(failures, len(REOPEN_DELAYS) - 1)]
+        log.warning("change stream failed (%r); reopening in %ss", exc, delay)
+        await asyncio.sleep(delay)
+        return failures + 1
+
+
+async def catch_up(
+    hub: Hub, watcher: Watcher, cursor: ChangeCursor, start: str
+) -> AsyncIterator[Item]:
+    """Changes after `start` from a private cursor until it reaches the hub, then attach.
+
+    The watcher attaches at a moment when the hub's position is at or before what the cursor has
+    covered; its floor then drops the hub's changes the cursor already delivered: no gap and no
+    duplicate at the seam.
+    """
+    floor = start
+    try:
+        while True:
+            if watcher.ended is not None:
+                return
+            change = await cursor.next()
+            if change is None:
+                if is_later(cursor.token, floor):
+                    floor = cursor.token
+                position = hub.position
+                if position is not None and not is_later(position, floor):
+                    break
+                continue
+            if seen_by(change, floor):
+                continue
+            floor = change.token
+            outcome = classify(watcher.query, change)
+            if outcome is not None:
+                yield Sent(outcome[0], outcome[1], change.token)
+    finally:
+        await cursor.close()
+    watcher.floor = floor
+    hub.attach(watcher)

@@ -1,0 +1,185 @@
+"""WatchVMs' Server-Sent Events: frames, one watcher's stream, metrics, shutdown on signal."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+import msgspec
+from prometheus_client import Counter, Gauge
+
+from service.domain.errors import WatchTokenExpired
+from service.domain.schemas import VM
+from service.domain.watch.hub import (
+    SHUTTING_DOWN,
+    ChangeCursor,
+    Ended,
+    Hub,
+    Item,
+    Sent,
+    Watcher,
+    catch_up,
+)
+from service.domain.watch.model import (
+    EventType,
+    WatchBookmark,
+    WatchError,
+    WatchEvent,
+    is_later,
+)
+
+EVENT_STREAM = "text/event-stream"
+SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}  # no proxy buffering
+BATCH_EVENTS = 64  # events queued for one watcher leave in one chunk, up to this many
+OPEN_TIMEOUT_S = 2.0  # a watch waits this long for the hub's stream to open, then 503
+WATCHERS = Gauge("vm_inventory_watchers", "WatchVMs clients connected to this process")
+EVENTS_SENT = Counter("vm_inventory_watch_events_sent", "WatchVMs events sent", ["type"])
+SLOW_DROPPED = Counter(
+    "vm_inventory_watch_slow_consumers_dropped", "WatchVMs clients disconnected for falling behind"
+)
+_SENT = {t: EVENTS_SENT.labels(t.value) for t in EventType}
+
+
+def frame(event: EventType, data: msgspec.Struct, token: str | None) -> bytes:
+    """One SSE event: `id:` (the resume token), `event:` and one line of JSON `data:`."""
+    _SENT[event].inc()
+    return _frame_bytes(event, data, token)
+
+
+def _frame_bytes(event: EventType, data: msgspec.Struct, token: str | None) -> bytes:
+    head = f"id: {token}\n" if token else ""
+    return f"{head}event: {event.value}\ndata: ".encode() + msgspec.json.encode(data) + b"\n\n"
+
+
+_FRAMES: dict[tuple[str, EventType], bytes] = {}
+_FRAMES_KEPT = 4096
+
+
+def change_frame(item: Sent) -> bytes:
+    """ADDED, MODIFIED or DELETED with the VM as GetVM returns it (encoded once per change and
+    type, however many watchers receive it)."""
+    key = (item.token, item.type)
+    encoded = _FRAMES.get(key)
+    if encoded is None:
+        if len(_FRAMES) >= _FRAMES_KEPT:
+            _FRAMES.clear()
+        vm = msgspec.convert(item.doc, VM)
+        data = WatchEvent(type=item.type, vm=vm, revision=vm.revision)
+        encoded = _FRAMES[key] = _frame_bytes(item.type, data, item.token)
+    _SENT[item.type].inc()
+    return encoded
+
+
+def bookmark_frame(token: str) -> bytes:
+    """Nothing matching changed up to `token`."""
+    bookmark = WatchBookmark(type=EventType.BOOKMARK, resume_token=token)
+    return frame(EventType.BOOKMARK, bookmark, token)
+
+
+async def sse(
+    hub: Hub,
+    watcher: Watcher,
+    cursor: ChangeCursor | None,
+    start: str,
+    heartbeat_s: float,
+) -> AsyncIterator[bytes]:
+    """The event stream of one watcher: catch-up after its token, then the hub's changes."""
+    WATCHERS.inc()
+    last = start
+    try:
+        if cursor is None:
+            yield bookmark_frame(start)  # a resume point before any change arrives
+        else:
+            try:
+                async for item in catch_up(hub, watcher, cursor, start):
+                    if isinstance(item, Sent):
+                        yield change_frame(item)
+                        last = item.token
+            except Exception as exc:  # MongoDB failed mid catch-up: the client resumes later
+                status = 410 if isinstance(exc, WatchTokenExpired) else 503
+                reason = "expired" if status == 410 else "unavailable"
+                error = WatchError(
+                    type=EventType.ERROR, status=status, reason=reason,
+                    detail="the change history could not be read; resume shortly",
+                    resume_token=last,
+                )  # fmt: skip
+                yield frame(EventType.ERROR, error, None)
+                return
+        while True:
+            items: list[Item] = []
+            if watcher.queue.empty():
+                try:
+                    items.append(await asyncio.wait_for(watcher.queue.get(), heartbeat_s))
+                except TimeoutError:
+                    # Queue empty and attached: every change up to the hub's position was handled.
+                    position = hub.position
+                    if watcher in hub.watchers and position and is_later(position, last):
+                        last = position
+                    yield b": heartbeat\n\n" + bookmark_frame(last)
+                    continue
+            while not watcher.queue.empty() and len(items) < BATCH_EVENTS:
+                items.append(watcher.queue.get_nowait())
+            chunk = bytearray()  # what is queued goes out in one write
+            for item in items:
+                if isinstance(item, Ended):
+                    if item.reason == "too-slow":
+                        SLOW_DROPPED.inc()
+                    error = WatchError(
+                        type=EventType.ERROR, status=item.status, reason=item.reason,
+                        detail=item.detail, resume_token=last,
+                    )  # fmt: skip
+                    yield bytes(chunk) + frame(EventType.ERROR, error, None)
+                    return
+                chunk += change_frame(item)
+                last = item.token
+            yield bytes(chunk)
+    finally:
+        hub.release(watcher)
+        WATCHERS.dec()
+
+
+@contextlib.asynccontextmanager
+async def serving(hub: Hub) -> AsyncIterator[None]:
+    """Run the hub while the app serves; SIGTERM or SIGINT end every stream at once."""
+    hub.start()
+    try:
+        with end_streams_on_signal(hub):
+            yield
+    finally:
+        await hub.close()
+
+
+@contextlib.contextmanager
+def end_streams_on_signal(hub: Hub) -> Iterator[None]:
+    """On SIGTERM/SIGINT, end every watch at once, then let the server's own handler run.
+
+    uvicorn waits for open responses before the lifespan ends; without this, open streams would
+    hold a graceful shutdown until its timeout.
+    """
+    loop = asyncio.get_running_loop()
+    previous: dict[int, Any] = {}
+
+    def handler(signum: int, frame: Any) -> None:
+        hub.closing = True
+        loop.call_soon_threadsafe(hub.end_all, SHUTTING_DOWN)
+        chained = previous.get(signum)
+        if callable(chained):
+            chained(signum, frame)
+        elif chained == signal.SIG_DFL:  # no server handles it: the default action, as before
+            signal.signal(signum, signal.SIG_DFL)
+            signal.raise_signal(signum)
+
+    try:
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            previous[int(sig)] = signal.signal(sig, handler)
+    except ValueError:  # not the main thread (tests' in-thread servers): no signals to chain
+        previous.clear()
+    try:
+        yield
+    finally:
+        for number, chained in previous.items():
+            with contextlib.suppress(ValueError):
+                signal.signal(number, chained)
