@@ -23,12 +23,15 @@ from .problems import (
     UnsupportedMediaType,
     ValidationFailed,
     VMInventoryError,
+    WatchExpired,
     WriteContention,
 )
+from .watching import Informer, WatchEvent
 
 __all__ = (
     "APIError",
     "AuthenticatedClient",
+    "Informer",
     "Client",
     "Conflict",
     "ConnectionFailed",
@@ -51,5 +54,7 @@ __all__ = (
     "VMInventory",
     "VMInventoryError",
     "ValidationFailed",
+    "WatchEvent",
+    "WatchExpired",
     "WriteContention",
 )
