@@ -5,6 +5,8 @@ A mongod with a 1 MB oplog and a checkpoint every second forgets its history wit
 
 from __future__ import annotations
 
+import json
+import signal
 import subprocess
 import time
 import uuid
@@ -16,6 +18,7 @@ from pymongo import MongoClient
 from pymongo.errors import OperationFailure
 
 from service.storage.mongod import LocalMongod, free_port, mongod_binary
+from tests.api.listing_data import vm_doc
 from tests.support import ServerProcess
 
 HISTORY_LOST = 286
@@ -85,6 +88,43 @@ def test_tokens_older_than_the_history_are_410(tmp_path: Path) -> None:
             params = {"resume_token": fresh, "name_prefix": name}
             with http.stream("GET", "/api/v1/vms/watch", params=params) as answer:
                 assert answer.status_code == 200
+    finally:
+        server.stop()
+        mongod.stop()
+
+
+def test_open_watches_get_a_410_event_when_the_stream_cannot_resume(tmp_path: Path) -> None:
+    mongod = ForgetfulMongod(tmp_path / "db", free_port())
+    server = ServerProcess(mongod.url, "faults_history_open")
+    try:
+        mongod.start()
+        server.start()
+        with httpx.Client(base_url=server.base_url, headers=server.headers, timeout=60) as http:
+            with http.stream("GET", "/api/v1/vms/watch") as stream:
+                lines = stream.iter_lines()
+                first = next(line for line in lines if line.startswith("id: "))
+                # The server stops reading its change stream while MongoDB forgets its history.
+                server.process.send_signal(signal.SIGSTOP)  # type: ignore[union-attr]
+                try:
+                    with MongoClient(mongod.url) as client:
+                        moment = client.admin.command("ping")["operationTime"]
+                        # A change the hub has not read yet, about to fall off the oplog.
+                        client["faults_history_open"].vms.insert_one(vm_doc(1))
+                    _forget_until(mongod.url, moment)
+                finally:
+                    server.process.send_signal(signal.SIGCONT)  # type: ignore[union-attr]
+                last_id, data = first.removeprefix("id: "), ""
+                while '"type":"ERROR"' not in data:
+                    line = next(lines)
+                    if line.startswith("id: "):
+                        last_id = line.removeprefix("id: ")
+                    data = line if line.startswith("data: ") else data
+                error = json.loads(data.removeprefix("data: "))
+                assert (error["status"], error["reason"]) == (410, "expired")
+                assert error["resume_token"] == last_id  # the last event the client got
+            # New watches work again, from the present.
+            with http.stream("GET", "/api/v1/vms/watch") as again:
+                assert again.status_code == 200
     finally:
         server.stop()
         mongod.stop()
