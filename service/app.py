@@ -23,6 +23,9 @@ from pymongo.asynchronous.database import AsyncDatabase
 from service import openapi
 from service.apikeys import ApiKeyRepository
 from service.auth import ApiKeyAuthMiddleware, KeyVerifier
+from service.bulk import BulkService
+from service.bulk_http import BulkController
+from service.bulk_storage import BulkVMRepository
 from service.config import Settings
 from service.controllers import HealthController, VMController
 from service.db import make_client, wait_until_reachable
@@ -48,7 +51,7 @@ JSON_TYPES = frozenset({"application/json"})
 PATCH_TYPES = frozenset({"application/json", "application/merge-patch+json"})
 CHECK_RETRY_SECONDS = 2.0
 log = logging.getLogger("service.app")
-_PATH_RE = re.compile(r"`\$\.?([A-Za-z0-9_]*)")
+_PATH_RE = re.compile(r"`\$\.?([A-Za-z0-9_]*(?:\[[0-9]+\](?:\.[A-Za-z0-9_]+)*)?)")
 _NAMED_RE = re.compile(r"(?:unknown|missing required) field `([^`]*)`")
 _JSON_STRING_RE = re.compile(rb'"(?:[^"\\]|\\.)*"', re.DOTALL)
 _NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
@@ -186,6 +189,7 @@ def create_app(settings: Settings, startup_check: StartupCheck | None = None) ->
             tokens = PageTokens(secret.get_secret_value() if secret else None)
             repository = VMRepository(database)
             app.state.vm_service = VMService(repository, page_tokens=tokens)
+            app.state.bulk_service = BulkService(app.state.vm_service, BulkVMRepository(database))
             app.state.event_service = EventService(repository, page_tokens=tokens)
             app.state.idempotency = IdempotencyService(IdempotencyRepository(database))
             verifier.repo = ApiKeyRepository(database)
@@ -199,6 +203,11 @@ def create_app(settings: Settings, startup_check: StartupCheck | None = None) ->
         if state.get("not_ready"):
             raise DatabaseUnavailable(f"not ready: {state.not_ready}")
         service: VMService = state.vm_service
+        return service
+
+    def provide_bulk_service(state: State) -> BulkService:
+        provide_vm_service(state)  # the same readiness
+        service: BulkService = state.bulk_service
         return service
 
     def provide_event_service(state: State) -> EventService:
@@ -225,11 +234,12 @@ def create_app(settings: Settings, startup_check: StartupCheck | None = None) ->
         rate_limit_config(settings.rate_limit_per_minute).middleware,
     ]
     app = Litestar(
-        route_handlers=[VMController, HealthController, MetricsController],
+        route_handlers=[VMController, BulkController, HealthController, MetricsController],
         middleware=middleware,
         dependencies={
             "vm_service": Provide(provide_vm_service, sync_to_thread=False),
             "event_service": Provide(provide_event_service, sync_to_thread=False),
+            "bulk_service": Provide(provide_bulk_service, sync_to_thread=False),
             "idempotency": Provide(provide_idempotency, sync_to_thread=False),
             "settings": Provide(provide_settings, sync_to_thread=False),
         },

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Awaitable, Callable, Coroutine
+from contextvars import ContextVar
 from datetime import datetime
 from typing import Any, ParamSpec, TypeVar
 
@@ -43,6 +44,9 @@ R = TypeVar("R")
 
 Raw = dict[str, Any]
 Events = list[VMEvent]  # (inside VMRepository, `list` names the method)
+
+BATCH_SESSION: ContextVar[AsyncClientSession | None] = ContextVar("batch_session", default=None)
+"""The transaction of an atomic batch (service.bulk_storage): every read and write joins it."""
 
 
 def translate_errors(
@@ -120,6 +124,9 @@ class VMRepository:
         """Run `work` in one transaction: the driver retries transient errors (write conflicts,
         a failover) and unknown commit results, all within one MONGODB_TIMEOUT_MS deadline."""
         client = self.vms.database.client
+        if (batch := BATCH_SESSION.get()) is not None:
+            with pymongo.timeout(client.options.timeout):
+                return await work(batch)
         async with client.start_session() as session:
             with pymongo.timeout(client.options.timeout):
                 return await session.with_transaction(work)
@@ -158,7 +165,9 @@ class VMRepository:
     @translate_errors
     async def get_by_id(self, vm_id: str) -> VM:
         """Return the VM or raise NotFound."""
-        doc = await self.vms.find_one({"_id": parse_id(vm_id)}, VM_PROJECTION)
+        doc = await self.vms.find_one(
+            {"_id": parse_id(vm_id)}, VM_PROJECTION, session=BATCH_SESSION.get()
+        )
         if doc is None:
             raise NotFound(f"no VM with id {vm_id!r}")
         return to_vm(doc)
@@ -257,7 +266,9 @@ class VMRepository:
     async def _raise_missing_or_stale(self, oid: ObjectId, vm_id: str) -> None:
         """After a compare-and-set matched nothing: NotFound, or the internal StaleRevision (the
         service decides whether the client sees 412 or the write is retried)."""
-        current = await self.vms.find_one({"_id": oid}, {"revision": 1})
+        current = await self.vms.find_one(
+            {"_id": oid}, {"revision": 1}, session=BATCH_SESSION.get()
+        )
         if current is None:
             raise NotFound(f"no VM with id {vm_id!r}")
         raise StaleRevision(int(current["revision"]))

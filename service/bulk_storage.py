@@ -1,0 +1,91 @@
+"""MongoDB for the bulk use cases: names, one transaction for an atomic batch, snapshot exports."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any, TypeVar
+
+import pymongo
+from pymongo import ASCENDING, DESCENDING
+from pymongo.asynchronous.client_session import AsyncClientSession
+from pymongo.asynchronous.collection import AsyncCollection
+from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import ConnectionFailure, PyMongoError
+
+from service.errors import DatabaseUnavailable
+from service.listing import ListQuery
+from service.repository import BATCH_SESSION, translate_errors
+from service.schemas import VM
+from service.stored import VM_PROJECTION, VMS_COLLECTION, to_vm
+
+R = TypeVar("R")
+Raw = dict[str, Any]
+ATOMIC_BATCH_TIMEOUT_S = 30  # the whole transaction; each read or write keeps MONGODB_TIMEOUT_MS
+EXPORT_BATCH_SIZE = 1000
+
+
+class BulkVMRepository:
+    """Reads by name, the atomic batch's transaction and exports, on the `vms` collection."""
+
+    def __init__(self, database: AsyncDatabase[Raw]) -> None:
+        """Work on `vms` of `database`."""
+        self.vms: AsyncCollection[Raw] = database.get_collection(VMS_COLLECTION)
+
+    @translate_errors
+    async def get_by_name(self, name: str) -> VM | None:
+        """The VM with this name ignoring case (the unique `name_key`), if any."""
+        client = self.vms.database.client
+        with pymongo.timeout(client.options.timeout):
+            doc = await self.vms.find_one(
+                {"name_key": name.lower()}, VM_PROJECTION, session=BATCH_SESSION.get()
+            )
+        return None if doc is None else to_vm(doc)
+
+    @translate_errors
+    async def atomically(self, work: Callable[[], Awaitable[R]]) -> R:
+        """Run `work` in one transaction: VMRepository's reads and writes inside join it.
+
+        The driver retries the whole of `work` after a write conflict with another transaction.
+        """
+        client = self.vms.database.client
+
+        async def attempt(session: AsyncClientSession) -> R:
+            token = BATCH_SESSION.set(session)
+            try:
+                return await work()
+            finally:
+                BATCH_SESSION.reset(token)
+
+        async with client.start_session() as session:
+            with pymongo.timeout(ATOMIC_BATCH_TIMEOUT_S):
+                return await session.with_transaction(attempt)
+
+    async def export(self, query: ListQuery) -> AsyncIterator[list[VM]]:
+        """Every VM matching `query.filter` in its order, read at one snapshot of the data."""
+        client = self.vms.database.client
+        direction = DESCENDING if query.descending else ASCENDING
+        sort = [(query.sort_field, direction), ("_id", direction)]
+        try:
+            async with client.start_session(snapshot=True) as session:
+                cursor = self.vms.find(
+                    query.filter,
+                    VM_PROJECTION,
+                    sort=sort,
+                    session=session,
+                    batch_size=EXPORT_BATCH_SIZE,
+                )
+                async with cursor:  # closed (killCursors) when the client goes away
+                    batch: list[VM] = []
+                    async for doc in cursor:
+                        batch.append(to_vm(doc))
+                        if len(batch) == EXPORT_BATCH_SIZE:
+                            yield batch
+                            batch = []
+                    if batch:
+                        yield batch
+        except ConnectionFailure as exc:
+            raise DatabaseUnavailable() from exc
+        except PyMongoError as exc:
+            if exc.timeout:
+                raise DatabaseUnavailable() from exc
+            raise
