@@ -12,6 +12,15 @@ import msgspec
 from litestar import Controller, Request, Response, get, post, put
 from litestar.di import NamedDependency
 from litestar.openapi.datastructures import ResponseSpec
+from litestar.openapi.spec import (
+    Discriminator,
+    OpenAPI,
+    OpenAPIMediaType,
+    OpenAPIResponse,
+    OpenAPIType,
+    Reference,
+    Schema,
+)
 from litestar.params import HeaderParameter, JSONBody, Parameter
 from litestar.response import Stream
 from litestar.status_codes import HTTP_201_CREATED
@@ -122,8 +131,10 @@ class BatchDelete(msgspec.Struct, tag_field="op", tag="delete", forbid_unknown_f
 
 
 BatchOperation = BatchCreate | BatchUpdate | BatchReplace | BatchUpsert | BatchDelete
-ITEM_BODIES = {"BatchCreate": VMCreate, "BatchUpdate": VMPatch, "BatchReplace": VMReplace,
-               "BatchUpsert": VMReplace}  # fmt: skip
+ITEM_BODIES: dict[type[msgspec.Struct], tuple[str, type[msgspec.Struct]]] = {
+    BatchCreate: ("vm", VMCreate), BatchUpdate: ("patch", VMPatch),
+    BatchReplace: ("vm", VMReplace), BatchUpsert: ("vm", VMReplace),
+}  # fmt: skip
 
 
 class BatchRequest(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
@@ -454,3 +465,40 @@ class BulkController(Controller):
 
 def _invalid(name: str, message: str) -> ValidationFailed:
     return ValidationFailed(f"{name}: {message}", [FieldError(name, message)])
+
+
+def _ref(struct: type[msgspec.Struct]) -> Reference:
+    return Reference(ref=f"#/components/schemas/{struct.__name__}")
+
+
+def refine_openapi(openapi: OpenAPI) -> None:
+    """Type the batch items' bodies (decoded per item, so plain objects to Litestar), name the
+    union's discriminator, refuse unknown fields; ExportVMs answers NDJSON or CSV text."""
+    schemas = openapi.components.schemas if openapi.components else {}
+    for struct in (*BatchOperation.__args__, BatchRequest):
+        schema = schemas.get(struct.__name__)
+        if not isinstance(schema, Schema) or schema.properties is None:
+            continue
+        schema.additional_properties = False
+        if struct in ITEM_BODIES:
+            field, body = ITEM_BODIES[struct]
+            schema.properties = {**schema.properties, field: _ref(body)}
+        operations = schema.properties.get("operations")
+        if isinstance(operations, Schema) and isinstance(operations.items, Schema):
+            operations.items.discriminator = Discriminator(
+                property_name="op",
+                mapping={
+                    msgspec.inspect.type_info(op).tag: _ref(op).ref  # type: ignore[attr-defined]
+                    for op in BatchOperation.__args__
+                },
+            )
+    item = (openapi.paths or {}).get("/api/v1/vms/export")
+    answer = (item.get.responses or {}).get("200") if item and item.get else None
+    if isinstance(answer, OpenAPIResponse):
+        text = "one VM per line, as GetVM answers it"
+        answer.content = {
+            NDJSON: OpenAPIMediaType(schema=Schema(type=OpenAPIType.STRING, description=text)),
+            CSV: OpenAPIMediaType(
+                schema=Schema(type=OpenAPIType.STRING, description="RFC 4180 with a header row")
+            ),
+        }

@@ -15,6 +15,7 @@ from litestar.openapi.spec import (
     Schema,
 )
 
+from service.bulk_http import refine_openapi as refine_bulk
 from service.preconditions import IDEMPOTENCY_KEY_PATTERN
 from service.schemas import (
     LABEL_KEY_MAX_LENGTH,
@@ -170,6 +171,7 @@ def refine(openapi: OpenAPI) -> OpenAPI:
     _refine_headers(openapi)
     _add_links(openapi)
     _no_content_bodies(openapi)
+    refine_bulk(openapi)
     schemas = openapi.components.schemas if openapi.components else None
     for name in STRICT_BODIES:
         schema = schemas.get(name) if schemas else None
