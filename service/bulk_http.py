@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import Annotated, Any, TypeVar
 
 import msgspec
-from litestar import Controller, Request, Response, get, post, put
+from litestar import Controller, Request, Response, post, put
 from litestar.di import NamedDependency
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.openapi.spec import (
@@ -59,6 +59,7 @@ from service.errors import (
     responses,
     status_of,
 )
+from service.head import get_and_head
 from service.idempotency import IDEMPOTENCY_ERRORS, IdempotencyService, idempotent
 from service.listing import MAX_RANGE, QUERY_PARAMS, ListParams, SortOrder, check_param_names
 from service.listing import check_times as check_time_params
@@ -394,7 +395,7 @@ class BulkController(Controller):
             lambda: bulk_service.upsert_vm(name, data, expected, create_only, ctx), render,
         )  # fmt: skip
 
-    @get(
+    @get_and_head(
         "/export",
         operation_id="ExportVMs",
         summary="Every VM matching ListVMs' filters, streamed as NDJSON or CSV",
@@ -450,6 +451,9 @@ class BulkController(Controller):
         # The first batch before the answer starts: a bad filter or MongoDB down is still a
         # problem+json; later failures can only cut the stream short.
         first: list[VM] = await anext(batches, [])
+        if request.method == "HEAD":  # GET's status and headers, without reading every VM
+            await batches.aclose()
+            first = []
 
         async def body() -> AsyncIterator[bytes]:
             try:
