@@ -347,7 +347,12 @@ class BulkController(Controller):
             WriteContention,
             UnsupportedMediaType,
             *IDEMPOTENCY_ERRORS,
-        ),
+        )
+        | {
+            201: ResponseSpec(
+                data_container=VM, description="Created: no VM had the name; Location names it"
+            )
+        },
         response_headers=[ETAG_HEADER, REPLAYED_HEADER],
     )
     async def upsert_vm(
