@@ -10,7 +10,7 @@ import asyncio
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from contextvars import ContextVar
 from dataclasses import dataclass
-from typing import Protocol, TypeVar
+from typing import Any, Protocol, TypeVar
 
 import msgspec
 
@@ -31,7 +31,8 @@ from service.schemas import VM, InitialStatus, VMCreate, VMPatch, VMReplace
 from service.services import IfMatch, VMService
 
 BATCH_MAX_OPERATIONS = 1000
-BATCH_CONCURRENCY = 16  # items of a non-atomic batch in flight at once
+BATCH_CONCURRENCY = 16  # items (or groups of creates) of a non-atomic batch in flight at once
+CREATE_GROUP = 100  # consecutive creates inserted in one transaction (one commit, not 100)
 MAX_UPSERT_ATTEMPTS = 16
 T = TypeVar("T")
 _ATOMIC: ContextVar[bool] = ContextVar("atomic_batch", default=False)  # inside run_batch's txn
@@ -42,6 +43,10 @@ class BulkRepository(Protocol):
 
     async def get_by_name(self, name: str) -> VM | None:
         """The VM with this name ignoring case, if any."""
+
+    async def create_many(self, vms: list[tuple[dict[str, Any], dict[str, Any]]]) -> list[VM]:
+        """Insert VMs (fields, `created` event) in one transaction, all or none; NameConflict
+        when any name is taken."""
 
     async def atomically(self, work: Callable[[], Awaitable[T]]) -> T:
         """Run `work` in one transaction that every VM read and write inside it joins."""
@@ -240,27 +245,65 @@ class BulkService:
             return results, False
 
     async def _each(self, ops: list[Operation], ctx: WriteContext) -> list[Outcome]:
+        # Units: one item, or a run of up to CREATE_GROUP consecutive creates.
+        units: list[list[tuple[int, Operation]]] = []
+        for index, op in enumerate(ops):
+            last = units[-1] if units else []
+            follows_create = isinstance(last[-1][1] if last else None, Create)
+            if isinstance(op, Create) and follows_create and len(last) < CREATE_GROUP:
+                last.append((index, op))
+                continue
+            units.append([(index, op)])
         gate = asyncio.Semaphore(BATCH_CONCURRENCY)
-        latest: dict[str, asyncio.Task[Outcome]] = {}
-        tasks: list[asyncio.Task[Outcome]] = []
+        latest: dict[str, asyncio.Task[list[Outcome]]] = {}
+        tasks: list[asyncio.Task[list[Outcome]]] = []
 
-        async def run(index: int, op: Operation, after: list[asyncio.Task[Outcome]]) -> Outcome:
+        async def run(
+            unit: list[tuple[int, Operation]], after: list[asyncio.Task[list[Outcome]]]
+        ) -> list[Outcome]:
             if after:
                 await asyncio.wait(after)
             async with gate:
-                return await self._apply(index, op, ctx)
+                if len(unit) > 1:
+                    return await self._create_group(unit, ctx)
+                return [await self._apply(*unit[0], ctx)]
 
         try:
-            for index, op in enumerate(ops):
-                keys = _keys(op)
+            for unit in units:
+                keys = set().union(*(_keys(op) for _, op in unit))
                 after = list({latest[k] for k in keys if k in latest})
-                task = asyncio.create_task(run(index, op, after))
+                task = asyncio.create_task(run(unit, after))
                 latest.update(dict.fromkeys(keys, task))
                 tasks.append(task)
-            return list(await asyncio.gather(*tasks))
+            return [outcome for done in await asyncio.gather(*tasks) for outcome in done]
         finally:
             for task in tasks:
                 task.cancel()
+
+    async def _create_group(
+        self, unit: list[tuple[int, Operation]], ctx: WriteContext
+    ) -> list[Outcome]:
+        """Creates in one transaction; should a name be taken, each on its own (its answer)."""
+        outcomes: dict[int, Outcome] = {}
+        ready: list[tuple[int, tuple[dict[str, Any], dict[str, Any]]]] = []
+        for index, op in unit:
+            assert isinstance(op, Create)
+            try:
+                ready.append((index, self.vms.new_vm(op.vm, ctx)))
+            except DatabaseUnavailable:
+                raise
+            except DomainError as exc:
+                outcomes[index] = Outcome(index, error=exc)
+        if ready:
+            try:
+                created = await self.repo.create_many([new for _, new in ready])
+                for (index, _), vm in zip(ready, created, strict=True):
+                    outcomes[index] = Outcome(index, vm, created=True)
+            except NameConflict:
+                ops = dict(unit)
+                for index, _ in ready:
+                    outcomes[index] = await self._apply(index, ops[index], ctx)
+        return [outcomes[index] for index, _ in unit]
 
     async def _apply(self, index: int, op: Operation, ctx: WriteContext) -> Outcome:
         """One item through its single-VM use case; its domain error is its outcome."""

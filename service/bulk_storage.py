@@ -6,22 +6,30 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, TypeVar
 
 import pymongo
+from bson import ObjectId
 from pymongo import ASCENDING, DESCENDING
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import ConnectionFailure, PyMongoError
+from pymongo.errors import BulkWriteError, ConnectionFailure, DuplicateKeyError, PyMongoError
 
-from service.errors import DatabaseUnavailable
-from service.listing import ListQuery
+from service.errors import DatabaseUnavailable, NameConflict
+from service.listing import ListQuery, search_keys
 from service.repository import BATCH_SESSION, translate_errors
 from service.schemas import VM
-from service.stored import VM_PROJECTION, VMS_COLLECTION, to_vm
+from service.stored import (
+    VM_EVENTS_COLLECTION,
+    VM_PROJECTION,
+    VMS_COLLECTION,
+    stored_vm,
+    to_vm,
+)
 
 R = TypeVar("R")
 Raw = dict[str, Any]
 ATOMIC_BATCH_TIMEOUT_S = 30  # the whole transaction; each read or write keeps MONGODB_TIMEOUT_MS
 EXPORT_BATCH_SIZE = 1000
+DUPLICATE_KEY = 11000
 
 
 class BulkVMRepository:
@@ -30,6 +38,7 @@ class BulkVMRepository:
     def __init__(self, database: AsyncDatabase[Raw]) -> None:
         """Work on `vms` of `database`."""
         self.vms: AsyncCollection[Raw] = database.get_collection(VMS_COLLECTION)
+        self.events: AsyncCollection[Raw] = database.get_collection(VM_EVENTS_COLLECTION)
 
     @translate_errors
     async def get_by_name(self, name: str) -> VM | None:
@@ -40,6 +49,30 @@ class BulkVMRepository:
                 {"name_key": name.lower()}, VM_PROJECTION, session=BATCH_SESSION.get()
             )
         return None if doc is None else to_vm(doc)
+
+    @translate_errors
+    async def create_many(self, vms: list[tuple[Raw, Raw]]) -> list[VM]:
+        """Insert VMs (fields, `created` event) and their events in one transaction, all or none;
+        a taken name (any case) -> NameConflict."""
+        docs = [{"_id": ObjectId(), **stored_vm({**f, **search_keys(f)})} for f, _ in vms]
+        events = [{**event, "vm_id": doc["_id"]} for doc, (_, event) in zip(docs, vms, strict=True)]
+        client = self.vms.database.client
+
+        async def work(session: AsyncClientSession) -> None:
+            await self.vms.insert_many(docs, session=session)
+            await self.events.insert_many(events, session=session)
+
+        try:
+            async with client.start_session() as session:
+                with pymongo.timeout(client.options.timeout):
+                    await session.with_transaction(work)
+        except DuplicateKeyError:
+            raise NameConflict("a name of the group is taken") from None
+        except BulkWriteError as exc:
+            if any(e.get("code") == DUPLICATE_KEY for e in exc.details.get("writeErrors", [])):
+                raise NameConflict("a name of the group is taken") from None
+            raise
+        return [to_vm(dict(doc)) for doc in docs]
 
     @translate_errors
     async def atomically(self, work: Callable[[], Awaitable[R]]) -> R:

@@ -93,13 +93,17 @@ class VMService:
 
     async def create_vm(self, data: VMCreate, ctx: WriteContext | None = None) -> VM:
         """Register a new VM at revision 1."""
+        return await self.repo.create(*self.new_vm(data, ctx or WriteContext()))
+
+    def new_vm(self, data: VMCreate, ctx: WriteContext) -> tuple[dict[str, Any], dict[str, Any]]:
+        """The checked fields of a VM to register, and its `created` event."""
         now = self.clock()
         check_name(data.name)
         ip = canonical_ip(data.ip_address)
         check_labels(data.labels)
         fields: dict[str, Any] = msgspec.to_builtins(data)  # every writable field
         fields.update(ip_address=ip, revision=1, created_at=now, updated_at=now)
-        return await self.repo.create(fields, created_event(fields, ctx or WriteContext()))
+        return fields, created_event(fields, ctx)
 
     async def ping(self) -> None:
         """Raise DatabaseUnavailable unless the database answers."""

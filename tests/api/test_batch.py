@@ -304,3 +304,28 @@ async def test_racing_atomic_batches_apply_whole_or_not_at_all(
     created = {x["vm"]["id"] for a in applied for x in a.json()["results"]}
     assert await db.vms.count_documents({}) == len(created) == 5 * len(applied)
     assert len(await db.vms.distinct("name_key")) == len(created)
+
+
+async def test_runs_of_creates_answer_each_item_as_its_single_create(
+    client: Client, db: AsyncDatabase[dict[str, Any]]
+) -> None:
+    await create(client, name="taken")
+    ops = [{"op": "create", "vm": vm_body(name=f"many-{i}")} for i in range(250)]
+    ops[30] = {"op": "create", "vm": vm_body(name="bad", cpu_cores=0)}
+    ops[120] = {"op": "create", "vm": vm_body(name="TAKEN")}
+    ops[121] = {"op": "create", "vm": vm_body(name="MANY-5")}  # taken earlier in this batch
+    ops[200] = {"op": "create", "vm": vm_body(name="x", ip_address="nope")}
+    r = await batch(client, *ops)
+    results = r.json()["results"]
+    failed = {30: 400, 120: 409, 121: 409, 200: 400}
+    assert [x["status"] for x in results] == [failed.get(i, 201) for i in range(250)]
+    assert results[30]["problem"]["errors"][0]["field"] == "cpu_cores"
+    assert results[200]["problem"]["errors"][0]["field"] == "ip_address"
+    created = [x["vm"]["id"] for x in results if x["status"] == 201]
+    assert await db.vms.count_documents({}) == 1 + 246
+    for vm_id in created[::40]:
+        events = (await client.get(f"{BASE}/{vm_id}/events")).json()["items"]
+        assert [e["action"] for e in events] == ["created"]
+        assert (await client.get(f"{BASE}/{vm_id}")).json() == next(
+            x["vm"] for x in results if x.get("vm", {}).get("id") == vm_id
+        )
