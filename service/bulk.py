@@ -98,13 +98,13 @@ class Delete:
 
 
 @dataclass(frozen=True, slots=True)
-class Invalid:
-    """A batch item whose body failed validation: its answer is that error."""
+class Refused:
+    """A batch item refused before it runs (an invalid body, a missing If-Match): that error."""
 
-    error: ValidationFailed
+    error: DomainError
 
 
-Operation = Create | Update | Replace | Upsert | Delete | Invalid
+Operation = Create | Update | Replace | Upsert | Delete | Refused
 
 
 @dataclass(slots=True)

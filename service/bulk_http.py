@@ -30,9 +30,9 @@ from service.bulk import (
     BulkService,
     Create,
     Delete,
-    Invalid,
     Operation,
     Outcome,
+    Refused,
     Replace,
     Update,
     Upsert,
@@ -181,20 +181,23 @@ def _typed(raw: dict[str, Any], target: type[T]) -> T:
             raise _field_errors(again) from None
 
 
-def parse_operation(op: BatchOperation) -> Operation:
-    """The use-case item for one envelope item (Invalid when its body is)."""
+def parse_operation(op: BatchOperation, require_if_match: bool = False) -> Operation:
+    """The use-case item for one envelope item: Refused when its body is invalid, or when it
+    lacks the If-Match its single operation would need (REQUIRE_IF_MATCH; not for upserts)."""
     try:
         if isinstance(op, BatchCreate):
             return Create(_typed(op.vm, VMCreate))
+        if isinstance(op, BatchUpsert):
+            return Upsert(op.name, _typed(op.vm, VMReplace))
+        if op.if_match is None:
+            parse_if_match(None, require_if_match)  # 428 when required
         if isinstance(op, BatchUpdate):
             return Update(op.id, _typed(op.patch, VMPatch), op.if_match)
         if isinstance(op, BatchReplace):
             return Replace(op.id, _typed(op.vm, VMReplace), op.if_match)
-        if isinstance(op, BatchUpsert):
-            return Upsert(op.name, _typed(op.vm, VMReplace))
         return Delete(op.id, op.force, op.if_match)
-    except ValidationFailed as exc:
-        return Invalid(exc)
+    except (ValidationFailed, PreconditionRequired) as exc:
+        return Refused(exc)
 
 
 def _result(request: Req, outcome: Outcome) -> BatchItemResult:
@@ -316,11 +319,12 @@ class BulkController(Controller):
         data: JSONBody[BatchRequest],
         bulk_service: Bulk,
         idempotency: Idempotency,
+        settings: AppSettings,
         idempotency_key: IdempotencyKey = None,
     ) -> Response[BatchResults]:
         """Per-item results in input order; an atomic batch failing applies nothing (409/400)."""
         ctx = write_context(request)
-        ops = [parse_operation(op) for op in data.operations]
+        ops = [parse_operation(op, settings.require_if_match) for op in data.operations]
 
         def render(answer: tuple[list[Outcome], bool]) -> Response[BatchResults]:
             outcomes, applied = answer
