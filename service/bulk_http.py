@@ -160,12 +160,6 @@ class BatchResults(msgspec.Struct, kw_only=True):
     results: list[BatchItemResult]
 
 
-class BatchProblem(Problem, omit_defaults=True):
-    """A problem; for an atomic batch not applied, `results` says which item failed and why."""
-
-    results: list[BatchItemResult] | None = None
-
-
 def _typed(raw: dict[str, Any], target: type[T]) -> T:
     """An item body decoded as strictly as the single operation's request body."""
     from service.app import _field_errors, _integral
@@ -225,11 +219,16 @@ def _not_applied(results: list[BatchItemResult]) -> DomainError:
 
 
 def _batch_problem(code: int) -> ResponseSpec:
+    """A Problem (as every error answer); an atomic batch's adds `results`, BatchItemResults."""
     return ResponseSpec(
-        data_container=BatchProblem,
-        description="invalid request; an atomic batch's `results` name the failed item"
-        if code == 400
-        else "the atomic batch was not applied: `results` name the failed item",
+        data_container=Problem,
+        description=(
+            "Invalid request; for an atomic batch with an invalid item, `results` (a list of "
+            "BatchItemResult) names it"
+            if code == 400
+            else "Conflict; for an atomic batch, not applied: `results` (a list of "
+            "BatchItemResult) names the failed item, the others are 424"
+        ),
         media_type=PROBLEM_MEDIA_TYPE,
         generate_examples=False,
     )
