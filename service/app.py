@@ -37,6 +37,7 @@ from service.errors import (
     problem_details_plugin,
 )
 from service.events import EventService
+from service.export_http import ExportController
 from service.head import HeadMiddleware
 from service.idempotency import IdempotencyService
 from service.listing import PageTokens
@@ -234,7 +235,13 @@ def create_app(settings: Settings, startup_check: StartupCheck | None = None) ->
         rate_limit_config(settings.rate_limit_per_minute).middleware,
     ]
     app = Litestar(
-        route_handlers=[VMController, BulkController, HealthController, MetricsController],
+        route_handlers=[
+            VMController,
+            BulkController,
+            ExportController,
+            HealthController,
+            MetricsController,
+        ],
         middleware=middleware,
         dependencies={
             "vm_service": Provide(provide_vm_service, sync_to_thread=False),

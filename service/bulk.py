@@ -9,11 +9,20 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from contextvars import ContextVar
-from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
 import msgspec
 
+from service.bulk_items import (
+    Create,
+    Delete,
+    Operation,
+    Outcome,
+    Replace,
+    Update,
+    Upsert,
+    item_keys,
+)
 from service.errors import (
     DatabaseUnavailable,
     DomainError,
@@ -27,7 +36,7 @@ from service.errors import (
 )
 from service.events import WriteContext
 from service.listing import ListParams, ListQuery, PageTokens, compile_query
-from service.schemas import VM, InitialStatus, VMCreate, VMPatch, VMReplace
+from service.schemas import VM, InitialStatus, VMCreate, VMReplace
 from service.services import IfMatch, VMService
 
 BATCH_MAX_OPERATIONS = 1000
@@ -55,87 +64,12 @@ class BulkRepository(Protocol):
         """Every VM matching the query, in its order, from one snapshot, a batch at a time."""
 
 
-@dataclass(frozen=True, slots=True)
-class Create:
-    """A batch item: CreateVM."""
-
-    vm: VMCreate
-
-
-@dataclass(frozen=True, slots=True)
-class Update:
-    """A batch item: UpdateVM (merge patch)."""
-
-    vm_id: str
-    patch: VMPatch
-    if_match: int | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class Replace:
-    """A batch item: ReplaceVM."""
-
-    vm_id: str
-    vm: VMReplace
-    if_match: int | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class Upsert:
-    """A batch item: UpsertVM (create or replace by name)."""
-
-    name: str
-    vm: VMReplace
-
-
-@dataclass(frozen=True, slots=True)
-class Delete:
-    """A batch item: DeleteVM."""
-
-    vm_id: str
-    force: bool = False
-    if_match: int | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class Refused:
-    """A batch item refused before it runs (an invalid body, a missing If-Match): that error."""
-
-    error: DomainError
-
-
-Operation = Create | Update | Replace | Upsert | Delete | Refused
-
-
-@dataclass(slots=True)
-class Outcome:
-    """What one item did: the VM it wrote (none for a delete), or the error the item met."""
-
-    index: int
-    vm: VM | None = None
-    created: bool = False
-    error: DomainError | None = None
-
-
 class _RollBack(Exception):
     """Raised inside an atomic batch's transaction at its first failing item, to undo it all."""
 
     def __init__(self, outcomes: list[Outcome]) -> None:
         super().__init__("an item of the atomic batch failed")
         self.outcomes = outcomes
-
-
-def _keys(op: Operation) -> set[str]:
-    """The VM ids and names (lowercased) an item touches: items sharing one run in order."""
-    keys: set[str] = set()
-    if isinstance(op, Update | Replace | Delete):
-        keys.add("id:" + op.vm_id.lower())
-    if isinstance(op, Upsert):
-        keys.add("name:" + op.name.lower())
-    name = getattr(getattr(op, "vm", None) or getattr(op, "patch", None), "name", None)
-    if isinstance(name, str):
-        keys.add("name:" + name.lower())
-    return keys
 
 
 def _revisions(if_match: int | None) -> IfMatch:
@@ -270,7 +204,7 @@ class BulkService:
 
         try:
             for unit in units:
-                keys = set().union(*(_keys(op) for _, op in unit))
+                keys = set().union(*(item_keys(op) for _, op in unit))
                 after = list({latest[k] for k in keys if k in latest})
                 task = asyncio.create_task(run(unit, after))
                 latest.update(dict.fromkeys(keys, task))

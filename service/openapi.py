@@ -16,7 +16,8 @@ from litestar.openapi.spec import (
     Schema,
 )
 
-from service.bulk_http import refine_openapi as refine_bulk
+from service.bulk_wire import refine_batch_openapi
+from service.export_http import refine_export_openapi
 from service.preconditions import IDEMPOTENCY_KEY_PATTERN
 from service.schemas import (
     LABEL_KEY_MAX_LENGTH,
@@ -176,7 +177,8 @@ def refine(openapi: OpenAPI) -> OpenAPI:
     _refine_headers(openapi)
     _add_links(openapi)
     _no_content_bodies(openapi)
-    refine_bulk(openapi)
+    refine_batch_openapi(openapi)
+    refine_export_openapi(openapi)
     schemas = openapi.components.schemas if openapi.components else None
     for name in STRICT_BODIES:
         schema = schemas.get(name) if schemas else None
