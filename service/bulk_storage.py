@@ -29,6 +29,7 @@ R = TypeVar("R")
 Raw = dict[str, Any]
 ATOMIC_BATCH_TIMEOUT_S = 30  # the whole transaction; each read or write keeps MONGODB_TIMEOUT_MS
 EXPORT_BATCH_SIZE = 1000
+EXPORT_READ_TIMEOUT_S = 60  # each read of an export after its first
 DUPLICATE_KEY = 11000
 
 
@@ -108,14 +109,16 @@ class BulkVMRepository:
                     batch_size=EXPORT_BATCH_SIZE,
                 )
                 async with cursor:  # closed (killCursors) when the client goes away
-                    batch: list[VM] = []
-                    async for doc in cursor:
-                        batch.append(to_vm(doc))
-                        if len(batch) == EXPORT_BATCH_SIZE:
-                            yield batch
-                            batch = []
-                    if batch:
-                        yield batch
+                    # The first read answers 503 as quickly as any other; once the answer is
+                    # streaming, a read slowed by load (or a slow client) must not cut it short.
+                    deadline = client.options.timeout
+                    while True:
+                        with pymongo.timeout(deadline):
+                            docs = await cursor.to_list(EXPORT_BATCH_SIZE)
+                        if not docs:
+                            return
+                        yield [to_vm(doc) for doc in docs]
+                        deadline = EXPORT_READ_TIMEOUT_S
         except ConnectionFailure as exc:
             raise DatabaseUnavailable() from exc
         except PyMongoError as exc:
