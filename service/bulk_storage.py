@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, TypeVar
 
@@ -10,6 +11,7 @@ from bson import ObjectId
 from pymongo import ASCENDING, DESCENDING
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.collection import AsyncCollection
+from pymongo.asynchronous.cursor import AsyncCursor
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError, ConnectionFailure, DuplicateKeyError, PyMongoError
 
@@ -30,6 +32,7 @@ Raw = dict[str, Any]
 ATOMIC_BATCH_TIMEOUT_S = 30  # the whole transaction; each read or write keeps MONGODB_TIMEOUT_MS
 EXPORT_BATCH_SIZE = 1000
 EXPORT_READ_TIMEOUT_S = 60  # each read of an export after its first
+EXPORT_SERVER_TIME_S = 3600  # MongoDB's time for one export's cursor, all its reads together
 DUPLICATE_KEY = 11000
 
 
@@ -109,19 +112,31 @@ class BulkVMRepository:
                     batch_size=EXPORT_BATCH_SIZE,
                 )
                 async with cursor:  # closed (killCursors) when the client goes away
-                    # The first read answers 503 as quickly as any other; once the answer is
-                    # streaming, a read slowed by load (or a slow client) must not cut it short.
-                    deadline = client.options.timeout
-                    while True:
-                        with pymongo.timeout(deadline):
-                            docs = await cursor.to_list(EXPORT_BATCH_SIZE)
-                        if not docs:
-                            return
+                    docs = await self._first_read(cursor)
+                    while docs:
                         yield [to_vm(doc) for doc in docs]
-                        deadline = EXPORT_READ_TIMEOUT_S
+                        # Once streaming, a read slowed by load must not cut the answer short.
+                        with pymongo.timeout(EXPORT_READ_TIMEOUT_S):
+                            docs = await cursor.to_list(EXPORT_BATCH_SIZE)
         except ConnectionFailure as exc:
             raise DatabaseUnavailable() from exc
         except PyMongoError as exc:
             if exc.timeout:
                 raise DatabaseUnavailable() from exc
             raise
+
+    async def _first_read(self, cursor: AsyncCursor[Raw]) -> list[Raw]:
+        """The export's first documents; a 503 as quickly as any read when MongoDB is down.
+
+        MongoDB counts a find's time limit (maxTimeMS) over every getMore of its cursor, so the
+        find gets EXPORT_SERVER_TIME_S, not MONGODB_TIMEOUT_MS, which would end a long export;
+        the wait for the first documents is bounded here instead.
+        """
+        with pymongo.timeout(self.vms.database.client.options.timeout):
+            await self.vms.database.command("ping")
+        try:
+            with pymongo.timeout(EXPORT_SERVER_TIME_S):  # the cursor's whole time on the server
+                async with asyncio.timeout(self.vms.database.client.options.timeout):
+                    return await cursor.to_list(EXPORT_BATCH_SIZE)
+        except TimeoutError:
+            raise DatabaseUnavailable() from None

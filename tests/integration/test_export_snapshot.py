@@ -11,6 +11,8 @@ from bson import ObjectId
 from pymongo.asynchronous.database import AsyncDatabase
 
 from service.bulk_storage import EXPORT_BATCH_SIZE, BulkVMRepository
+from service.config import Settings
+from service.db import make_client
 from service.listing import ListParams, PageTokens, SortOrder, compile_query, search_keys
 from service.stored import stored_vm
 
@@ -77,3 +79,19 @@ async def test_closing_an_export_early_closes_its_cursor(db: Db) -> None:
     async with asyncio.timeout(60):
         while await _open_cursors(db) != before:  # noqa: ASYNC110 - the server's state, polled
             await asyncio.sleep(0.1)
+
+
+async def test_an_export_outlasts_the_per_call_timeout(db: Db, settings: Settings) -> None:
+    """MONGODB_TIMEOUT_MS bounds each read of an export, not the cursor's whole server time."""
+    now = datetime.now(UTC)
+    total = 100_000
+    for first in range(0, total, 20_000):
+        await db.vms.insert_many([_doc(i, now) for i in range(first, first + 20_000)])
+    quick = settings.model_copy(update={"mongodb_timeout_ms": 100})
+    client = make_client(str(settings.mongodb_url), quick)
+    try:
+        repo = BulkVMRepository(client[settings.mongodb_db])
+        query = compile_query(ListParams(sort=SortOrder.NAME), PageTokens())
+        assert sum([len(batch) async for batch in repo.export(query)]) == total
+    finally:
+        await client.close()
