@@ -21,7 +21,7 @@ import httpx
 from pymongo import AsyncMongoClient
 
 from scripts.bench_list import seed
-from service.db import LocalMongod, free_port
+from service.storage.mongod import LocalMongod, free_port
 from tests.support import ServerProcess
 
 SPEC = {"os": "ubuntu-24.04", "cpu_cores": 2, "memory_mib": 4096, "storage_gib": 40}

@@ -10,16 +10,17 @@ import signal
 import sys
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
-from typing import Any
 
 import uvicorn
 
-from service.apikeys import ApiKeyRepository, Scope
 from service.config import Settings
-from service.db import LocalMongod, answers, make_client
-from service.errors import DomainError
-from service.http_limits import bounded_protocol
-from service.migrations import cli as migrate_cli
+from service.domain.apikeys import Scope
+from service.domain.errors import DomainError
+from service.http.server import run_workers, uvicorn_options
+from service.storage.api_keys import ApiKeyRepository
+from service.storage.client import answers, make_client
+from service.storage.migrations import cli as migrate_cli
+from service.storage.mongod import LocalMongod
 
 
 @contextlib.contextmanager
@@ -95,23 +96,10 @@ def apikey(settings: Settings, args: argparse.Namespace) -> int:
             return 1
 
 
-def uvicorn_options(settings: Settings) -> dict[str, Any]:
-    """The ASGI server settings of `serve` (scripts/bench runs its floor app with the same)."""
-    return {
-        "host": settings.host,
-        "port": settings.port,
-        "log_level": settings.log_level.lower(),
-        "log_config": None,
-        "access_log": False,
-        "timeout_graceful_shutdown": 10,
-        "http": bounded_protocol(settings.max_header_bytes, settings.max_query_bytes),
-    }
-
-
 def serve(settings: Settings) -> int:
     """Check (or, with MIGRATE_ON_START, apply) migrations, then run the HTTP server."""
-    from service.app import create_app
-    from service.observability import configure_logging
+    from service.http.app import create_app
+    from service.http.context import configure_logging
 
     configure_logging(settings.log_level)
     with database_url(settings) as url:
@@ -137,8 +125,15 @@ def serve(settings: Settings) -> int:
                 f"http://{settings.host}:{settings.port}/api/v1/vms",
                 flush=True,
             )
+        workers = f" with {settings.workers} workers" if settings.workers > 1 else ""
+        print(
+            f"serving on http://{settings.host}:{settings.port}{workers}  (docs: /schema)",
+            flush=True,
+        )
+        if settings.workers > 1:
+            run_workers(settings, url, deferred_check=startup_check is not None)
+            return 0
         app = create_app(settings, startup_check)
-        print(f"serving on http://{settings.host}:{settings.port}  (docs: /schema)", flush=True)
         # uvicorn re-raises SIGTERM/SIGINT after its graceful shutdown; a no-op handler lets the
         # re-raised signal return here so the local mongod stops and the exit code is 0.
         for sig in (signal.SIGTERM, signal.SIGINT):
@@ -157,7 +152,10 @@ def main(argv: list[str] | None = None) -> int:
     """Parse the command line and run one command."""
     parser = argparse.ArgumentParser(prog="python -m service")
     commands = parser.add_subparsers(dest="command", required=True)
-    commands.add_parser("serve", help="run the HTTP API")
+    serve_parser = commands.add_parser("serve", help="run the HTTP API")
+    serve_parser.add_argument(
+        "--workers", type=int, help="server processes sharing the port (default: WORKERS, 1)"
+    )
     migrate_cli.add_parser(commands)
     keys = commands.add_parser("apikey", help="manage API keys").add_subparsers(
         dest="action", required=True
@@ -170,6 +168,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     settings = Settings()
     if args.command == "serve":
+        if args.workers is not None:
+            if args.workers < 1:
+                parser.error("--workers must be at least 1")
+            settings = settings.model_copy(update={"workers": args.workers})
         return serve(settings)
     if args.command == "migrate":
         return migrate(args, settings)

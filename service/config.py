@@ -25,6 +25,13 @@ class Settings(BaseSettings):
     data_dir: Path = Field(default=Path(".data"), description="where the local mongod keeps data")
     local_mongod_port: int = Field(default=27018, description="port of the local mongod")
     migrate_on_start: bool = Field(default=False, description="apply pending migrations on serve")
+    schema_check_seconds: float = Field(
+        default=1.0,
+        gt=0,
+        le=60,
+        description="how often a server checks the schema version it needs and heartbeats; "
+        "it stops answering VM requests (503) within about this time of a `migrate down`",
+    )
     require_if_match: bool = Field(
         default=False, description="answer 428 to a PUT, PATCH or DELETE without If-Match"
     )
@@ -41,6 +48,19 @@ class Settings(BaseSettings):
     metrics_public: bool = Field(default=True, description="serve /metrics without an API key")
     max_query_bytes: int = Field(default=4096, ge=256, description="longest query string (414)")
     max_header_bytes: int = Field(default=16384, ge=1024, description="largest header block (431)")
+    header_timeout_seconds: float = Field(
+        default=10.0, gt=0, description="a request's head must arrive within this time (408)"
+    )
+    body_timeout_seconds: float = Field(
+        default=30.0, gt=0, description="a request's body must arrive within this time of its head"
+    )
+    keep_alive_timeout_seconds: float = Field(
+        default=5.0, gt=0, description="an idle kept-alive connection is closed after this time"
+    )
+    max_connections: int = Field(
+        default=1000, ge=1, description="open connections per process; past it, 503 and close"
+    )
+    workers: int = Field(default=1, ge=1, description="server processes sharing the port")
     dev_api_key_file: Path | None = Field(
         default=None, description="serve keeps an admin key here, created on first run (dev only)"
     )

@@ -10,11 +10,11 @@ import pytest
 from bson import ObjectId
 from pymongo.asynchronous.database import AsyncDatabase
 
-from service.bulk_storage import EXPORT_BATCH_SIZE, BulkVMRepository
 from service.config import Settings
-from service.db import make_client
-from service.listing import ListParams, PageTokens, SortOrder, compile_query, search_keys
-from service.stored import stored_vm
+from service.domain.listing import ListParams, PageTokens, SortOrder, compile_query, search_keys
+from service.storage.bulk import EXPORT_BATCH_SIZE, BulkVMRepository
+from service.storage.client import make_client
+from service.storage.stored import stored_vm
 
 pytestmark = pytest.mark.usefixtures("clean")
 Db = AsyncDatabase[dict[str, Any]]

@@ -1,0 +1,92 @@
+"""`serve --workers N`: several processes behind one port, sharing one page-token key."""
+
+from __future__ import annotations
+
+import json
+import signal
+import socket
+import time
+import uuid
+from pathlib import Path
+
+import httpx
+
+from tests.support import ServerProcess
+
+VM = {"os": "ubuntu-24.04", "cpu_cores": 1, "memory_mib": 512, "storage_gib": 1}
+
+
+def workers_of(pid: int) -> list[int]:
+    """The worker processes (multiprocessing spawns) under the server process `pid`."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            cmdline = (stat.parent / "cmdline").read_bytes()
+        except OSError:
+            continue
+        if int(fields[1]) == pid and b"spawn_main" in cmdline:
+            found.append(int(stat.parent.name))
+    return found
+
+
+def test_workers_share_the_port_and_the_page_token_key(mongo_url: str) -> None:
+    """Two workers answer; a page walk on fresh connections (any worker each) never breaks."""
+    # PAGE_TOKEN_SECRET unset: serve makes one key for all workers.
+    server = ServerProcess(mongo_url, f"e2e_{uuid.uuid4().hex[:8]}", WORKERS="2")
+    server.env.pop("PAGE_TOKEN_SECRET", None)
+    server.start()
+    try:
+        assert len(workers_of(server.pid)) == 2
+        with httpx.Client(base_url=server.base_url, headers=server.headers, timeout=10) as client:
+            for i in range(6):
+                created = client.post("/api/v1/vms", json={"name": f"w-{i}", **VM})
+                assert created.status_code == 201, created.text
+        names: list[str] = []
+        params = {"page_size": "1"}
+        for _ in range(10):
+            # A new connection per page: pages land on either worker.
+            page = httpx.get(
+                server.base_url + "/api/v1/vms", params=params, headers=server.headers, timeout=10
+            )
+            assert page.status_code == 200, page.text
+            body = page.json()
+            names += [vm["name"] for vm in body["items"]]
+            if not body.get("next_page_token"):
+                break
+            params = {"page_size": "1", "page_token": body["next_page_token"]}
+        assert sorted(names) == [f"w-{i}" for i in range(6)]
+    finally:
+        assert server.stop() == 0, server.output()
+    assert workers_of(server.pid) == []
+
+
+def test_sigterm_lets_every_worker_finish_its_request(mongo_url: str) -> None:
+    """SIGTERM with two workers: requests in flight finish, then the server exits 0."""
+    server = ServerProcess(mongo_url, f"e2e_{uuid.uuid4().hex[:8]}", WORKERS="2").start()
+    assert server.process is not None
+    socks = []
+    try:
+        for i in range(4):
+            body = json.dumps({"name": f"inflight-{i}", **VM}).encode()
+            head = (
+                f"POST /api/v1/vms HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                f"Authorization: Bearer {server.token}\r\nContent-Length: {len(body)}\r\n\r\n"
+            ).encode()
+            sock = socket.create_connection(("127.0.0.1", server.port), timeout=15)
+            sock.sendall(head + body[:10])  # in flight on whichever worker accepted it
+            socks.append((sock, body))
+        time.sleep(0.5)
+        server.process.send_signal(signal.SIGTERM)
+        time.sleep(0.5)
+        for sock, body in socks:
+            sock.sendall(body[10:])
+            answer = b""
+            while chunk := sock.recv(65536):
+                answer += chunk
+            assert answer.startswith(b"HTTP/1.1 201"), answer[:200]
+        assert server.wait() == 0, server.output()
+    finally:
+        for sock, _ in socks:
+            sock.close()
+        assert server.stop() == 0
