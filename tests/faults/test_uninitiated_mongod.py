@@ -70,6 +70,8 @@ async def test_requests_before_initiation_leave_transactions_working(
         mongodb_db="late_init",
         migrate_on_start=True,
         schema_check_seconds=0.2,
+        # Generous: a timeout closes the connection it hit, which would hide a stale one here.
+        mongodb_timeout_ms=10_000,
     )
     check = functools.partial(migrate_cli.check_on_start, settings, url)
     async with AsyncTestClient(app=create_app(settings, check)) as client:
