@@ -12,7 +12,7 @@ from typing import Any, Protocol, TypeVar
 import msgspec
 
 from service.errors import PreconditionFailed, RuleViolation, WriteContention
-from service.events import WriteContext, created_event, deleted_event, updated_event
+from service.events import WriteContext, creation_record, deleted_event, updated_event
 from service.listing import ListParams, ListQuery, PageTokens, compile_query, sort_value
 from service.rules import (
     DELETE_NEEDS_FORCE,
@@ -56,8 +56,9 @@ class Repository(Protocol):
     async def ping(self) -> None:
         """Raise DatabaseUnavailable unless storage answers."""
 
-    async def create(self, fields: dict[str, Any], event: dict[str, Any]) -> VM:
-        """Insert with its event, atomically; raise NameConflict for a taken name."""
+    async def create(self, fields: dict[str, Any]) -> VM:
+        """Insert (the fields hold the creation record of the `created` event); raise NameConflict
+        for a taken name."""
 
     async def get_by_id(self, vm_id: str) -> VM:
         """Return the VM or raise NotFound."""
@@ -99,7 +100,8 @@ class VMService:
         check_labels(data.labels)
         fields: dict[str, Any] = msgspec.to_builtins(data)  # every writable field
         fields.update(ip_address=ip, revision=1, created_at=now, updated_at=now)
-        return await self.repo.create(fields, created_event(fields, ctx or WriteContext()))
+        fields.update(creation_record(ctx or WriteContext()))
+        return await self.repo.create(fields)
 
     async def ping(self) -> None:
         """Raise DatabaseUnavailable unless the database answers."""
