@@ -24,7 +24,7 @@ from pymongo import MongoClient
 from bench import targets as t
 from bench.report import markdown, ratios, report, summarize
 from bench.wrk import SCENARIOS, Target, peak_rss_mb, run_wrk
-from service.db import LocalMongod, free_port
+from service.storage.mongod import LocalMongod, free_port
 
 SEED = 10_000
 VM_BODY = {"os": "ubuntu-24.04", "cpu_cores": 2, "memory_mib": 2048, "storage_gib": 20}

@@ -23,7 +23,7 @@ from fastapi import FastAPI, HTTPException
 from pydantic import BaseModel, ConfigDict, Field
 from pymongo import AsyncMongoClient
 
-from service.listing.keys import search_keys
+from service.domain.listing.keys import search_keys
 
 Status = Literal["provisioning", "running", "stopped", "suspended", "error"]
 

@@ -19,7 +19,7 @@ from bson import ObjectId
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.client_session import AsyncClientSession
 
-from service.listing.keys import search_keys
+from service.domain.listing.keys import search_keys
 
 
 class VMIn(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):

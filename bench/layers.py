@@ -23,15 +23,17 @@ from litestar.di import Provide
 from litestar.middleware.base import DefineMiddleware
 from pymongo import AsyncMongoClient
 
-from service.apikeys import ApiKeyRepository, Scope
-from service.app import create_app
-from service.auth import ApiKeyAuthMiddleware, KeyVerifier
 from service.config import Settings
-from service.errors import problem_details_plugin
-from service.metrics import prometheus_config
-from service.migrations.runner import upgrade
-from service.observability import RequestContextMiddleware, configure_logging, rate_limit_config
-from service.schemas import VM
+from service.domain.apikeys import Scope
+from service.domain.schemas import VM
+from service.http.app import create_app
+from service.http.auth import ApiKeyAuthMiddleware, KeyVerifier
+from service.http.context import RequestContextMiddleware, configure_logging
+from service.http.metrics import prometheus_config
+from service.http.problems import problem_details_plugin
+from service.http.rate_limit import rate_limit_config
+from service.storage.api_keys import ApiKeyRepository
+from service.storage.migrations.runner import upgrade
 
 ASGI = Callable[..., Awaitable[None]]
 PROJECTION = {name: 1 for name in VM.__struct_fields__ if name != "id"}  # the stored VM fields
@@ -176,7 +178,7 @@ def main() -> None:
     """Run against a mongod of its own."""
     import tempfile
 
-    from service.db import LocalMongod, free_port
+    from service.storage.mongod import LocalMongod, free_port
 
     with tempfile.TemporaryDirectory(prefix="vm-layers-") as tmp:
         mongod = LocalMongod(Path(tmp) / "mongo", free_port())

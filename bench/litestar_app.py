@@ -17,7 +17,7 @@ from litestar import Litestar, get
 from litestar.exceptions import NotFoundException
 from pymongo import AsyncMongoClient
 
-from service.schemas import VM
+from service.domain.schemas import VM
 
 FIELDS = [name for name in VM.__struct_fields__ if name != "id"]
 client: AsyncMongoClient[dict[str, Any]]

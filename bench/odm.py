@@ -20,10 +20,10 @@ from typing import Any
 import msgspec
 from bson import ObjectId
 
-from service.db import LocalMongod, free_port
-from service.listing.keys import search_keys
-from service.migrations.runner import upgrade
-from service.schemas import VM
+from service.domain.listing.keys import search_keys
+from service.domain.schemas import VM
+from service.storage.migrations.runner import upgrade
+from service.storage.mongod import LocalMongod, free_port
 
 SEED = 1000
 FIELDS = [name for name in VM.__struct_fields__ if name != "id"]
@@ -43,7 +43,7 @@ def fields(name: str) -> dict[str, Any]:
 
 
 def to_vm(doc: dict[str, Any]) -> VM:
-    """Raw document to the Struct (as service.repository does)."""
+    """Raw document to the Struct (as service.storage.vms does)."""
     doc["id"] = str(doc.pop("_id"))
     return msgspec.convert(doc, VM)
 

@@ -20,7 +20,7 @@ from service.config import Settings
 
 ASGI = Callable[..., Awaitable[None]]
 SERVERS = ("uvicorn", "granian")
-SERVE_MODULES = ("__main__.py", "server.py")  # where `serve` picks its server
+SERVE_MODULES = ("__main__.py", "http/server.py")  # where `serve` picks its server
 
 
 def service_server() -> str:
@@ -53,9 +53,9 @@ def load(target: str) -> ASGI:
 def service_app(settings: Settings) -> ASGI:
     """The service's app as `serve` builds it: migrations applied, the dev key made."""
     from service.__main__ import ensure_dev_key
-    from service.app import create_app
-    from service.migrations import cli as migrate_cli
-    from service.observability import configure_logging
+    from service.http.app import create_app
+    from service.http.context import configure_logging
+    from service.storage.migrations import cli as migrate_cli
 
     configure_logging(settings.log_level)
     url = settings.mongodb_url

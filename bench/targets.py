@@ -17,7 +17,7 @@ from typing import IO
 import httpx
 
 from service.config import Settings
-from service.db import free_port
+from service.storage.mongod import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 # Not project dependencies: pulled into a throwaway overlay of the project env by `uv run --with`.

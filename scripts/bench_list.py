@@ -25,12 +25,13 @@ from pydantic import SecretStr
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 
-from service.apikeys import ApiKeyRepository, Scope
-from service.app import create_app
 from service.config import Settings
-from service.db import LocalMongod, free_port
-from service.listing import ListParams, PageTokens, SortOrder, compile_query, search_keys
-from service.migrations.runner import upgrade
+from service.domain.apikeys import Scope
+from service.domain.listing import ListParams, PageTokens, SortOrder, compile_query, search_keys
+from service.http.app import create_app
+from service.storage.api_keys import ApiKeyRepository
+from service.storage.migrations.runner import upgrade
+from service.storage.mongod import LocalMongod, free_port
 
 SECRET = "bench-secret"
 STATUSES = ["running"] * 6 + ["stopped"] * 2 + ["provisioning", "suspended", "error"]

@@ -28,8 +28,8 @@ def spec_text() -> str:
     sys.path.insert(0, str(ROOT))
     from litestar.serialization import encode_json
 
-    from service.app import create_app
     from service.config import Settings
+    from service.http.app import create_app
 
     # model_construct: defaults only, so neither .env nor the environment changes the spec.
     settings = Settings.model_construct(mongodb_url="mongodb://unused")

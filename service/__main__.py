@@ -13,12 +13,14 @@ from pathlib import Path
 
 import uvicorn
 
-from service.apikeys import ApiKeyRepository, Scope
 from service.config import Settings
-from service.db import LocalMongod, answers, make_client
-from service.errors import DomainError
-from service.migrations import cli as migrate_cli
-from service.server import run_workers, uvicorn_options
+from service.domain.apikeys import Scope
+from service.domain.errors import DomainError
+from service.http.server import run_workers, uvicorn_options
+from service.storage.api_keys import ApiKeyRepository
+from service.storage.client import answers, make_client
+from service.storage.migrations import cli as migrate_cli
+from service.storage.mongod import LocalMongod
 
 
 @contextlib.contextmanager
@@ -96,8 +98,8 @@ def apikey(settings: Settings, args: argparse.Namespace) -> int:
 
 def serve(settings: Settings) -> int:
     """Check (or, with MIGRATE_ON_START, apply) migrations, then run the HTTP server."""
-    from service.app import create_app
-    from service.observability import configure_logging
+    from service.http.app import create_app
+    from service.http.context import configure_logging
 
     configure_logging(settings.log_level)
     with database_url(settings) as url:

@@ -12,11 +12,12 @@ from litestar.testing import AsyncTestClient
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 
-from service.apikeys import ApiKeyRepository, Scope
-from service.app import create_app
 from service.config import Settings
-from service.db import LocalMongod, free_port
-from service.migrations.runner import upgrade
+from service.domain.apikeys import Scope
+from service.http.app import create_app
+from service.storage.api_keys import ApiKeyRepository
+from service.storage.migrations.runner import upgrade
+from service.storage.mongod import LocalMongod, free_port
 
 
 def _docker_engine_answers() -> bool:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import httpx
 
-from service.db import free_port
+from service.storage.mongod import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 

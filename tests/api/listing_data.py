@@ -11,7 +11,7 @@ from bson import ObjectId
 from litestar.testing import AsyncTestClient
 from pymongo.asynchronous.database import AsyncDatabase
 
-from service.listing import search_keys
+from service.domain.listing import search_keys
 from tests.api.helpers import BASE
 
 START = datetime(2026, 1, 1, tzinfo=UTC)

@@ -14,11 +14,12 @@ from litestar.exceptions import TooManyRequestsException
 from litestar.testing import AsyncTestClient
 from pymongo.asynchronous.database import AsyncDatabase
 
-from service import auth
-from service.apikeys import ApiKey, ApiKeyRepository, Scope
-from service.app import create_app
-from service.auth import MAX_FAILURES_PER_MINUTE, KeyVerifier
 from service.config import Settings
+from service.domain.apikeys import ApiKey, Scope
+from service.http import auth
+from service.http.app import create_app
+from service.http.auth import MAX_FAILURES_PER_MINUTE, KeyVerifier
+from service.storage.api_keys import ApiKeyRepository
 from tests.api.helpers import BASE, assert_problem
 
 GUESSES = MAX_FAILURES_PER_MINUTE + 5

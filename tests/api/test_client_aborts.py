@@ -13,8 +13,8 @@ from litestar.testing import AsyncTestClient
 from litestar.types import Message, ReceiveMessage
 from prometheus_client import REGISTRY
 
-from service.observability import JsonFormatter
-from service.services import VMService
+from service.domain.vms import VMService
+from service.http.context import JsonFormatter
 from tests.api.helpers import BASE
 
 pytestmark = pytest.mark.usefixtures("clean")

@@ -13,7 +13,7 @@ from bson import ObjectId
 from litestar.testing import AsyncTestClient
 from pymongo.asynchronous.database import AsyncDatabase
 
-from service.events import RECORDED_FIELDS
+from service.domain.events import RECORDED_FIELDS
 from tests.api.helpers import BASE, vm_body
 
 pytestmark = pytest.mark.usefixtures("clean")

@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 from litestar.testing import AsyncTestClient
 
-from service.events import event_binding
-from service.listing import PageTokens
+from service.domain.events import event_binding
+from service.domain.listing import PageTokens
 from tests.api.helpers import BASE, assert_problem, vm_body
 
 pytestmark = pytest.mark.usefixtures("clean")

@@ -10,7 +10,8 @@ import pytest
 from litestar.testing import AsyncTestClient
 from pymongo.asynchronous.database import AsyncDatabase
 
-from service.apikeys import ApiKeyRepository, Scope
+from service.domain.apikeys import Scope
+from service.storage.api_keys import ApiKeyRepository
 from tests.api.helpers import BASE, assert_problem, history_size, vm_body
 
 pytestmark = pytest.mark.usefixtures("clean")

@@ -10,8 +10,9 @@ import pytest
 from litestar.testing import AsyncTestClient
 from pymongo.asynchronous.database import AsyncDatabase
 
-from service.errors import DatabaseUnavailable
-from service.repository import IdempotencyRepository, VMRepository
+from service.domain.errors import DatabaseUnavailable
+from service.storage.idempotency import IdempotencyRepository
+from service.storage.vms import VMRepository
 from tests.api.helpers import BASE, assert_problem, history_size, vm_body
 
 pytestmark = pytest.mark.usefixtures("clean")

@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 from litestar.testing import AsyncTestClient
 
-from service.migrations.guard import SchemaGuard
-from service.repository import VMRepository
+from service.storage.migrations.guard import SchemaGuard
+from service.storage.vms import VMRepository
 from tests.api.helpers import BASE, assert_problem, vm_body
 
 pytestmark = pytest.mark.usefixtures("clean")

@@ -10,8 +10,8 @@ from litestar.testing import AsyncTestClient
 from pydantic import SecretStr
 from pymongo.asynchronous.database import AsyncDatabase
 
-from service.app import create_app
 from service.config import Settings
+from service.http.app import create_app
 from tests.api.helpers import BASE, assert_problem
 from tests.api.listing_data import seed
 
@@ -181,6 +181,6 @@ async def test_token_from_another_secret_is_rejected(
 async def test_list_parameters_in_openapi_match_what_is_accepted(client: Client) -> None:
     spec = (await client.get("/schema/openapi.json")).json()
     names = {p["name"] for p in spec["paths"]["/api/v1/vms"]["get"]["parameters"]}
-    from service.listing import QUERY_PARAMS
+    from service.domain.listing import QUERY_PARAMS
 
     assert names == QUERY_PARAMS

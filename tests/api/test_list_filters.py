@@ -10,7 +10,7 @@ import pytest
 from litestar.testing import AsyncTestClient
 from pymongo.asynchronous.database import AsyncDatabase
 
-from service.listing import SortOrder
+from service.domain.listing import SortOrder
 from tests.api.helpers import BASE
 from tests.api.listing_data import seed, walk
 

@@ -11,7 +11,7 @@ from litestar.testing import AsyncTestClient
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
-from service.listing import QUERY_PARAMS
+from service.domain.listing import QUERY_PARAMS
 from tests.api.helpers import BASE, assert_problem
 from tests.api.listing_data import vm_doc, walk
 

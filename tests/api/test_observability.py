@@ -11,10 +11,11 @@ from typing import Any
 import pytest
 from litestar.testing import AsyncTestClient
 
-from service.apikeys import ApiKeyRepository, Scope
-from service.app import create_app
 from service.config import Settings
-from service.observability import JsonFormatter
+from service.domain.apikeys import Scope
+from service.http.app import create_app
+from service.http.context import JsonFormatter
+from service.storage.api_keys import ApiKeyRepository
 from tests.api.helpers import BASE, assert_problem
 
 MISSING = f"{BASE}/0123456789abcdef01234567"

@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 from litestar.testing import AsyncTestClient
 
-from service.app import create_app
 from service.config import Settings
-from service.db import free_port
+from service.http.app import create_app
+from service.storage.mongod import free_port
 from tests.api.helpers import BASE, assert_problem, vm_body
 
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 import httpx
 
-from service.db import free_port
+from service.storage.mongod import free_port
 
 # What the proxy does with one request:
 #   "503"     answer 503 + Retry-After itself, without forwarding ("429" and "inflight", the

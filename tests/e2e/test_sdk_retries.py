@@ -18,7 +18,7 @@ from vm_inventory_client import (
     VMInventory,
 )
 
-from service.db import LocalMongod, free_port
+from service.storage.mongod import LocalMongod, free_port
 from tests.e2e.proxy import FaultyProxy
 from tests.support import ServerProcess
 

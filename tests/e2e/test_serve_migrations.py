@@ -12,8 +12,8 @@ import pytest
 from pymongo import MongoClient
 
 from service.config import Settings
-from service.migrations.cli import check_on_start
-from service.migrations.runner import HISTORY, discover
+from service.storage.migrations.cli import check_on_start
+from service.storage.migrations.runner import HISTORY, discover
 from tests.support import ServerProcess
 
 

@@ -14,7 +14,7 @@ import httpx
 import pytest
 from pymongo import MongoClient
 
-from service.migrations.guard import needed_version
+from service.storage.migrations.guard import needed_version
 from tests.api.helpers import BASE, assert_problem, vm_body
 from tests.support import ROOT, ServerProcess
 

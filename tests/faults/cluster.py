@@ -10,7 +10,7 @@ from pathlib import Path
 from pymongo import MongoClient
 from pymongo.errors import OperationFailure, PyMongoError
 
-from service.db import LocalMongod, free_port
+from service.storage.mongod import LocalMongod, free_port
 
 
 class ReplicaSet:

@@ -8,7 +8,7 @@ from pathlib import Path
 import httpx
 from pymongo import MongoClient
 
-from service.db import LocalMongod, free_port
+from service.storage.mongod import LocalMongod, free_port
 from tests.faults.load import CreateStream, vm_body
 from tests.support import ServerProcess
 

@@ -15,10 +15,10 @@ from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.monitoring import CommandListener, CommandStartedEvent
 
-from service.errors import WriteContention
-from service.events import WriteContext, creation_record
-from service.migrations.runner import Migrator
-from service.repository import VMRepository, to_event
+from service.domain.errors import WriteContention
+from service.domain.events import WriteContext, creation_record
+from service.storage.migrations.runner import Migrator
+from service.storage.vms import VMRepository, to_event
 from tests.unit.fake_repository import event
 
 Db = AsyncDatabase[dict[str, Any]]

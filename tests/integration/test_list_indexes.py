@@ -24,9 +24,11 @@ from bson.codec_options import CodecOptions, DatetimeConversion
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 
-from service.listing import ListParams, PageTokens, SortOrder, compile_query, sort_value
-from service.migrations.runner import upgrade
-from service.repository import page_queries, to_vm
+from service.domain.listing import ListParams, PageTokens, SortOrder, compile_query, sort_value
+from service.domain.listing.paging import page_queries
+from service.storage.errors import parse_id
+from service.storage.migrations.runner import upgrade
+from service.storage.vms import to_vm
 from tests.api.listing_data import vm_doc
 
 COUNT = 3000
@@ -103,7 +105,7 @@ async def explain_page(
         with_token = make(params, sort=sort, page_size=PAGE, page_token=token)
         query = compile_query(with_token, tokens)
     keys, seen = 0, []
-    for mongo_filter, order in page_queries(query):
+    for mongo_filter, order in page_queries(query, parse_id):
         command = {"find": "vms", "filter": mongo_filter, "sort": dict(order), "limit": PAGE + 1}
         explained = await db.command(
             "explain", command, verbosity="executionStats", codec_options=LENIENT

@@ -18,15 +18,10 @@ from pymongo import AsyncMongoClient, MongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 
 from service.__main__ import main
-from service.migrations.guard import SchemaGuard, needed_version, schema_problem
-from service.migrations.lock import LOCK_COLLECTION, MigrationLock
-from service.migrations.runner import (
-    HISTORY,
-    MigrationFailed,
-    MigrationRefused,
-    Migrator,
-)
-from service.migrations.servers import SERVERS, live_servers
+from service.storage.migrations.guard import SchemaGuard, needed_version, schema_problem
+from service.storage.migrations.lock import LOCK_COLLECTION, MigrationLock
+from service.storage.migrations.runner import HISTORY, MigrationFailed, MigrationRefused, Migrator
+from service.storage.migrations.servers import SERVERS, live_servers
 
 NEWEST = needed_version()
 
@@ -217,7 +212,7 @@ async def test_a_dead_runners_mark_neither_stops_servers_nor_comes_back(
 async def test_serve_start_check_refuses_during_a_down(
     fresh_db: AsyncDatabase[dict[str, Any]], settings: Any
 ) -> None:
-    from service.migrations.cli import check_on_start
+    from service.storage.migrations.cli import check_on_start
 
     await Migrator(fresh_db).up()
     mine = settings.model_copy(update={"mongodb_db": fresh_db.name, "migrate_on_start": False})

@@ -16,11 +16,11 @@ from bson import ObjectId
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 
-import service.migrations
-from service.listing import search_keys
+import service.storage.migrations
+from service.domain.listing import search_keys
 
 Raw = dict[str, Any]
-SCRIPTS = Path(service.migrations.__file__).parent
+SCRIPTS = Path(service.storage.migrations.__file__).parent
 
 
 def script(suffix: str) -> ModuleType:

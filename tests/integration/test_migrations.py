@@ -15,8 +15,8 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import WriteError
 
 from service.__main__ import main
-from service.migrations.lock import LockBusy
-from service.migrations.runner import (
+from service.storage.migrations.lock import LockBusy
+from service.storage.migrations.runner import (
     HISTORY,
     SCRIPTS_DIR,
     MigrationRefused,

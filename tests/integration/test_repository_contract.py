@@ -11,10 +11,10 @@ import pytest
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
-from service.errors import NameConflict, NotFound, WriteContention
-from service.repository import VMRepository
-from service.schemas import VM, VMEvent
-from service.services import Repository, StaleRevision
+from service.domain.errors import NameConflict, NotFound, WriteContention
+from service.domain.schemas import VM, VMEvent
+from service.domain.vms import Repository, StaleRevision
+from service.storage.vms import VMRepository
 from tests.unit.fake_repository import FakeRepository, event
 
 MISSING_IDS = ["665f1c2e8b3e4a0012345678", "not-an-id", ""]

@@ -14,8 +14,8 @@ from typing import Any
 import msgspec.inspect as mi
 from pymongo.asynchronous.database import AsyncDatabase
 
-from service.schemas import WRITABLE_FIELDS, VMCreate, VMReplace
-from service.stored import StoredVM
+from service.domain.schemas import WRITABLE_FIELDS, VMCreate, VMReplace
+from service.storage.stored import StoredVM
 
 VALIDATOR = "the validator of `vms` in MongoDB (service/migrations)"
 STRUCTS = "VMCreate/VMReplace (service/schemas.py)"

@@ -9,8 +9,8 @@ import pytest
 from bson import ObjectId
 from pymongo.asynchronous.database import AsyncDatabase
 
-from service.errors import NameConflict, WriteContention
-from service.repository import VMRepository
+from service.domain.errors import NameConflict, WriteContention
+from service.storage.vms import VMRepository
 
 pytestmark = pytest.mark.usefixtures("clean")
 Db = AsyncDatabase[dict[str, Any]]

@@ -9,18 +9,18 @@ from typing import Any
 import msgspec
 from bson import ObjectId
 
-from service.errors import NameConflict, NotFound, WriteContention
-from service.events import derived_created_event
-from service.listing import ListQuery, search_keys
-from service.schemas import VM, VMEvent
-from service.services import StaleRevision
-from service.stored import CHANGEABLE_FIELDS, stored_vm
+from service.domain.errors import NameConflict, NotFound, WriteContention
+from service.domain.events import derived_created_event
+from service.domain.listing import ListQuery, search_keys
+from service.domain.schemas import VM, VMEvent
+from service.domain.vms import StaleRevision
+from service.storage.stored import CHANGEABLE_FIELDS, stored_vm
 
 Events = list[VMEvent]  # (inside FakeRepository, `list` names the method)
 
 
 def event(revision: int, action: str = "updated") -> dict[str, Any]:
-    """A minimal event of the shape service.events builds, for tests that write directly."""
+    """A minimal event of the shape service.domain.events builds, for tests that write directly."""
     return {
         "revision": revision, "action": action, "changes": {}, "actor": "test",
         "request_id": "test", "timestamp": datetime.now(UTC),

@@ -8,8 +8,8 @@ from datetime import timedelta
 
 import pytest
 
-from service.errors import IdempotencyKeyInFlight
-from service.idempotency import (
+from service.domain.errors import IdempotencyKeyInFlight
+from service.domain.idempotency import (
     LEASE,
     IdempotencyService,
     StoredResponse,

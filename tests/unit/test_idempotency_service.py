@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from service.errors import IdempotencyKeyInFlight, IdempotencyKeyReused
-from service.idempotency import LEASE, IdempotencyService, KeyRecord, StoredResponse
+from service.domain.errors import IdempotencyKeyInFlight, IdempotencyKeyReused
+from service.domain.idempotency import LEASE, IdempotencyService, KeyRecord, StoredResponse
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 

@@ -1,4 +1,4 @@
-"""service.listing without MongoDB: sortable IP keys, search keys, prefix ranges, page tokens."""
+"""service.domain.listing without MongoDB: IP keys, search keys, prefix ranges, page tokens."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from service.errors import ValidationFailed
-from service.listing import ListParams, PageTokens, build_filter, ip_key, search_keys
+from service.domain.errors import ValidationFailed
+from service.domain.listing import ListParams, PageTokens, build_filter, ip_key, search_keys
 
 
 def test_ip_keys_sort_numerically_within_and_across_families() -> None:

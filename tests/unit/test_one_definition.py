@@ -7,11 +7,11 @@ from datetime import UTC, datetime
 
 import msgspec
 
-from service.events import RECORDED_FIELDS
-from service.listing import search_keys
-from service.schemas import VM, WRITABLE_FIELDS, VMCreate, VMPatch, VMReplace
-from service.services import VMService
-from service.stored import (
+from service.domain.events import RECORDED_FIELDS
+from service.domain.listing import search_keys
+from service.domain.schemas import VM, WRITABLE_FIELDS, VMCreate, VMPatch, VMReplace
+from service.domain.vms import VMService
+from service.storage.stored import (
     CREATION_FIELDS,
     SEARCH_KEYS,
     VM_FIELDS,

@@ -9,8 +9,8 @@ import bson
 import msgspec
 import pytest
 
-from service.errors import ValidationFailed
-from service.listing import ListParams, build_filter, next_code_point, prefix_successor
+from service.domain.errors import ValidationFailed
+from service.domain.listing import ListParams, build_filter, next_code_point, prefix_successor
 
 # Each side of every UTF-8 length change, the surrogate gap, U+FFFF and the last code point.
 BOUNDARIES = [

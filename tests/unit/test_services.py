@@ -6,10 +6,10 @@ import itertools
 
 import pytest
 
-from service.errors import InvalidTransition, NameConflict, RuleViolation, ValidationFailed
-from service.rules import TRANSITIONS
-from service.schemas import VM, InitialStatus, VMCreate, VMPatch, VMReplace, VMStatus
-from service.services import VMService
+from service.domain.errors import InvalidTransition, NameConflict, RuleViolation, ValidationFailed
+from service.domain.rules import TRANSITIONS
+from service.domain.schemas import VM, InitialStatus, VMCreate, VMPatch, VMReplace, VMStatus
+from service.domain.vms import VMService
 from tests.unit.fake_repository import FakeRepository, event
 
 ALLOWED = {

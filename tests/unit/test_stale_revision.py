@@ -6,9 +6,9 @@ from typing import Any
 
 import pytest
 
-from service.errors import PreconditionFailed
-from service.schemas import VM, VMCreate, VMPatch, VMReplace, VMStatus
-from service.services import VMService
+from service.domain.errors import PreconditionFailed
+from service.domain.schemas import VM, VMCreate, VMPatch, VMReplace, VMStatus
+from service.domain.vms import VMService
 from tests.unit.fake_repository import FakeRepository, event
 
 BODY: dict[str, Any] = {

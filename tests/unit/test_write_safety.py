@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from service.errors import PreconditionFailed, PreconditionRequired, ValidationFailed
-from service.events import WriteContext
-from service.preconditions import ANY, if_match, not_modified, parse_etags
-from service.schemas import VMCreate, VMPatch, VMStatus
-from service.services import VMService
+from service.domain.errors import PreconditionFailed, PreconditionRequired, ValidationFailed
+from service.domain.events import WriteContext
+from service.domain.schemas import VMCreate, VMPatch, VMStatus
+from service.domain.vms import VMService
+from service.http.preconditions import ANY, if_match, not_modified, parse_etags
 from tests.unit.fake_repository import FakeRepository
 
 CTX = WriteContext(actor="ops-bot", request_id="req-1")

@@ -1,0 +1,1 @@
+"""The VM inventory domain: schemas, rules, errors, use cases, listing (no HTTP, no MongoDB)."""

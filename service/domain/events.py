@@ -1,0 +1,148 @@
+"""Change history: each write's event (built here, stored with the change) and reading it back."""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol
+
+import msgspec
+
+from service.domain.errors import ValidationFailed, invalid
+from service.domain.listing.tokens import PageTokens
+from service.domain.schemas import VM, WRITABLE_FIELDS, EventAction, VMEvent, VMEventPage, VMStatus
+
+RECORDED_FIELDS = WRITABLE_FIELDS
+DEFAULT_PAGE_SIZE = 50
+
+
+@dataclass(frozen=True, slots=True)
+class WriteContext:
+    """Who writes, under which request id: recorded in the event of every write."""
+
+    actor: str = "anonymous"
+    request_id: str = field(default_factory=lambda: uuid.uuid4().hex)
+
+
+def _plain(value: Any) -> Any:
+    return value.value if isinstance(value, VMStatus) else value
+
+
+def _event(
+    action: EventAction,
+    revision: int,
+    changes: dict[str, tuple[Any, Any]],
+    timestamp: datetime,
+    ctx: WriteContext,
+) -> dict[str, Any]:
+    return {
+        "revision": revision,
+        "action": action.value,
+        "changes": {f: {"before": b, "after": a} for f, (b, a) in changes.items()},
+        "timestamp": timestamp,
+        "actor": ctx.actor,
+        "request_id": ctx.request_id,
+    }
+
+
+def created_event(fields: dict[str, Any], ctx: WriteContext) -> dict[str, Any]:
+    """The event of a create: every recorded field from null to its value."""
+    changes = {f: (None, fields[f]) for f in RECORDED_FIELDS}
+    return _event(EventAction.CREATED, 1, changes, fields["created_at"], ctx)
+
+
+def creation_record(ctx: WriteContext) -> dict[str, str]:
+    """What a new VM stores of its creation: who and under which request id. Its `created` event
+    is derived from this record and its first state (derived_created_event), so a create is one
+    single-document write; the first later write of the VM adds that event to the history."""
+    return {"created_by": ctx.actor, "created_request_id": ctx.request_id}
+
+
+def derived_created_event(state: dict[str, Any]) -> dict[str, Any] | None:
+    """The `created` event of a stored VM still at revision 1 with its creation record (exactly
+    what created_event built at its create); None for a VM whose event is in the history."""
+    if state.get("revision") != 1 or "created_by" not in state:
+        return None
+    return created_event(state, WriteContext(state["created_by"], state["created_request_id"]))
+
+
+def updated_event(current: VM, changes: dict[str, Any], ctx: WriteContext) -> dict[str, Any]:
+    """The event of an update replacing `current` with `changes` (status changes are named so)."""
+    diff = {f: (_plain(getattr(current, f)), v) for f, v in changes.items() if f != "updated_at"}
+    action = EventAction.STATUS_CHANGED if "status" in diff else EventAction.UPDATED
+    return _event(action, current.revision + 1, diff, changes["updated_at"], ctx)
+
+
+def deleted_event(current: VM, timestamp: datetime, ctx: WriteContext) -> dict[str, Any]:
+    """The event of a delete: every recorded field from its value to null."""
+    changes = {f: (_plain(getattr(current, f)), None) for f in RECORDED_FIELDS}
+    return _event(EventAction.DELETED, current.revision + 1, changes, timestamp, ctx)
+
+
+MAX_REVISION = 2**63 - 1  # BSON int64, the widest integer MongoDB compares
+_WALK = "ListVMEvents"  # ListVMs bindings hash [sort order, filter]: never this
+
+
+def event_binding(vm_id: str) -> str:
+    """What an events page token is bound to: this VM's history, newest first."""
+    digest = hashlib.sha256(msgspec.json.encode([_WALK, vm_id.lower()]))
+    return digest.hexdigest()[:32]
+
+
+def decode_event_token(tokens: PageTokens, vm_id: str, token: str) -> int:
+    """The revision a signed token of this VM's walk points below; else a 400 naming it."""
+    cursor = tokens.decode(token, event_binding(vm_id), "revision", foreign="another VM")
+    if not isinstance(cursor.value, int) or not 1 <= cursor.value <= MAX_REVISION:
+        raise invalid("page_token", "not a page token this service issued")
+    return cursor.value
+
+
+class EventRepository(Protocol):
+    """What reading the history needs from storage."""
+
+    async def list_events(
+        self, vm_id: str, limit: int, before_revision: int | None = None
+    ) -> list[VMEvent]:
+        """A VM's events, highest revision first, below `before_revision`."""
+
+    async def get_by_id(self, vm_id: str) -> VM:
+        """Return the VM or raise NotFound."""
+
+
+class EventService:
+    """Reads a VM's change history (also after the VM was deleted)."""
+
+    def __init__(self, repo: EventRepository, page_tokens: PageTokens | None = None) -> None:
+        """Read events through `repo`; `page_tokens` signs the page tokens (as for ListVMs)."""
+        self.repo = repo
+        self.page_tokens = page_tokens or PageTokens()
+
+    async def list_events(
+        self, vm_id: str, page_size: int = DEFAULT_PAGE_SIZE, page_token: str | None = None
+    ) -> VMEventPage:
+        """A page of the VM's events, newest first; 404 only for an id that never existed."""
+        before = None
+        if page_token:
+            try:
+                before = decode_event_token(self.page_tokens, vm_id, page_token)
+            except ValidationFailed:
+                await self._check_known(vm_id)  # an unknown VM is a 404, token or not
+                raise
+        items = await self.repo.list_events(vm_id, page_size + 1, before)
+        if not items:
+            await self._check_known(vm_id)
+        more = len(items) > page_size
+        items = items[:page_size]
+        token = None
+        if more:
+            last = items[-1]
+            binding = event_binding(vm_id)
+            token = self.page_tokens.encode(binding, last.revision, last.id, ties=False)
+        return VMEventPage(items=items, next_page_token=token)
+
+    async def _check_known(self, vm_id: str) -> None:
+        """Raise NotFound unless the VM exists or has a history (a deleted VM keeps its own)."""
+        if not await self.repo.list_events(vm_id, 1):
+            await self.repo.get_by_id(vm_id)  # a VM stored before history existed has no events

@@ -1,0 +1,101 @@
+"""ListVMs' filter conditions on the stored search keys: label selectors, IP addresses and CIDRs,
+case-insensitive name prefixes (whitelisted fields, operators chosen here only)."""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+import sys
+from typing import Any
+
+from service.domain.errors import invalid
+from service.domain.listing.keys import ip_key
+from service.domain.schemas import LABEL_KEY_MAX_LENGTH, LABEL_KEY_PATTERN, LABEL_VALUE_MAX_LENGTH
+
+_LABEL_KEY_RE = re.compile(LABEL_KEY_PATTERN.removesuffix("$"))
+_SURROGATES = range(0xD800, 0xE000)  # UTF-16 halves: no character, not encodable in UTF-8
+
+
+def label_condition(selectors: list[str]) -> dict[str, Any]:
+    """`key=value`, `key` (has the label) and `!key` (has not) as conditions on `label_terms`."""
+    present: list[str] = []
+    absent: list[str] = []
+    values: dict[str, str] = {}
+    for selector in selectors:
+        negated = selector.startswith("!")
+        key, eq, value = selector.removeprefix("!").partition("=")
+        if not _LABEL_KEY_RE.fullmatch(key) or len(key) > LABEL_KEY_MAX_LENGTH or (negated and eq):
+            raise invalid("label", f"{selector!r} is not `key=value`, `key` or `!key`")
+        if len(value) > LABEL_VALUE_MAX_LENGTH:
+            raise invalid(
+                "label",
+                f"{selector!r}: label values have at most {LABEL_VALUE_MAX_LENGTH} characters",
+            )
+        if eq and values.setdefault(key, value) != value:
+            raise invalid("label", f"label {key!r} cannot equal both {values[key]!r} and {value!r}")
+        (absent if negated else present).append(selector if eq else key)
+    if clash := {k.partition("=")[0] for k in present} & set(absent):
+        raise invalid("label", f"label {sorted(clash)[0]!r} is both required and excluded")
+    condition: dict[str, Any] = {}
+    if present:
+        condition["$all"] = sorted(set(present))
+    if absent:
+        condition["$nin"] = sorted(set(absent))
+    return condition
+
+
+def ip_condition(ip_address: str | None, ip_in: str | None) -> dict[str, Any]:
+    """`ip_address` (exact) and `ip_in` (CIDR) as conditions on the sortable `ip_key`."""
+    address = network = None
+    if ip_address is not None:
+        try:
+            address = ipaddress.ip_address(ip_address)
+        except ValueError:
+            raise invalid("ip_address", f"{ip_address!r} is not an IP address") from None
+        if isinstance(address, ipaddress.IPv6Address) and address.scope_id is not None:
+            raise invalid("ip_address", "zone identifiers (%...) are not accepted")
+    if ip_in is not None:
+        try:
+            network = ipaddress.ip_network(ip_in)
+        except ValueError:
+            try:
+                wider = ipaddress.ip_network(ip_in, strict=False)
+                hint = f"has host bits set; did you mean {wider}?"
+            except ValueError:
+                hint = "is not a CIDR such as 10.0.0.0/24 or 2001:db8::/48"
+            raise invalid("ip_in", f"{ip_in!r} {hint}") from None
+    if address is not None:
+        if network is not None and address not in network:
+            raise invalid("ip_address", f"{address} is not inside ip_in {network}")
+        return {"ip_key": ip_key(address)}
+    if network is not None:
+        return {"ip_key": {"$gte": ip_key(network[0]), "$lte": ip_key(network[-1])}}
+    return {}
+
+
+def next_code_point(char: str) -> str | None:
+    """The Unicode scalar value after `char` (surrogates are not ones), None after U+10FFFF."""
+    following = ord(char) + 1
+    if following == _SURROGATES.start:
+        following = _SURROGATES.stop
+    return chr(following) if following <= sys.maxunicode else None
+
+
+def prefix_successor(prefix: str) -> str | None:
+    """The least string above every string starting with `prefix`; None when there is none.
+
+    MongoDB orders strings by their UTF-8 bytes, that is by code point, so that is `prefix`
+    without its trailing U+10FFFFs, its last character stepped to the next scalar value.
+    """
+    stem = prefix.rstrip(chr(sys.maxunicode))
+    following = next_code_point(stem[-1]) if stem else None
+    return None if following is None else stem[:-1] + following
+
+
+def prefix_range(prefix: str) -> dict[str, Any]:
+    """Case-insensitive literal prefix as a range on the lowercased `name_key`: [p, successor)."""
+    low = prefix.lower()
+    bound: dict[str, Any] = {"$gte": low}
+    if (successor := prefix_successor(low)) is not None:
+        bound["$lt"] = successor
+    return bound

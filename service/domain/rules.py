@@ -1,0 +1,88 @@
+"""The VM business rules: validation beyond the schema, status transitions, resize rules."""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from datetime import UTC, datetime
+
+from service.domain.errors import (
+    InvalidTransition,
+    RuleViolation,
+    invalid,
+)
+from service.domain.schemas import LABEL_KEY_PATTERN, MAX_LABELS, NAME_PATTERN, VM, VMStatus
+
+TRANSITIONS: dict[VMStatus, frozenset[VMStatus]] = {
+    VMStatus.PROVISIONING: frozenset({VMStatus.RUNNING, VMStatus.ERROR}),
+    VMStatus.RUNNING: frozenset({VMStatus.STOPPED, VMStatus.SUSPENDED, VMStatus.ERROR}),
+    VMStatus.SUSPENDED: frozenset({VMStatus.RUNNING, VMStatus.STOPPED, VMStatus.ERROR}),
+    VMStatus.STOPPED: frozenset({VMStatus.RUNNING, VMStatus.ERROR}),
+    VMStatus.ERROR: frozenset({VMStatus.STOPPED, VMStatus.RUNNING}),
+}
+RESIZABLE = frozenset({VMStatus.STOPPED, VMStatus.PROVISIONING})
+DELETE_NEEDS_FORCE = frozenset({VMStatus.RUNNING, VMStatus.SUSPENDED})
+_NAME_RE = re.compile(NAME_PATTERN.removesuffix("$"))
+_LABEL_KEY_RE = re.compile(LABEL_KEY_PATTERN.removesuffix("$"))
+
+
+def utcnow() -> datetime:
+    """Now in UTC, truncated to milliseconds (what MongoDB stores)."""
+    now = datetime.now(UTC)
+    return now.replace(microsecond=now.microsecond // 1000 * 1000)
+
+
+def canonical_ip(value: str | None) -> str | None:
+    """Return the canonical text of an IPv4/IPv6 address (`2001:DB8:0::1` -> `2001:db8::1`)."""
+    if value is None:
+        return None
+    try:
+        address = ipaddress.ip_address(value)
+    except ValueError:
+        raise invalid("ip_address", f"{value!r} is not a valid IPv4 or IPv6 address") from None
+    if isinstance(address, ipaddress.IPv6Address) and address.scope_id is not None:
+        raise invalid("ip_address", "zone identifiers (%...) are not accepted")
+    return str(address)
+
+
+def check_name(name: str) -> str:
+    """Reject what the schema pattern lets through (`$` also matches before a final newline)."""
+    if not _NAME_RE.fullmatch(name):
+        raise invalid("name", f"{name!r} does not match {NAME_PATTERN}")
+    return name
+
+
+def check_labels(labels: dict[str, str]) -> dict[str, str]:
+    """Enforce the label key pattern exactly and the label count."""
+    for key in labels:
+        if not _LABEL_KEY_RE.fullmatch(key):
+            raise invalid(f"labels.{key}", f"label key does not match {LABEL_KEY_PATTERN}")
+    if len(labels) > MAX_LABELS:
+        raise invalid("labels", f"at most {MAX_LABELS} labels")
+    return labels
+
+
+def check_transition(current: VMStatus, target: VMStatus) -> None:
+    """Raise InvalidTransition unless `current -> target` is allowed (staying put always is)."""
+    if target != current and target not in TRANSITIONS[current]:
+        allowed = sorted(s.value for s in TRANSITIONS[current])
+        raise InvalidTransition(
+            f"cannot change status from {current.value} to {target.value}",
+            current_status=current.value,
+            allowed_transitions=allowed,
+        )
+
+
+def check_resize(current: VM, cpu_cores: int, memory_mib: int, storage_gib: int) -> None:
+    """CPU and memory change only while stopped or provisioning; storage never shrinks."""
+    if (cpu_cores, memory_mib) != (current.cpu_cores, current.memory_mib) and (
+        current.status not in RESIZABLE
+    ):
+        raise RuleViolation(
+            f"cpu_cores and memory_mib can change only while the VM is stopped or provisioning "
+            f"(it is {current.status.value})"
+        )
+    if storage_gib < current.storage_gib:
+        raise RuleViolation(
+            f"storage_gib cannot shrink (from {current.storage_gib} to {storage_gib})"
+        )

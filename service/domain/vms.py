@@ -1,0 +1,259 @@
+"""The VM use cases: each checks the rules (domain.rules) against the state its write replaces."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections.abc import Awaitable, Callable, Collection
+from datetime import datetime
+from typing import Any, Protocol, TypeVar
+
+import msgspec
+
+from service.domain.errors import PreconditionFailed, RuleViolation, WriteContention
+from service.domain.events import WriteContext, creation_record, deleted_event, updated_event
+from service.domain.listing import ListParams, ListQuery, PageTokens, compile_query
+from service.domain.listing.paging import next_page, one_more
+from service.domain.rules import (
+    DELETE_NEEDS_FORCE,
+    canonical_ip,
+    check_labels,
+    check_name,
+    check_resize,
+    check_transition,
+    utcnow,
+)
+from service.domain.schemas import VM, VMCreate, VMPage, VMPatch, VMReplace, VMStatus
+
+MAX_WRITE_ATTEMPTS = 64
+IfMatch = int | Collection[int] | None  # the revisions a write accepts; None accepts any
+
+T = TypeVar("T")
+
+
+class StaleRevision(Exception):
+    """Storage's answer to a lost compare-and-set: the VM is no longer at the expected revision.
+
+    Never reaches a client: the service retries, or answers 412 when the client sent If-Match.
+    """
+
+    def __init__(self, current_revision: int) -> None:
+        """Record the revision the VM is at now."""
+        super().__init__(f"the VM is at revision {current_revision}")
+        self.current_revision = current_revision
+
+
+class Repository(Protocol):
+    """What the service needs from storage (VMRepository, or a fake in unit tests)."""
+
+    async def ping(self) -> None:
+        """Raise DatabaseUnavailable unless storage answers."""
+
+    async def create(self, fields: dict[str, Any]) -> VM:
+        """Insert (the fields hold the creation record of the `created` event); raise NameConflict
+        for a taken name."""
+
+    async def get_by_id(self, vm_id: str) -> VM:
+        """Return the VM or raise NotFound."""
+
+    async def list(self, query: ListQuery) -> list[VM]:
+        """Up to `query.limit` VMs in the query's order, after its keyset position."""
+
+    async def count(self, query: ListQuery) -> int:
+        """How many VMs match the query's filter."""
+
+    async def update(
+        self, vm_id: str, expected_revision: int, changes: dict[str, Any], event: dict[str, Any]
+    ) -> VM:
+        """Compare-and-set on revision, with its event; raise NotFound or StaleRevision."""
+
+    async def delete(self, vm_id: str, expected_revision: int, event: dict[str, Any]) -> None:
+        """Compare-and-delete on revision, with its event; raise NotFound or StaleRevision."""
+
+
+class VMService:
+    """The VM use cases: every rule is checked against the state the write replaces."""
+
+    def __init__(
+        self,
+        repo: Repository,
+        clock: Callable[[], datetime] = utcnow,
+        page_tokens: PageTokens | None = None,
+    ) -> None:
+        """Serve use cases over `repo`; `clock` gives timestamps, `page_tokens` signs tokens."""
+        self.repo = repo
+        self.clock = clock
+        self.page_tokens = page_tokens or PageTokens()
+
+    async def create_vm(self, data: VMCreate, ctx: WriteContext | None = None) -> VM:
+        """Register a new VM at revision 1."""
+        now = self.clock()
+        check_name(data.name)
+        ip = canonical_ip(data.ip_address)
+        check_labels(data.labels)
+        fields: dict[str, Any] = msgspec.to_builtins(data)  # every writable field
+        fields.update(ip_address=ip, revision=1, created_at=now, updated_at=now)
+        fields.update(creation_record(ctx or WriteContext()))
+        return await self.repo.create(fields)
+
+    async def ping(self) -> None:
+        """Raise DatabaseUnavailable unless the database answers."""
+        await self.repo.ping()
+
+    async def get_vm(self, vm_id: str) -> VM:
+        """One VM by id."""
+        return await self.repo.get_by_id(vm_id)
+
+    async def list_vms(self, params: ListParams) -> VMPage:
+        """A page of VMs under the given filters and order, with the token for the next one."""
+        query = compile_query(params, self.page_tokens)
+        items, token = next_page(await self.repo.list(one_more(query)), query, self.page_tokens)
+        page = VMPage(items=items, next_page_token=token)
+        if params.include_total:
+            page.total_size = await self.repo.count(query)
+        return page
+
+    async def replace_vm(
+        self,
+        vm_id: str,
+        data: VMReplace,
+        if_match: IfMatch = None,
+        ctx: WriteContext | None = None,
+    ) -> VM:
+        """Replace every writable field; an omitted status stays as it is."""
+        ip = canonical_ip(data.ip_address)
+        check_name(data.name)
+        check_labels(data.labels)
+
+        def build(current: VM) -> dict[str, Any]:
+            status = current.status if isinstance(data.status, msgspec.UnsetType) else data.status
+            check_transition(current.status, status)
+            check_resize(current, data.cpu_cores, data.memory_mib, data.storage_gib)
+            desired: dict[str, Any] = msgspec.to_builtins(data)
+            desired.update(status=status.value, ip_address=ip)
+            return _diff(current, desired)
+
+        return await self._write(vm_id, if_match, build, ctx or WriteContext())
+
+    async def update_vm(
+        self,
+        vm_id: str,
+        patch: VMPatch,
+        if_match: IfMatch = None,
+        ctx: WriteContext | None = None,
+    ) -> VM:
+        """Apply a JSON Merge Patch."""
+        unset = msgspec.UNSET
+        if patch.name is not unset:
+            check_name(patch.name)
+        ip = canonical_ip(patch.ip_address) if patch.ip_address is not unset else unset
+        if patch.labels is not unset:
+            check_labels({k: "" for k in patch.labels})
+
+        def build(current: VM) -> dict[str, Any]:
+            desired: dict[str, Any] = msgspec.to_builtins(patch)  # the fields given (not UNSET)
+            desired.pop("labels", None)
+            if ip is not unset:
+                desired["ip_address"] = ip
+            if patch.labels is not unset:
+                labels = dict(current.labels)
+                for key, value in patch.labels.items():
+                    if value is None:
+                        labels.pop(key, None)
+                    else:
+                        labels[key] = value
+                desired["labels"] = check_labels(labels)
+            if "status" in desired:
+                check_transition(current.status, VMStatus(desired["status"]))
+            check_resize(
+                current,
+                desired.get("cpu_cores", current.cpu_cores),
+                desired.get("memory_mib", current.memory_mib),
+                desired.get("storage_gib", current.storage_gib),
+            )
+            return _diff(current, desired)
+
+        return await self._write(vm_id, if_match, build, ctx or WriteContext())
+
+    async def delete_vm(
+        self,
+        vm_id: str,
+        force: bool = False,
+        if_match: IfMatch = None,
+        ctx: WriteContext | None = None,
+    ) -> None:
+        """Delete a VM; a running or suspended one only with `force`."""
+        context = ctx or WriteContext()
+
+        async def attempt(current: VM) -> None:
+            if current.status in DELETE_NEEDS_FORCE and not force:
+                raise RuleViolation(
+                    f"the VM is {current.status.value}; stop it first or delete with force=true"
+                )
+            event = deleted_event(current, self.clock(), context)
+            await self.repo.delete(vm_id, current.revision, event)
+
+        await self._compare_and_set(vm_id, if_match, attempt)
+
+    async def _write(
+        self,
+        vm_id: str,
+        if_match: IfMatch,
+        build: Callable[[VM], dict[str, Any]],
+        ctx: WriteContext,
+    ) -> VM:
+        """Write the changes `build` derives from the current state (none: no write)."""
+
+        async def attempt(current: VM) -> VM:
+            changes = build(current)
+            if not changes:
+                return current
+            changes["updated_at"] = self.clock()
+            event = updated_event(current, changes, ctx)
+            return await self.repo.update(vm_id, current.revision, changes, event)
+
+        return await self._compare_and_set(vm_id, if_match, attempt)
+
+    async def _compare_and_set(
+        self, vm_id: str, if_match: IfMatch, attempt: Callable[[VM], Awaitable[T]]
+    ) -> T:
+        """Read, check the rules on that state, write only if it is unchanged; retry if it was."""
+        for _ in range(MAX_WRITE_ATTEMPTS):
+            current = await self.repo.get_by_id(vm_id)
+            _check_if_match(current, if_match)
+            try:
+                return await attempt(current)
+            except StaleRevision as lost:
+                if if_match is not None:  # the client's expected revision is gone: its 412
+                    raise PreconditionFailed(
+                        str(lost), current_revision=lost.current_revision
+                    ) from None
+                await _backoff()
+        raise WriteContention("the VM kept changing; retry")
+
+
+def _check_if_match(current: VM, if_match: IfMatch) -> None:
+    if if_match is None:
+        return
+    expected = {if_match} if isinstance(if_match, int) else set(if_match)
+    if current.revision not in expected:
+        wanted = " or ".join(str(r) for r in sorted(expected)) or "a different one"
+        raise PreconditionFailed(
+            f"the VM is at revision {current.revision}, not {wanted}",
+            current_revision=current.revision,
+        )
+
+
+def _diff(current: VM, desired: dict[str, Any]) -> dict[str, Any]:
+    """The fields of `desired` that differ from `current`."""
+    out: dict[str, Any] = {}
+    for field, value in desired.items():
+        old = getattr(current, field)
+        old = old.value if isinstance(old, VMStatus) else old
+        if old != value:
+            out[field] = value
+    return out
+
+
+async def _backoff() -> None:
+    await asyncio.sleep(random.uniform(0, 0.005))  # noqa: S311 - jitter, not security

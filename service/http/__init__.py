@@ -1,0 +1,1 @@
+"""The HTTP layer: app factory, controllers, middleware, problem+json, OpenAPI, the server."""

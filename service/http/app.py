@@ -1,0 +1,307 @@
+"""create_app(settings): plugins, routes, exception handlers and the lifespan owning the client."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from typing import Any
+
+import msgspec
+from litestar import Litestar, Request
+from litestar.datastructures import State
+from litestar.di import Provide
+from litestar.enums import ScopeType
+from litestar.middleware.base import DefineMiddleware
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.plugins import ScalarRenderPlugin
+from litestar.openapi.spec import Components, SecurityScheme
+from litestar.types import ASGIApp, Empty, Receive, Scope, Send
+from pymongo.asynchronous.database import AsyncDatabase
+
+from service.config import Settings
+from service.domain.errors import (
+    DatabaseUnavailable,
+    FieldError,
+    UnsupportedMediaType,
+    ValidationFailed,
+    invalid,
+)
+from service.domain.events import EventService
+from service.domain.idempotency import IdempotencyService
+from service.domain.listing import PageTokens
+from service.domain.vms import VMService
+from service.http import openapi
+from service.http.auth import ApiKeyAuthMiddleware, KeyVerifier
+from service.http.context import PUBLIC_PATHS, RequestContextMiddleware
+from service.http.controllers.events import EventController
+from service.http.controllers.health import HealthController
+from service.http.controllers.vms import VMController
+from service.http.head import HeadMiddleware
+from service.http.metrics import MetricsController, prometheus_config
+from service.http.problems import problem_details_plugin
+from service.http.rate_limit import rate_limit_config
+from service.storage.client import make_client, wait_until_reachable
+from service.storage.idempotency import IdempotencyRepository
+from service.storage.migrations.guard import GuardedKeys, SchemaGuard, needed_version
+from service.storage.vms import VMRepository
+
+MAX_BODY_BYTES = 1024 * 1024
+MAX_BODY_DEPTH = 32  # our bodies nest 2 levels (labels); msgspec and _integral walk recursively
+JSON_TYPES = frozenset({"application/json"})
+PATCH_TYPES = frozenset({"application/json", "application/merge-patch+json"})
+CHECK_RETRY_SECONDS = 2.0
+log = logging.getLogger("service.app")
+_PATH_RE = re.compile(r"`\$\.?([A-Za-z0-9_]*)")
+_NAMED_RE = re.compile(r"(?:unknown|missing required) field `([^`]*)`")
+_JSON_STRING_RE = re.compile(rb'"(?:[^"\\]|\\.)*"', re.DOTALL)
+_NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
+_DEPTH_STEP = {ord("["): 1, ord("{"): 1, ord("]"): -1, ord("}"): -1}
+
+
+def _field_errors(exc: msgspec.ValidationError) -> ValidationFailed:
+    """Name the field in msgspec's message (`Expected int, got str - at $.cpu_cores`)."""
+    message, _, where = str(exc).partition(" - at ")
+    path = _PATH_RE.search(where)
+    field = path.group(1) if path else ""
+    if named := _NAMED_RE.search(message):
+        field = f"{field}.{named.group(1)}" if field else named.group(1)
+        message = message.replace("`", "'")
+    if where.startswith("`key`"):
+        message = f"invalid key: {message}"
+    field = field or "body"
+    return invalid(field, message)
+
+
+def _check_depth(body: bytes) -> None:
+    """400 for a body whose arrays and objects nest deeper than MAX_BODY_DEPTH.
+
+    Runs before any decode: a recursive walk over deeper input ends in RecursionError (a 500).
+    """
+    if body.count(b"[") + body.count(b"{") <= MAX_BODY_DEPTH:
+        return  # every body we accept
+    brackets = _JSON_STRING_RE.sub(b"", body).translate(None, _NOT_BRACKETS)
+    depth = 0
+    for char in brackets:
+        depth += _DEPTH_STEP[char]
+        if depth > MAX_BODY_DEPTH:
+            message = f"arrays and objects nest more than {MAX_BODY_DEPTH} levels deep"
+            raise invalid("body", message)
+
+
+def _integral(value: Any) -> Any:
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, dict):
+        return {k: _integral(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_integral(v) for v in value]
+    return value
+
+
+def _decode_integral_floats(body: bytes, target: Any) -> Any:
+    """Decode again taking `2.0` as the integer 2 (JSON does not tell 2.0 from 2)."""
+    try:
+        return msgspec.convert(_integral(msgspec.json.decode(body)), target, strict=True)
+    except msgspec.ValidationError as exc:
+        raise _field_errors(exc) from None
+
+
+class StrictRequest(Request[Any, Any, Any]):
+    """A request whose JSON body is decoded strictly (no coercion) into the handler's body type."""
+
+    async def body(self) -> bytes:
+        """The raw body; 400 when a route that takes one gets none (Litestar would say 'data')."""
+        body = await super().body()
+        if not body and "data" in self.route_handler.parsed_fn_signature.parameters:
+            message = "a JSON object is required"
+            raise invalid("body", message)
+        return body
+
+    async def json(self) -> Any:
+        """Check the media type, then decode straight into the declared `data` type."""
+        if self._json is Empty:
+            media_type = self.headers.get("content-type", "").split(";")[0].strip().lower()
+            allowed = PATCH_TYPES if self.method == "PATCH" else JSON_TYPES
+            if media_type not in allowed:
+                raise UnsupportedMediaType(
+                    f"Content-Type must be one of {sorted(allowed)}, not {media_type or 'none'!r}"
+                )
+            field = self.route_handler.parsed_fn_signature.parameters.get("data")
+            target: Any = field.annotation if field is not None else Any
+            body = await self.body()
+            _check_depth(body)
+            try:
+                self._json = msgspec.json.decode(body, type=target)
+            except msgspec.ValidationError as exc:
+                if "got `float`" not in str(exc):
+                    raise _field_errors(exc) from None
+                self._json = _decode_integral_floats(body, target)
+            except UnicodeDecodeError:  # msgspec checks UTF-8 inside strings only
+                raise ValidationFailed(
+                    "malformed JSON: not valid UTF-8", [FieldError("body", "not valid UTF-8")]
+                ) from None
+            except msgspec.DecodeError as exc:
+                raise ValidationFailed(
+                    f"malformed JSON: {exc}", [FieldError("body", str(exc))]
+                ) from None
+        return self._json
+
+
+StartupCheck = Callable[[], Awaitable[str | None]]
+
+
+async def prepare(
+    app: Litestar, database: AsyncDatabase[dict[str, object]], check: StartupCheck | None
+) -> None:
+    """Wait until MongoDB answers, then retry `check` until it returns None (ready)."""
+    await wait_until_reachable(database)
+    reported = None
+    while check is not None and (problem := await check()) is not None:
+        app.state.not_ready = problem
+        if problem != reported:
+            log.error("not ready: %s", problem)
+            reported = problem
+        await asyncio.sleep(CHECK_RETRY_SECONDS)
+    app.state.not_ready = None
+
+
+class InFlightMiddleware:
+    """Counts the API requests in flight in the schema guard, from before their check of it until
+    their response is sent: `migrate down` waits until no request that passed the check runs."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        """Wrap `app`."""
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Count an /api/ request while it runs."""
+        if scope["type"] != ScopeType.HTTP or not scope["path"].startswith("/api/"):
+            await self.app(scope, receive, send)
+            return
+        guard: SchemaGuard = scope["litestar_app"].state.schema_guard
+        guard.in_flight += 1
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            guard.in_flight -= 1
+
+
+def create_app(settings: Settings, startup_check: StartupCheck | None = None) -> Litestar:
+    """Build the application for `settings` (which must name a MongoDB URL).
+
+    `startup_check` (serve's migration check, when MongoDB did not answer at start) keeps the
+    service not ready, answering 503, until it returns None.
+    """
+    if not settings.mongodb_url:
+        raise ValueError("settings.mongodb_url is required (the CLI starts a local mongod)")
+    url = settings.mongodb_url
+    verifier = KeyVerifier(settings.api_key_cache_seconds)
+    needs_version = needed_version()
+
+    @asynccontextmanager
+    async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        client = make_client(url, settings)
+        database = client[settings.mongodb_db]
+        # Never block start-up on MongoDB: /health/ready tells when it answers.
+        if startup_check is not None:
+            app.state.not_ready = "waiting for MongoDB and the migration check"
+        odm = asyncio.create_task(prepare(app, database, startup_check))
+        guard = app.state.schema_guard = SchemaGuard(
+            database, needs_version, settings.schema_check_seconds
+        )
+
+        async def watch() -> None:
+            # Not before MongoDB answers and its migrations check out: polling a mongod still
+            # starting can leave the client believing it has no sessions (transactions fail).
+            await odm
+            await guard.run()
+
+        watcher = asyncio.create_task(watch())
+        try:
+            secret = settings.page_token_secret
+            tokens = PageTokens(secret.get_secret_value() if secret else None)
+            repository = VMRepository(database)
+            app.state.vm_service = VMService(repository, page_tokens=tokens)
+            app.state.event_service = EventService(repository, page_tokens=tokens)
+            app.state.idempotency = IdempotencyService(IdempotencyRepository(database))
+            verifier.repo = GuardedKeys(database, guard)
+            yield
+            await verifier.drain()
+        finally:
+            odm.cancel()
+            watcher.cancel()
+            await guard.stop()
+            await client.close()
+
+    def provide_vm_service(state: State) -> VMService:
+        # A plain function, not a generator (Litestar's cleanup of one cost ~5% of a GetVM):
+        # InFlightMiddleware counted this request before this check, as `migrate down` needs.
+        if state.get("not_ready"):
+            raise DatabaseUnavailable(f"not ready: {state.not_ready}")
+        if (reason := state.schema_guard.reason) is not None:
+            raise DatabaseUnavailable(f"not ready: {reason}")
+        service: VMService = state.vm_service
+        return service
+
+    def provide_event_service(state: State) -> EventService:
+        if (reason := state.schema_guard.reason) is not None:
+            raise DatabaseUnavailable(f"not ready: {reason}")
+        service: EventService = state.event_service
+        return service
+
+    def provide_idempotency(state: State) -> IdempotencyService:
+        service: IdempotencyService = state.idempotency
+        return service
+
+    def provide_settings() -> Settings:
+        return settings
+
+    public = [*PUBLIC_PATHS, "^/metrics"] if settings.metrics_public else list(PUBLIC_PATHS)
+    middleware = [
+        DefineMiddleware(HeadMiddleware),
+        prometheus_config().middleware,
+        DefineMiddleware(
+            RequestContextMiddleware,
+            max_query_bytes=settings.max_query_bytes,
+            max_header_bytes=settings.max_header_bytes,
+        ),
+        DefineMiddleware(ApiKeyAuthMiddleware, verifier=verifier, exclude=public),
+        rate_limit_config(settings.rate_limit_per_minute).middleware,
+        DefineMiddleware(InFlightMiddleware),
+    ]
+    app = Litestar(
+        route_handlers=[VMController, EventController, HealthController, MetricsController],
+        middleware=middleware,
+        dependencies={
+            "vm_service": Provide(provide_vm_service, sync_to_thread=False),
+            "event_service": Provide(provide_event_service, sync_to_thread=False),
+            "idempotency": Provide(provide_idempotency, sync_to_thread=False),
+            "settings": Provide(provide_settings, sync_to_thread=False),
+        },
+        lifespan=[lifespan],
+        request_class=StrictRequest,
+        request_max_body_size=MAX_BODY_BYTES,
+        plugins=[problem_details_plugin()],
+        openapi_config=OpenAPIConfig(
+            title="VM Inventory",
+            version="1.0.0",
+            description="Inventory of virtual machines.",
+            path="/schema",
+            render_plugins=[ScalarRenderPlugin()],
+            components=Components(
+                security_schemes={
+                    "ApiKey": SecurityScheme(
+                        type="http",
+                        scheme="bearer",
+                        description="an API key: `python -m service apikey create`",
+                    )
+                }
+            ),
+        ),
+        debug=False,
+        logging_config=None,  # `serve` configures JSON logging (service.http.context)
+    )
+    return openapi.install(app)

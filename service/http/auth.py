@@ -1,0 +1,233 @@
+"""Bearer-token authentication (API keys) and the scope check for every /api route."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from litestar.enums import ScopeType
+from litestar.exceptions import (
+    NotAuthorizedException,
+    PermissionDeniedException,
+    TooManyRequestsException,
+)
+from litestar.handlers.base import BaseRouteHandler
+from litestar.types import ASGIApp, Receive, Send
+from litestar.types import Scope as ASGIScope
+
+from service.domain.apikeys import SCOPE_RANK, ApiKeyStore, Scope, hash_token
+
+log = logging.getLogger("service.auth")
+
+API_PREFIX = "/api/"
+TOUCH_EVERY_S = 60.0
+MAX_CACHED = 10_000
+MAX_FAILURES_PER_MINUTE = 60  # unknown tokens per client address before its failures get 429
+FAILED_TOKEN_SECONDS = 60.0  # a token that failed is answered from memory this long
+READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+CHALLENGE = {"WWW-Authenticate": 'Bearer realm="vm-inventory"'}
+
+
+@dataclass(frozen=True, slots=True)
+class Caller:
+    """Who is calling: the API key's name and scope (`request.scope["user"]`)."""
+
+    name: str
+    scope: Scope
+
+
+@dataclass(slots=True)
+class _Cached:
+    caller: Caller
+    expires: float
+    touched: float
+
+
+class KeyVerifier:
+    """Turns a token into a Caller, caching verified keys for `cache_seconds` in-process.
+
+    A revoked key therefore keeps working for at most `cache_seconds` in each process.
+    `last_used_at` is written at most once per TOUCH_EVERY_S per key, off the request path.
+
+    Guessing is throttled without ever refusing a valid token: a token that failed is remembered
+    (by hash, for FAILED_TOKEN_SECONDS) and answered without asking MongoDB again; a client
+    address past MAX_FAILURES_PER_MINUTE unknown tokens has its lookups run one at a time and
+    its failures answered 429, while its valid tokens are still verified and accepted.
+    """
+
+    def __init__(self, cache_seconds: float) -> None:
+        """Cache verified keys for `cache_seconds` (0 asks MongoDB every time)."""
+        self.cache_seconds = cache_seconds
+        self.repo: ApiKeyStore | None = None
+        self._cache: dict[str, _Cached] = {}
+        self._failed: dict[str, float] = {}  # token hash -> until when it is known unknown
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._failures: dict[str, tuple[int, int]] = {}  # client -> (minute, unknown tokens)
+        self._gates: dict[str, asyncio.Lock] = {}  # one lookup at a time per throttled client
+
+    async def verify(self, token: str, client: str = "") -> Caller | None:
+        """The caller owning `token`, or None when no key has it (429 once `client` guessed
+        MAX_FAILURES_PER_MINUTE unknown tokens this minute; a valid token is never refused)."""
+        digest = hash_token(token)
+        now = time.monotonic()
+        cached = self._cache.get(digest)
+        if cached is not None and cached.expires > now:
+            if now - cached.touched >= TOUCH_EVERY_S:
+                cached.touched = now
+                self._touch(cached.caller.name)
+            return cached.caller
+        if self._failed.get(digest, 0.0) > now:
+            self._fail(digest, client, now)
+            return None
+        if self._throttled(client):
+            gate = self._gates.get(client)
+            if gate is None:
+                if len(self._gates) >= MAX_CACHED:
+                    self._gates = {c: g for c, g in self._gates.items() if g.locked()}
+                gate = self._gates[client] = asyncio.Lock()
+            async with gate:
+                return await self._look_up(token, digest, client)
+        return await self._look_up(token, digest, client)
+
+    async def _look_up(self, token: str, digest: str, client: str) -> Caller | None:
+        assert self.repo is not None, "KeyVerifier.repo is set by the lifespan"
+        key = await self.repo.find(token)
+        now = time.monotonic()
+        if key is None:
+            self._cache.pop(digest, None)
+            self._fail(digest, client, now)
+            return None
+        caller = Caller(key.name, key.scope)
+        if self.cache_seconds > 0:
+            if len(self._cache) >= MAX_CACHED:
+                self._cache.clear()
+            self._cache[digest] = _Cached(caller, now + self.cache_seconds, now)
+        self._touch(key.name)
+        return caller
+
+    def _throttled(self, client: str) -> bool:
+        window, failures = self._failures.get(client, (-1, 0))
+        return window == int(time.time() // 60) and failures >= MAX_FAILURES_PER_MINUTE
+
+    def _fail(self, digest: str, client: str, now: float) -> None:
+        """Remember a failed token and count it against `client`; 429 past the limit."""
+        if len(self._failed) >= MAX_CACHED:
+            self._failed.clear()
+        self._failed[digest] = now + FAILED_TOKEN_SECONDS
+        minute = int(time.time() // 60)
+        window, failures = self._failures.get(client, (minute, 0))
+        failures = failures + 1 if window == minute else 1
+        if len(self._failures) >= MAX_CACHED:
+            self._failures.clear()
+        self._failures[client] = (minute, failures)
+        if failures > MAX_FAILURES_PER_MINUTE:
+            retry = str(60 - int(time.time()) % 60)
+            raise TooManyRequestsException(
+                detail="too many invalid API keys from this address; retry later",
+                headers={"Retry-After": retry},
+            )
+
+    def _touch(self, name: str) -> None:
+        """Record last_used_at in the background; a failure only costs a stale timestamp."""
+        task = asyncio.get_running_loop().create_task(self._write_touch(name))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _write_touch(self, name: str) -> None:
+        assert self.repo is not None
+        try:
+            await self.repo.touch(name, datetime.now(UTC))
+        except Exception as exc:  # a stale last_used_at must never fail anything
+            log.warning("could not record last_used_at for key %s: %s", name, exc)
+
+    async def drain(self) -> None:
+        """Wait for pending last_used_at writes (before the client closes)."""
+        if self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+
+
+def bearer_token(header: bytes | None) -> str | None:
+    """The token of an `Authorization: Bearer <token>` header value, if any."""
+    if not header:
+        return None
+    scheme, _, token = header.decode("latin-1").partition(" ")
+    token = token.strip()
+    if scheme.lower() != "bearer" or not token or len(token) > 256:
+        return None
+    return token
+
+
+class ApiKeyAuthMiddleware:
+    """Requires a valid API key on every path under /api/ (and on /metrics unless public).
+
+    A plain ASGI middleware: Litestar's AbstractAuthenticationMiddleware builds a connection
+    and a parsed header map per request, several times the cost of a cached key check.
+    """
+
+    def __init__(
+        self, app: ASGIApp, verifier: KeyVerifier, exclude: str | list[str] | None = None
+    ) -> None:
+        """Authenticate with `verifier`; paths matching `exclude` (and OPTIONS) stay public."""
+        self.app = app
+        self.verifier = verifier
+        patterns = [exclude] if isinstance(exclude, str) else list(exclude or ())
+        self.exclude = re.compile("|".join(patterns)) if patterns else None
+
+    async def __call__(self, scope: ASGIScope, receive: Receive, send: Send) -> None:
+        """Set `scope["user"]` to the Caller, or raise 401 (403 for a scope too small)."""
+        if (
+            scope["type"] == ScopeType.HTTP
+            and scope["method"] != "OPTIONS"
+            and not (self.exclude is not None and self.exclude.search(scope["path"]))
+            and not scope["route_handler"].opt.get("exclude_from_auth")
+        ):
+            scope["user"] = await self.authenticate(scope, scope["method"])
+            scope["auth"] = None
+        await self.app(scope, receive, send)
+
+    async def authenticate(self, scope: ASGIScope, method: str) -> Caller:
+        """401 unless the request carries the token of an existing key."""
+        header = None
+        for name, value in scope["headers"]:
+            if name == b"authorization":
+                header = value
+                break
+        token = bearer_token(header)
+        if token is None:
+            raise NotAuthorizedException(
+                "missing or malformed Authorization: Bearer <token> header", headers=CHALLENGE
+            )
+        client = scope.get("client")
+        caller = await self.verifier.verify(token, client[0] if client else "")
+        if caller is None:
+            raise NotAuthorizedException(
+                "the API key is invalid or was revoked",
+                headers={**CHALLENGE, "WWW-Authenticate": CHALLENGE["WWW-Authenticate"]
+                         + ', error="invalid_token"'},
+            )  # fmt: skip
+        # The scope check lives here rather than in a guard: Litestar copies the route handler
+        # for every guard call, a cost paid on every request.
+        check_scope(caller, method, scope["route_handler"])
+        return caller
+
+
+def required_scope(method: str, handler: BaseRouteHandler) -> Scope:
+    """`opt["scope"]` of the handler, else read for safe methods and write for the others."""
+    declared = handler.opt.get("scope")
+    if declared is not None:
+        return Scope(declared)
+    return Scope.READ if method in READ_METHODS else Scope.WRITE
+
+
+def check_scope(caller: Caller, method: str, handler: BaseRouteHandler) -> None:
+    """403 unless the caller's scope covers what the route needs."""
+    needed = required_scope(method, handler)
+    if SCOPE_RANK[caller.scope] < SCOPE_RANK[needed]:
+        raise PermissionDeniedException(
+            f"the API key {caller.name!r} has scope {caller.scope.value!r}; "
+            f"this request needs {needed.value!r}"
+        )

@@ -1,0 +1,214 @@
+"""VM CRUD at /api/v1/vms: parse the request, call one VMService method, return a Struct."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from litestar import Controller, Response, delete, patch, post, put
+from litestar.di import NamedDependency
+from litestar.params import JSONBody, Parameter
+from litestar.status_codes import HTTP_201_CREATED, HTTP_204_NO_CONTENT, HTTP_304_NOT_MODIFIED
+
+from service.domain.errors import (
+    InvalidTransition,
+    NameConflict,
+    NotFound,
+    PreconditionFailed,
+    PreconditionRequired,
+    RuleViolation,
+    UnsupportedMediaType,
+    WriteContention,
+)
+from service.domain.listing import ListParams
+from service.domain.schemas import (
+    VM,
+    VMCreate,
+    VMPage,
+    VMPatch,
+    VMReplace,
+)
+from service.http.controllers.list_params import LIST_PARAMS
+from service.http.controllers.params import (
+    AppSettings,
+    Idempotency,
+    Req,
+    Service,
+    VMId,
+)
+from service.http.head import get_and_head
+from service.http.idempotency import IDEMPOTENCY_ERRORS, idempotent
+from service.http.preconditions import (
+    ETAG_HEADER,
+    NOT_MODIFIED,
+    REPLAYED_HEADER,
+    IdempotencyKey,
+    IfMatch,
+    IfNoneMatch,
+    etag,
+    not_modified,
+    write_context,
+)
+from service.http.preconditions import if_match as parse_if_match
+from service.http.problems import NoContentOperation, responses
+
+_WRITE_ERRORS = (
+    NotFound, NameConflict, InvalidTransition, RuleViolation, PreconditionFailed,
+    PreconditionRequired, WriteContention, UnsupportedMediaType, *IDEMPOTENCY_ERRORS,
+)  # fmt: skip
+
+
+def _with_etag(vm: VM) -> Response[VM]:
+    return Response(vm, headers=etag(vm))
+
+
+def _no_content(_: None) -> Response[None]:
+    return Response(None, status_code=HTTP_204_NO_CONTENT)
+
+
+class VMController(Controller):
+    """CRUD for VMs at /api/v1/vms."""
+
+    path = "/api/v1/vms"
+    tags = ["vms"]
+    security = [{"ApiKey": []}]
+
+    @post(
+        "/",
+        operation_id="CreateVM",
+        summary="Register a VM",
+        status_code=HTTP_201_CREATED,
+        responses=responses(NameConflict, UnsupportedMediaType, *IDEMPOTENCY_ERRORS),
+        response_headers=[ETAG_HEADER, REPLAYED_HEADER],
+    )
+    async def create_vm(
+        self,
+        request: Req,
+        data: JSONBody[VMCreate],
+        vm_service: Service,
+        idempotency: Idempotency,
+        idempotency_key: IdempotencyKey = None,
+    ) -> Response[VM]:
+        """Create a VM; 201 with Location and ETag."""
+        ctx = write_context(request)
+
+        def created(vm: VM) -> Response[VM]:
+            headers = {"Location": f"{self.path}/{vm.id}", **etag(vm)}
+            return Response(vm, status_code=HTTP_201_CREATED, headers=headers)
+
+        return await idempotent(
+            request, idempotency_key, idempotency, ctx.actor, data,
+            lambda: vm_service.create_vm(data, ctx), created,
+        )  # fmt: skip
+
+    @get_and_head(
+        "/",
+        operation_id="ListVMs",
+        summary="Find VMs: filters, sort, cursor pages",
+        responses=responses(),
+        dependencies=LIST_PARAMS,
+    )
+    async def list_vms(self, vm_service: Service, params: NamedDependency[ListParams]) -> VMPage:
+        """One page of the VMs matching every given filter."""
+        return await vm_service.list_vms(params)
+
+    @get_and_head(
+        "/{vm_id:str}",
+        operation_id="GetVM",
+        summary="Get one VM",
+        responses=responses(NotFound) | NOT_MODIFIED,
+        response_headers=[ETAG_HEADER],
+    )
+    async def get_vm(
+        self, vm_id: VMId, vm_service: Service, if_none_match: IfNoneMatch = None
+    ) -> Response[VM]:
+        """One VM, with its ETag (304 while If-None-Match names it)."""
+        vm = await vm_service.get_vm(vm_id)
+        if not_modified(if_none_match, vm.revision):
+            return Response(None, status_code=HTTP_304_NOT_MODIFIED, headers=etag(vm))  # type: ignore[arg-type]
+        return Response(vm, headers=etag(vm))
+
+    @put(
+        "/{vm_id:str}",
+        operation_id="ReplaceVM",
+        summary="Replace a VM's writable fields",
+        responses=responses(*_WRITE_ERRORS),
+        response_headers=[ETAG_HEADER, REPLAYED_HEADER],
+    )
+    async def replace_vm(
+        self,
+        request: Req,
+        vm_id: VMId,
+        data: JSONBody[VMReplace],
+        vm_service: Service,
+        idempotency: Idempotency,
+        settings: AppSettings,
+        if_match: IfMatch = None,
+        idempotency_key: IdempotencyKey = None,
+    ) -> Response[VM]:
+        """Replace a VM."""
+        expected = parse_if_match(if_match, settings.require_if_match)
+        ctx = write_context(request)
+
+        return await idempotent(
+            request, idempotency_key, idempotency, ctx.actor, data,
+            lambda: vm_service.replace_vm(vm_id, data, expected, ctx), _with_etag,
+        )  # fmt: skip
+
+    @patch(
+        "/{vm_id:str}",
+        operation_id="UpdateVM",
+        summary="Change some fields (JSON Merge Patch)",
+        responses=responses(*_WRITE_ERRORS),
+        response_headers=[ETAG_HEADER, REPLAYED_HEADER],
+    )
+    async def update_vm(
+        self,
+        request: Req,
+        vm_id: VMId,
+        data: JSONBody[VMPatch],
+        vm_service: Service,
+        idempotency: Idempotency,
+        settings: AppSettings,
+        if_match: IfMatch = None,
+        idempotency_key: IdempotencyKey = None,
+    ) -> Response[VM]:
+        """Apply a merge patch."""
+        expected = parse_if_match(if_match, settings.require_if_match)
+        ctx = write_context(request)
+
+        return await idempotent(
+            request, idempotency_key, idempotency, ctx.actor, data,
+            lambda: vm_service.update_vm(vm_id, data, expected, ctx), _with_etag,
+        )  # fmt: skip
+
+    @delete(
+        "/{vm_id:str}",
+        operation_id="DeleteVM",
+        summary="Delete a VM",
+        status_code=HTTP_204_NO_CONTENT,
+        operation_class=NoContentOperation,
+        responses=responses(*(e for e in _WRITE_ERRORS if e is not UnsupportedMediaType)),
+        response_headers=[REPLAYED_HEADER],
+    )
+    async def delete_vm(
+        self,
+        request: Req,
+        vm_id: VMId,
+        vm_service: Service,
+        idempotency: Idempotency,
+        settings: AppSettings,
+        force: Annotated[
+            bool, Parameter(description="delete even while running or suspended")
+        ] = False,
+        if_match: IfMatch = None,
+        idempotency_key: IdempotencyKey = None,
+    ) -> Response[None]:
+        """Delete a VM (its history stays readable)."""
+        expected = parse_if_match(if_match, settings.require_if_match)
+        ctx = write_context(request)
+
+        return await idempotent(
+            request, idempotency_key, idempotency, ctx.actor, None,
+            lambda: vm_service.delete_vm(vm_id, force=force, if_match=expected, ctx=ctx),
+            _no_content,
+        )  # fmt: skip

@@ -1,0 +1,85 @@
+"""`serve --workers N`: N uvicorn processes on one port, each running the app from the environment.
+
+The parent (`serve`) starts MongoDB if needed, checks migrations, then exports what every worker
+must share (MONGODB_URL, one PAGE_TOKEN_SECRET) before uvicorn spawns the workers; each worker
+reads its settings from that environment, exactly as a single-process `serve` would.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import secrets
+from typing import Any
+
+import uvicorn
+from litestar import Litestar
+
+from service.config import Settings
+from service.http.protocol import bounded_protocol
+
+# Set by the parent when MongoDB did not answer at start: each worker checks migrations later.
+DEFERRED_CHECK_ENV = "VM_INVENTORY_DEFERRED_STARTUP_CHECK"
+
+
+def uvicorn_options(settings: Settings) -> dict[str, Any]:
+    """The ASGI server settings of `serve` (scripts/bench runs its floor app with the same)."""
+    return {
+        "host": settings.host,
+        "port": settings.port,
+        "log_level": settings.log_level.lower(),
+        "log_config": None,
+        "access_log": False,
+        "timeout_graceful_shutdown": 10,
+        "timeout_keep_alive": settings.keep_alive_timeout_seconds,
+        "http": protocol(settings),
+    }
+
+
+def protocol(settings: Settings) -> type[Any]:
+    """The bounded HTTP protocol class for these settings."""
+    return bounded_protocol(
+        settings.max_header_bytes,
+        settings.max_query_bytes,
+        header_timeout=settings.header_timeout_seconds,
+        body_timeout=settings.body_timeout_seconds,
+        max_connections=settings.max_connections,
+    )
+
+
+def worker_app() -> Litestar:
+    """The app of one worker process, from the settings its parent exported (uvicorn factory)."""
+    from service.http.app import create_app
+    from service.http.context import configure_logging
+    from service.storage.migrations import cli as migrate_cli
+
+    settings = Settings()
+    configure_logging(settings.log_level)
+    startup_check = None
+    if os.environ.get(DEFERRED_CHECK_ENV):
+        url = os.environ["MONGODB_URL"]  # exported by the parent
+        startup_check = functools.partial(migrate_cli.check_on_start, settings, url)
+    return create_app(settings, startup_check)
+
+
+def __getattr__(name: str) -> Any:
+    """`WorkerProtocol`: the protocol class built in a worker from its settings (uvicorn `http`)."""
+    if name == "WorkerProtocol":
+        return protocol(Settings())
+    raise AttributeError(name)
+
+
+def run_workers(settings: Settings, url: str, deferred_check: bool) -> None:
+    """Serve with `settings.workers` processes sharing one socket, until SIGTERM or SIGINT.
+
+    uvicorn's supervisor forwards the signal to every worker, each finishes its in-flight
+    requests, and this returns once all have exited.
+    """
+    os.environ["MONGODB_URL"] = url
+    if settings.page_token_secret is None:
+        # One key for every worker, or a page token from one would be refused by the others.
+        os.environ["PAGE_TOKEN_SECRET"] = secrets.token_hex(32)
+    if deferred_check:
+        os.environ[DEFERRED_CHECK_ENV] = "1"
+    options = uvicorn_options(settings) | {"http": "service.http.server:WorkerProtocol"}
+    uvicorn.run("service.http.server:worker_app", factory=True, workers=settings.workers, **options)

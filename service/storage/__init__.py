@@ -1,0 +1,1 @@
+"""MongoDB storage: client, repositories, stored document shape, local mongod, migrations."""

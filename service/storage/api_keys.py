@@ -1,0 +1,81 @@
+"""API key storage (the `api_keys` collection): only SHA-256 hashes of the tokens are kept."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import msgspec
+from pymongo.asynchronous.collection import AsyncCollection
+from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import DuplicateKeyError
+
+from service.domain.apikeys import (
+    ApiKey,
+    Scope,
+    check_key_name,
+    hash_token,
+    new_token,
+    same_hash,
+)
+from service.domain.errors import NameConflict, NotFound
+from service.storage.errors import translate_errors
+
+
+class ApiKeyRepository:
+    """Stores API keys: name (unique), scope, token hash (unique), created_at, last_used_at."""
+
+    def __init__(self, database: AsyncDatabase[dict[str, Any]]) -> None:
+        """Work on the `api_keys` collection of `database`."""
+        self.keys: AsyncCollection[dict[str, Any]] = database.get_collection("api_keys")
+
+    @translate_errors
+    async def create(self, name: str, scope: Scope) -> str:
+        """Store a new key and return its token (the only time the token exists in clear)."""
+        check_key_name(name)
+        token = new_token()
+        doc = {
+            "name": name,
+            "scope": scope.value,
+            "token_hash": hash_token(token),
+            "created_at": datetime.now(UTC),
+            "last_used_at": None,
+        }
+        try:
+            await self.keys.insert_one(doc)
+        except DuplicateKeyError:
+            raise NameConflict(f"an API key named {name!r} already exists") from None
+        return token
+
+    @translate_errors
+    async def find(self, token: str) -> ApiKey | None:
+        """The key whose token this is, or None."""
+        digest = hash_token(token)
+        doc = await self.keys.find_one({"token_hash": digest})
+        if doc is None or not same_hash(str(doc["token_hash"]), digest):
+            return None
+        return msgspec.convert(doc, ApiKey, from_attributes=False, strict=False)
+
+    @translate_errors
+    async def list(self) -> list[ApiKey]:
+        """Every key, by name."""
+        cursor = self.keys.find({}, {"token_hash": 0}).sort("name", 1)
+        return [msgspec.convert(doc, ApiKey, strict=False) async for doc in cursor]
+
+    @translate_errors
+    async def revoke(self, name: str) -> None:
+        """Delete the key named `name`; NotFound if there is none."""
+        result = await self.keys.delete_one({"name": name})
+        if result.deleted_count == 0:
+            raise NotFound(f"no API key named {name!r}")
+
+    @translate_errors
+    async def matches(self, name: str, token: str) -> bool:
+        """Whether the key `name` exists and `token` is its token."""
+        doc = await self.keys.find_one({"name": name}, {"token_hash": 1})
+        return doc is not None and same_hash(str(doc["token_hash"]), hash_token(token))
+
+    @translate_errors
+    async def touch(self, name: str, when: datetime) -> None:
+        """Record that the key was used at `when`."""
+        await self.keys.update_one({"name": name}, {"$set": {"last_used_at": when}})

@@ -1,0 +1,74 @@
+"""What storage keeps in MongoDB: collection names and the one definition of a stored VM."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import msgspec
+
+from service.domain.schemas import VM
+
+VMS_COLLECTION = "vms"
+VM_EVENTS_COLLECTION = "vm_events"
+IDEMPOTENCY_COLLECTION = "idempotency_keys"
+
+
+class StoredVM(msgspec.Struct, kw_only=True):
+    """A document of `vms` (besides its `_id`): the VM's fields plus the search keys ListVMs
+    filters and sorts on and its creation record. Migrations stay frozen copies; this is the
+    shape the code writes."""
+
+    name: str
+    status: str
+    os: str
+    cpu_cores: int
+    memory_mib: int
+    storage_gib: int
+    ip_address: str | None
+    labels: dict[str, str]
+    description: str
+    revision: int
+    created_at: datetime
+    updated_at: datetime
+    name_key: str
+    label_terms: list[str]
+    ip_key: str | None
+    created_by: str
+    created_request_id: str
+
+
+SEARCH_KEYS = ("name_key", "label_terms", "ip_key")
+"""Stored fields derived from others (service.domain.listing.search_keys); never returned."""
+
+CREATION_FIELDS = ("created_by", "created_request_id")
+"""The creation record (service.domain.events.creation_record) its `created` event derives
+from: set by a create, never changed; VMs created before it existed (migration 0007) lack it,
+their `created` event is in `vm_events`. Never returned as VM fields."""
+
+VM_FIELDS = tuple(
+    f for f in StoredVM.__struct_fields__ if f not in SEARCH_KEYS and f not in CREATION_FIELDS
+)
+"""The stored fields the API's VM returns (with `_id` as its `id`)."""
+
+VM_PROJECTION: dict[str, Any] = dict.fromkeys(VM_FIELDS, 1)
+"""Reads fetch only what becomes the API's VM."""
+
+WITH_CREATION: dict[str, Any] = {**VM_PROJECTION, **dict.fromkeys(CREATION_FIELDS, 1)}
+"""The VM and its creation record: what deriving its `created` event reads."""
+
+CHANGEABLE_FIELDS = frozenset(VM_FIELDS) - {"revision", "created_at"}
+"""What an update may set (the revision moves by the compare-and-set alone)."""
+
+
+def stored_vm(fields: dict[str, Any]) -> dict[str, Any]:
+    """A complete `vms` document (without `_id`) from the VM's fields and their search keys;
+    a missing or mistyped field is a bug here, before it can reach the $jsonSchema validator."""
+    document = msgspec.convert(fields, StoredVM)
+    return msgspec.to_builtins(document, builtin_types=(datetime,))  # type: ignore[no-any-return]
+
+
+def to_vm(document: dict[str, Any]) -> VM:
+    """Convert a `vms` document read with VM_PROJECTION into the API's VM."""
+    document["id"] = str(document.pop("_id"))
+    return msgspec.convert(document, VM)
