@@ -19,7 +19,6 @@ from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import ScalarRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
 from litestar.types import ASGIApp, Empty, Receive, Scope, Send
-from pymongo.asynchronous.database import AsyncDatabase
 
 from service.config import Settings
 from service.domain.errors import (
@@ -43,7 +42,7 @@ from service.http.head import HeadMiddleware
 from service.http.metrics import MetricsController, prometheus_config
 from service.http.problems import problem_details_plugin
 from service.http.rate_limit import rate_limit_config
-from service.storage.client import make_client, wait_until_reachable
+from service.storage.client import make_client, wait_until_ready
 from service.storage.idempotency import IdempotencyRepository
 from service.storage.migrations.guard import GuardedKeys, SchemaGuard, needed_version
 from service.storage.vms import VMRepository
@@ -153,11 +152,10 @@ class StrictRequest(Request[Any, Any, Any]):
 StartupCheck = Callable[[], Awaitable[str | None]]
 
 
-async def prepare(
-    app: Litestar, database: AsyncDatabase[dict[str, object]], check: StartupCheck | None
-) -> None:
-    """Wait until MongoDB answers, then retry `check` until it returns None (ready)."""
-    await wait_until_reachable(database)
+async def prepare(app: Litestar, url: str, settings: Settings, check: StartupCheck | None) -> None:
+    """Wait until MongoDB is ready, then retry `check` until it returns None (ready)."""
+    # Probed over a client of its own: see wait_until_ready.
+    await wait_until_ready(url, settings)
     reported = None
     while check is not None and (problem := await check()) is not None:
         app.state.not_ready = problem
@@ -205,17 +203,20 @@ def create_app(settings: Settings, startup_check: StartupCheck | None = None) ->
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         client = make_client(url, settings)
         database = client[settings.mongodb_db]
-        # Never block start-up on MongoDB: /health/ready tells when it answers.
+        # Never block start-up on MongoDB: /health/ready tells when it answers. Without a
+        # startup check the caller found MongoDB ready and its schema ok just now; with one,
+        # nothing touches `client` (API keys included) until both are: a connection opened
+        # before the replica set is initiated would stay pooled, never supporting sessions.
+        waiting = None
         if startup_check is not None:
-            app.state.not_ready = "waiting for MongoDB and the migration check"
-        odm = asyncio.create_task(prepare(app, database, startup_check))
+            waiting = app.state.not_ready = "waiting for MongoDB and the migration check"
+        odm = asyncio.create_task(prepare(app, url, settings, startup_check))
         guard = app.state.schema_guard = SchemaGuard(
-            database, needs_version, settings.schema_check_seconds
+            database, needs_version, settings.schema_check_seconds, reason=waiting
         )
 
         async def watch() -> None:
-            # Not before MongoDB answers and its migrations check out: polling a mongod still
-            # starting can leave the client believing it has no sessions (transactions fail).
+            # Not before MongoDB is ready and its migrations check out (see above).
             await odm
             await guard.run()
 
@@ -237,7 +238,7 @@ def create_app(settings: Settings, startup_check: StartupCheck | None = None) ->
             await client.close()
 
     def provide_vm_service(state: State) -> VMService:
-        # A plain function, not a generator (Litestar's cleanup of one cost ~5% of a GetVM):
+        # A plain function, not a generator (Litestar's cleanup of one cost 3-5% of a GetVM):
         # InFlightMiddleware counted this request before this check, as `migrate down` needs.
         if state.get("not_ready"):
             raise DatabaseUnavailable(f"not ready: {state.not_ready}")
