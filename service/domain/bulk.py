@@ -53,9 +53,9 @@ class BulkRepository(Protocol):
     async def get_by_name(self, name: str) -> VM | None:
         """The VM with this name ignoring case, if any."""
 
-    async def create_many(self, vms: list[tuple[dict[str, Any], dict[str, Any]]]) -> list[VM]:
-        """Insert VMs (fields, `created` event) in one transaction, all or none; NameConflict
-        when any name is taken."""
+    async def create_many(self, vms: list[dict[str, Any]]) -> list[VM]:
+        """Insert VMs (fields with their creation record) in one transaction, all or none;
+        NameConflict when any name is taken."""
 
     async def atomically(self, work: Callable[[], Awaitable[T]]) -> T:
         """Run `work` in one transaction that every VM read and write inside it joins."""
@@ -219,7 +219,7 @@ class BulkService:
     ) -> list[Outcome]:
         """Creates in one transaction; should a name be taken, each on its own (its answer)."""
         outcomes: dict[int, Outcome] = {}
-        ready: list[tuple[int, tuple[dict[str, Any], dict[str, Any]]]] = []
+        ready: list[tuple[int, dict[str, Any]]] = []
         for index, op in unit:
             assert isinstance(op, Create)
             try:

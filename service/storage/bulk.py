@@ -56,16 +56,14 @@ class BulkVMRepository:
         return None if doc is None else to_vm(doc)
 
     @translate_errors
-    async def create_many(self, vms: list[tuple[Raw, Raw]]) -> list[VM]:
-        """Insert VMs (fields, `created` event) and their events in one transaction, all or none;
-        a taken name (any case) -> NameConflict."""
-        docs = [{"_id": ObjectId(), **stored_vm({**f, **search_keys(f)})} for f, _ in vms]
-        events = [{**event, "vm_id": doc["_id"]} for doc, (_, event) in zip(docs, vms, strict=True)]
+    async def create_many(self, vms: list[Raw]) -> list[VM]:
+        """Insert VMs (each with its creation record, from which its `created` event derives) in
+        one transaction, all or none; a taken name (any case) -> NameConflict."""
+        docs = [{"_id": ObjectId(), **stored_vm({**f, **search_keys(f)})} for f in vms]
         client = self.vms.database.client
 
         async def work(session: AsyncClientSession) -> None:
             await self.vms.insert_many(docs, session=session)
-            await self.events.insert_many(events, session=session)
 
         try:
             async with client.start_session() as session:
