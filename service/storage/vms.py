@@ -115,7 +115,8 @@ class VMRepository:
             return vm
 
         try:
-            if recording():  # an Idempotency-Key's response commits with the VM
+            # An Idempotency-Key's response commits with the VM; an atomic batch's session too.
+            if recording() or BATCH_SESSION.get() is not None:
                 return await self._transaction(work)
             await self.vms.insert_one(doc)
             return vm

@@ -26,7 +26,7 @@ def _doc(i: int, now: datetime) -> dict[str, Any]:
         "name": f"vm-{i:05d}", "status": "stopped", "os": "debian-12", "cpu_cores": 1,
         "memory_mib": 512, "storage_gib": 10, "ip_address": None, "labels": {},
         "description": "", "revision": 1, "created_at": now + timedelta(seconds=i),
-        "updated_at": now,
+        "updated_at": now, "created_by": "seed", "created_request_id": f"seed-{i}",
     }  # fmt: skip
     return {"_id": ObjectId(), **stored_vm({**fields, **search_keys(fields)})}
 
