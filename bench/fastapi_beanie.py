@@ -1,10 +1,11 @@
 """A typical FastAPI + Beanie 2 + pydantic app of GetVM, ListVMs and CreateVM, on uvicorn.
 
-What users would write: Document models, `VM.get(id)`, `find().sort().limit()`, `insert()`, pydantic
-request/response models. CreateVM does the service's database work (the VM with its search keys
-and its `created` event in one majority-acknowledged transaction). Not a project dependency: run
-in an overlay, `uv run --frozen --with 'beanie>=2,<3' --with fastapi --with 'uvicorn[standard]'
-python -m bench.fastapi_beanie` (scripts/bench does); settings from MONGODB_URL, MONGODB_DB, PORT.
+What users would write: Document models, `VM.get(id)`, `find().sort().limit()`, `insert()`,
+pydantic request/response models. CreateVM is what such an app does: one `await vm.insert()`
+(with the search keys the service stores, majority-acknowledged like the service's writes; no
+history). Not a project dependency: run in an overlay, `uv run --frozen --with 'beanie>=2,<3'
+--with fastapi --with 'uvicorn[standard]' python -m bench.fastapi_beanie` (scripts/bench does);
+settings from MONGODB_URL, MONGODB_DB, PORT.
 """
 
 from __future__ import annotations
@@ -12,7 +13,6 @@ from __future__ import annotations
 import base64
 import json
 import os
-import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
@@ -80,21 +80,6 @@ class VM(Document, VMFields):
         name = "vms"
 
 
-class VMEvent(Document):
-    """One entry of a VM's history in `vm_events`."""
-
-    vm_id: PydanticObjectId
-    revision: int
-    action: str
-    changes: dict[str, dict[str, Any]]
-    timestamp: datetime
-    actor: str
-    request_id: str
-
-    class Settings:
-        name = "vm_events"
-
-
 OUT = set(VMOut.model_fields) - {"id"}
 client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(
     os.environ["MONGODB_URL"], tz_aware=True, w="majority"
@@ -104,7 +89,7 @@ client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     """Initialise Beanie on startup; close the client on shutdown."""
-    await init_beanie(database=client[os.environ["MONGODB_DB"]], document_models=[VM, VMEvent])
+    await init_beanie(database=client[os.environ["MONGODB_DB"]], document_models=[VM])
     yield
     await client.close()
 
@@ -140,19 +125,11 @@ async def list_vms(page_size: int = 50) -> VMPage:
 
 @app.post("/api/v1/vms", response_model=VMOut, status_code=201)
 async def create_vm(body: VMIn) -> VMOut:
-    """Create a VM and its `created` event in one transaction."""
+    """Create a VM: one insert."""
     now = datetime.now(UTC).replace(microsecond=0)
     fields = body.model_dump()
     vm = VM(**fields, **search_keys(fields), created_at=now, updated_at=now)
-    vm.id = PydanticObjectId()
-    changes = {f: {"before": None, "after": v} for f, v in fields.items()}
-    event = VMEvent(
-        vm_id=vm.id, revision=1, action="created", changes=changes, timestamp=now,
-        actor="bench", request_id=uuid.uuid4().hex,
-    )  # fmt: skip
-    async with client.start_session() as session, await session.start_transaction():
-        await vm.insert(session=session)
-        await event.insert(session=session)
+    await vm.insert()
     return out(vm)
 
 

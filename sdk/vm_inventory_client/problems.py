@@ -36,6 +36,13 @@ class APIError(VMInventoryError):
         self.headers = dict(headers)
         self.retry_after = retry_after(headers)
 
+    @property
+    def results(self) -> list[dict[str, Any]]:
+        """An atomic batch that was not applied: each operation's result (index, status,
+        problem); the failed one has its own status, the others 424 (not applied)."""
+        value = self.problem.additional_properties.get("results")
+        return list(value) if isinstance(value, list) else []
+
 
 class ValidationFailed(APIError):
     """400: the request broke the schema or a rule; `errors` names each field at fault."""

@@ -125,6 +125,34 @@ class UnsupportedMediaType(DomainError):
     slug = "unsupported-media-type"
 
 
+class NotAcceptable(DomainError):
+    """None of the media types the request's Accept header names can be produced."""
+
+    title = "Not acceptable"
+    slug = "not-acceptable"
+
+
+class BatchRolledBack(DomainError):
+    """An atomic batch had a failing operation, so none was applied; `results` says which."""
+
+    title = "Batch not applied"
+    slug = "batch-rolled-back"
+
+
+class BatchInvalid(DomainError):
+    """An atomic batch had an invalid operation, so none was applied; `results` says which."""
+
+    title = "Invalid request"
+    slug = "validation"
+
+
+class NotApplied(DomainError):
+    """One operation of an atomic batch that was not applied because another one failed."""
+
+    title = "Not applied"
+    slug = "not-applied"
+
+
 class DatabaseUnavailable(DomainError):
     """MongoDB did not answer in time."""
 

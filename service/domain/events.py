@@ -53,6 +53,21 @@ def created_event(fields: dict[str, Any], ctx: WriteContext) -> dict[str, Any]:
     return _event(EventAction.CREATED, 1, changes, fields["created_at"], ctx)
 
 
+def creation_record(ctx: WriteContext) -> dict[str, str]:
+    """What a new VM stores of its creation: who and under which request id. Its `created` event
+    is derived from this record and its first state (derived_created_event), so a create is one
+    single-document write; the first later write of the VM adds that event to the history."""
+    return {"created_by": ctx.actor, "created_request_id": ctx.request_id}
+
+
+def derived_created_event(state: dict[str, Any]) -> dict[str, Any] | None:
+    """The `created` event of a stored VM still at revision 1 with its creation record (exactly
+    what created_event built at its create); None for a VM whose event is in the history."""
+    if state.get("revision") != 1 or "created_by" not in state:
+        return None
+    return created_event(state, WriteContext(state["created_by"], state["created_request_id"]))
+
+
 def updated_event(current: VM, changes: dict[str, Any], ctx: WriteContext) -> dict[str, Any]:
     """The event of an update replacing `current` with `changes` (status changes are named so)."""
     diff = {f: (_plain(getattr(current, f)), v) for f, v in changes.items() if f != "updated_at"}

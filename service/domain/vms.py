@@ -11,7 +11,7 @@ from typing import Any, Protocol, TypeVar
 import msgspec
 
 from service.domain.errors import PreconditionFailed, RuleViolation, WriteContention
-from service.domain.events import WriteContext, created_event, deleted_event, updated_event
+from service.domain.events import WriteContext, creation_record, deleted_event, updated_event
 from service.domain.listing import ListParams, ListQuery, PageTokens, compile_query
 from service.domain.listing.paging import next_page, one_more
 from service.domain.rules import (
@@ -50,8 +50,9 @@ class Repository(Protocol):
     async def ping(self) -> None:
         """Raise DatabaseUnavailable unless storage answers."""
 
-    async def create(self, fields: dict[str, Any], event: dict[str, Any]) -> VM:
-        """Insert with its event, atomically; raise NameConflict for a taken name."""
+    async def create(self, fields: dict[str, Any]) -> VM:
+        """Insert (the fields hold the creation record of the `created` event); raise NameConflict
+        for a taken name."""
 
     async def get_by_id(self, vm_id: str) -> VM:
         """Return the VM or raise NotFound."""
@@ -90,13 +91,19 @@ class VMService:
 
     async def create_vm(self, data: VMCreate, ctx: WriteContext | None = None) -> VM:
         """Register a new VM at revision 1."""
+        return await self.repo.create(self.new_vm(data, ctx or WriteContext()))
+
+    def new_vm(self, data: VMCreate, ctx: WriteContext) -> dict[str, Any]:
+        """The checked fields of a VM to register, with its creation record (its `created` event
+        is derived from them until its first later write)."""
         now = self.clock()
         check_name(data.name)
         ip = canonical_ip(data.ip_address)
         check_labels(data.labels)
         fields: dict[str, Any] = msgspec.to_builtins(data)  # every writable field
         fields.update(ip_address=ip, revision=1, created_at=now, updated_at=now)
-        return await self.repo.create(fields, created_event(fields, ctx or WriteContext()))
+        fields.update(creation_record(ctx))
+        return fields
 
     async def ping(self) -> None:
         """Raise DatabaseUnavailable unless the database answers."""

@@ -75,9 +75,11 @@ async def idempotent(
     body: Any,
     write: Callable[[], Awaitable[T]],
     render: Callable[[T], Response[Any]],
+    in_transaction: bool = True,
 ) -> Response[Any]:
     """Answer `render(await write())` under the Idempotency-Key `header` (if any); replay a
-    retry's response. The repository stores `render` of what it commits in the same transaction.
+    retry's response. The repository stores `render` of what it commits in the same transaction
+    (unless not `in_transaction`, for a request of several writes: stored after the last one).
     """
     if header is None:
         return render(await write())
@@ -98,7 +100,7 @@ async def idempotent(
         return _stored(render(result))
 
     stored, replayed = await service.run(
-        scope, key, fingerprint(request, body), operation, stored_render
+        scope, key, fingerprint(request, body), operation, stored_render if in_transaction else None
     )
     if not replayed:
         return first[0]

@@ -12,6 +12,7 @@ from litestar.openapi.spec import (
     OpenAPIResponse,
     OpenAPIType,
     Parameter,
+    Reference,
     Schema,
 )
 
@@ -23,6 +24,8 @@ from service.domain.schemas import (
     NAME_MAX_LENGTH,
     OS_MAX_LENGTH,
 )
+from service.http.controllers.bulk_wire import refine_batch_openapi
+from service.http.controllers.export import refine_export_openapi
 from service.http.preconditions import IDEMPOTENCY_KEY_PATTERN
 
 STRICT_BODIES = ("VMCreate", "VMReplace", "VMPatch")
@@ -59,11 +62,15 @@ def _ip_address() -> Schema:
 
 
 def _refine_list_parameters(openapi: OpenAPI) -> None:
-    """The length and format rules ListVMs checks on its query parameters."""
-    item = openapi.paths.get("/api/v1/vms") if openapi.paths else None
-    operation = item.get if item is not None else None
-    if operation is None or not operation.parameters:
-        return
+    """The length and format rules ListVMs (and ExportVMs) check on their query parameters."""
+    for path in ("/api/v1/vms", "/api/v1/vms/export"):
+        item = openapi.paths.get(path) if openapi.paths else None
+        operation = item.get if item is not None else None
+        if operation is not None and operation.parameters:
+            _refine_filters(operation.parameters)
+
+
+def _refine_filters(parameters: list[Parameter | Reference]) -> None:
     rules: dict[str, Schema] = {
         "os": Schema(
             type=OpenAPIType.ARRAY,
@@ -77,7 +84,7 @@ def _refine_list_parameters(openapi: OpenAPI) -> None:
             ]
         ),
     }
-    for parameter in operation.parameters:
+    for parameter in parameters:
         name = getattr(parameter, "name", None)
         if name in rules and isinstance(parameter, Parameter):
             parameter.schema = rules[name]
@@ -170,6 +177,8 @@ def refine(openapi: OpenAPI) -> OpenAPI:
     _refine_headers(openapi)
     _add_links(openapi)
     _no_content_bodies(openapi)
+    refine_batch_openapi(openapi)
+    refine_export_openapi(openapi)
     schemas = openapi.components.schemas if openapi.components else None
     for name in STRICT_BODIES:
         schema = schemas.get(name) if schemas else None

@@ -18,6 +18,8 @@ from litestar.plugins.problem_details import (
 )
 
 from service.domain.errors import (
+    BatchInvalid,
+    BatchRolledBack,
     DatabaseUnavailable,
     DomainError,
     FieldError,
@@ -25,6 +27,8 @@ from service.domain.errors import (
     IdempotencyKeyReused,
     InvalidTransition,
     NameConflict,
+    NotAcceptable,
+    NotApplied,
     NotFound,
     PreconditionFailed,
     PreconditionRequired,
@@ -63,6 +67,10 @@ STATUS: dict[type[DomainError], int] = {
     InvalidTransition: 409,
     RuleViolation: 409,
     WriteContention: 409,
+    BatchRolledBack: 409,
+    BatchInvalid: 400,
+    NotAcceptable: 406,
+    NotApplied: 424,
     IdempotencyKeyInFlight: 409,
     PreconditionFailed: 412,
     WatchTokenExpired: 410,

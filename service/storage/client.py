@@ -1,12 +1,13 @@
-"""The MongoDB client: its options and time bounds, and the wait for MongoDB to answer."""
+"""The MongoDB client: its options and time bounds, and the wait for MongoDB to be ready."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Mapping
+from typing import Any
 
 from pymongo import AsyncMongoClient
-from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import PyMongoError
 
 from service.config import Settings
@@ -33,26 +34,40 @@ def make_client(url: str, settings: Settings) -> AsyncMongoClient[dict[str, obje
     )
 
 
-async def answers(url: str, settings: Settings) -> bool:
-    """Whether MongoDB at `url` answers a ping within `mongodb_timeout_ms`."""
+def ready_for_transactions(hello: Mapping[str, Any]) -> bool:
+    """Whether a `hello` reply comes from a writable primary that supports sessions."""
+    return bool(hello.get("isWritablePrimary")) and "logicalSessionTimeoutMinutes" in hello
+
+
+async def not_ready(url: str, settings: Settings) -> str | None:
+    """Why MongoDB at `url` cannot serve yet (None: a writable primary with sessions).
+
+    Asks over a client of its own, closed after: a mongod started with --replSet but not yet
+    initiated answers pings, and a connection opened to it then never supports sessions. Kept
+    in a long-lived client's pool, it would fail every transaction that later checks it out.
+    """
     client = make_client(url, settings)
     try:
-        await client.admin.command("ping")
-        return True
-    except PyMongoError:
-        return False
+        hello = await client.admin.command("hello")
+    except PyMongoError as exc:
+        return f"MongoDB does not answer ({type(exc).__name__})"
     finally:
         await client.close()
+    if ready_for_transactions(hello):
+        return None
+    return "MongoDB answers but is no writable primary with sessions (replica set not initiated?)"
 
 
-async def wait_until_reachable(
-    database: AsyncDatabase[dict[str, object]], retry_seconds: float = 1.0
-) -> None:
-    """Ping until MongoDB answers (the service may start before its database)."""
-    while True:
-        try:
-            await database.command("ping")
-            return
-        except PyMongoError as exc:
-            log.warning("MongoDB not reachable yet (%s); retrying", type(exc).__name__)
-            await asyncio.sleep(retry_seconds)
+async def answers(url: str, settings: Settings) -> bool:
+    """Whether MongoDB at `url` is ready to serve (see `not_ready`) within `mongodb_timeout_ms`."""
+    return await not_ready(url, settings) is None
+
+
+async def wait_until_ready(url: str, settings: Settings, retry_seconds: float = 1.0) -> None:
+    """Probe until MongoDB at `url` is ready (the service may start before its database)."""
+    reported = None
+    while (problem := await not_ready(url, settings)) is not None:
+        if problem != reported:
+            log.warning("%s; retrying", problem)
+            reported = problem
+        await asyncio.sleep(retry_seconds)

@@ -60,7 +60,12 @@ class LocalMongod:
 
     @property
     def url(self) -> str:
-        """The connection URL of this mongod."""
+        """The connection URL of this mongod's replica set (the driver only uses its primary)."""
+        return f"mongodb://127.0.0.1:{self.port}/?replicaSet={self.replica_set}"
+
+    @property
+    def direct_url(self) -> str:
+        """A URL reaching this mongod in any state (to initiate its replica set)."""
         return f"mongodb://127.0.0.1:{self.port}/?directConnection=true"
 
     def spawn(self) -> None:
@@ -99,7 +104,7 @@ class LocalMongod:
         """Initiate the replica set if needed and wait until this member accepts writes."""
         deadline = time.monotonic() + timeout
         client: MongoClient[dict[str, object]] = MongoClient(
-            self.url, serverSelectionTimeoutMS=500, connectTimeoutMS=500
+            self.direct_url, serverSelectionTimeoutMS=500, connectTimeoutMS=500
         )
         try:
             while True:

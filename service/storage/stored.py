@@ -16,7 +16,8 @@ IDEMPOTENCY_COLLECTION = "idempotency_keys"
 
 class StoredVM(msgspec.Struct, kw_only=True):
     """A document of `vms` (besides its `_id`): the VM's fields plus the search keys ListVMs
-    filters and sorts on. Migrations stay frozen copies; this is the shape the code writes."""
+    filters and sorts on and its creation record. Migrations stay frozen copies; this is the
+    shape the code writes."""
 
     name: str
     status: str
@@ -33,16 +34,28 @@ class StoredVM(msgspec.Struct, kw_only=True):
     name_key: str
     label_terms: list[str]
     ip_key: str | None
+    created_by: str
+    created_request_id: str
 
 
 SEARCH_KEYS = ("name_key", "label_terms", "ip_key")
 """Stored fields derived from others (service.domain.listing.search_keys); never returned."""
 
-VM_FIELDS = tuple(f for f in StoredVM.__struct_fields__ if f not in SEARCH_KEYS)
+CREATION_FIELDS = ("created_by", "created_request_id")
+"""The creation record (service.domain.events.creation_record) its `created` event derives
+from: set by a create, never changed; VMs created before it existed (migration 0007) lack it,
+their `created` event is in `vm_events`. Never returned as VM fields."""
+
+VM_FIELDS = tuple(
+    f for f in StoredVM.__struct_fields__ if f not in SEARCH_KEYS and f not in CREATION_FIELDS
+)
 """The stored fields the API's VM returns (with `_id` as its `id`)."""
 
 VM_PROJECTION: dict[str, Any] = dict.fromkeys(VM_FIELDS, 1)
 """Reads fetch only what becomes the API's VM."""
+
+WITH_CREATION: dict[str, Any] = {**VM_PROJECTION, **dict.fromkeys(CREATION_FIELDS, 1)}
+"""The VM and its creation record: what deriving its `created` event reads."""
 
 CHANGEABLE_FIELDS = frozenset(VM_FIELDS) - {"revision", "created_at"}
 """What an update may set (the revision moves by the compare-and-set alone)."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from contextvars import ContextVar
 from typing import Any, TypeVar
 
 import msgspec
@@ -12,7 +13,7 @@ from pymongo import DESCENDING, ReturnDocument
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import DuplicateKeyError, PyMongoError
+from pymongo.errors import BulkWriteError, DuplicateKeyError, PyMongoError
 
 from service.domain.errors import (
     DatabaseUnavailable,
@@ -20,7 +21,8 @@ from service.domain.errors import (
     NotFound,
     WriteContention,
 )
-from service.domain.idempotency import record_in_transaction
+from service.domain.events import derived_created_event
+from service.domain.idempotency import record_in_transaction, recording
 from service.domain.listing import ListQuery, search_keys
 from service.domain.listing.paging import page_queries
 from service.domain.schemas import VM, VMEvent
@@ -31,6 +33,7 @@ from service.storage.stored import (
     VM_EVENTS_COLLECTION,
     VM_PROJECTION,
     VMS_COLLECTION,
+    WITH_CREATION,
     stored_vm,
     to_vm,
 )
@@ -41,6 +44,9 @@ R = TypeVar("R")
 Raw = dict[str, Any]
 Events = list[VMEvent]  # (inside VMRepository, `list` names the method)
 VMs = list[VM]
+
+BATCH_SESSION: ContextVar[AsyncClientSession | None] = ContextVar("batch_session", default=None)
+"""The transaction of an atomic batch (service.storage.bulk): every read and write joins it."""
 
 
 COUNT_TIMEOUT_S = 10
@@ -66,15 +72,28 @@ class VMRepository:
         """Run `work` in one transaction: the driver retries transient errors (write conflicts,
         a failover) and unknown commit results, all within one MONGODB_TIMEOUT_MS deadline."""
         client = self.vms.database.client
+        if (batch := BATCH_SESSION.get()) is not None:
+            with pymongo.timeout(client.options.timeout):
+                return await work(batch)
         async with client.start_session() as session:
             with pymongo.timeout(client.options.timeout):
                 return await session.with_transaction(work)
 
-    async def _record(self, event: Raw, oid: ObjectId, session: AsyncClientSession) -> None:
-        """Append `event` to the VM's history; a revision recorded already aborts the write."""
+    async def _record(
+        self, event: Raw, oid: ObjectId, before: Raw | None, session: AsyncClientSession
+    ) -> None:
+        """Append `event` to the VM's history, after the VM's `created` event when `before` (the
+        state the write replaced) still holds it unwritten; a revision recorded already aborts
+        the write."""
+        events = [{**event, "vm_id": oid}]
+        if before is not None and (created := derived_created_event(before)) is not None:
+            # The VM's id is its `created` event's id: the same whether derived or written.
+            events.insert(0, {**created, "_id": oid, "vm_id": oid})
         try:
-            await self.events.insert_one({**event, "vm_id": oid}, session=session)
-        except DuplicateKeyError:
+            await self.events.insert_many(events, session=session)
+        except BulkWriteError as exc:
+            if any(e.get("code") != 11000 for e in exc.details.get("writeErrors", [])):
+                raise
             raise WriteContention(
                 f"revision {event['revision']} of the VM is already recorded; retry"
             ) from None
@@ -85,26 +104,33 @@ class VMRepository:
         await self.vms.database.command("ping")
 
     @translate_errors
-    async def create(self, fields: Raw, event: Raw) -> VM:
-        """Insert a new VM and its `created` event; a taken name (any case) -> NameConflict."""
+    async def create(self, fields: Raw) -> VM:
+        """Insert a new VM, its creation record included; a taken name (any case) ->
+        NameConflict. One single-document write: the `created` event is derived from the VM
+        until the VM's first later write adds it to `vm_events` (see _record, list_events)."""
         doc = {"_id": ObjectId(), **stored_vm({**fields, **search_keys(fields)})}
+        vm = to_vm(dict(doc))
 
         async def work(session: AsyncClientSession) -> VM:
             await self.vms.insert_one(doc, session=session)
-            await self._record(event, doc["_id"], session)
-            vm = to_vm(dict(doc))
             await record_in_transaction(session, vm)
             return vm
 
         try:
-            return await self._transaction(work)
+            # An Idempotency-Key's response commits with the VM; an atomic batch's session too.
+            if recording() or BATCH_SESSION.get() is not None:
+                return await self._transaction(work)
+            await self.vms.insert_one(doc)
+            return vm
         except DuplicateKeyError:
             raise NameConflict(f"a VM named {fields['name']!r} already exists") from None
 
     @translate_errors
     async def get_by_id(self, vm_id: str) -> VM:
         """Return the VM or raise NotFound."""
-        doc = await self.vms.find_one({"_id": parse_id(vm_id)}, VM_PROJECTION)
+        doc = await self.vms.find_one(
+            {"_id": parse_id(vm_id)}, VM_PROJECTION, session=BATCH_SESSION.get()
+        )
         if doc is None:
             raise NotFound(f"no VM with id {vm_id!r}")
         return to_vm(doc)
@@ -169,17 +195,24 @@ class VMRepository:
         if unknown := changes.keys() - CHANGEABLE_FIELDS:
             raise ValueError(f"not changeable fields of a stored VM: {sorted(unknown)}")
 
+        # The write from revision 1 also adds the `created` event, derived from the state it
+        # replaces: it reads that state (BEFORE) and computes the new one.
+        first = expected_revision == 1
+        update = {"$set": {**changes, **search_keys(changes)}, "$inc": {"revision": 1}}
+
         async def work(session: AsyncClientSession) -> VM | None:
             doc = await self.vms.find_one_and_update(
                 {"_id": oid, "revision": expected_revision},
-                {"$set": {**changes, **search_keys(changes)}, "$inc": {"revision": 1}},
-                projection=VM_PROJECTION,
-                return_document=ReturnDocument.AFTER,
+                update,
+                projection=WITH_CREATION if first else VM_PROJECTION,
+                return_document=ReturnDocument.BEFORE if first else ReturnDocument.AFTER,
                 session=session,
             )
             if doc is None:
                 return None
-            await self._record(event, oid, session)
+            await self._record(event, oid, doc if first else None, session)
+            if first:
+                doc = {**doc, **changes, "revision": expected_revision + 1}
             vm = to_vm(doc)
             await record_in_transaction(session, vm)
             return vm
@@ -198,13 +231,17 @@ class VMRepository:
         """Delete the VM if it is still at `expected_revision`, recording `event` with it."""
         oid = parse_id(vm_id)
 
+        first = expected_revision == 1  # then the `created` event is recorded too (see update)
+
         async def work(session: AsyncClientSession) -> bool:
-            result = await self.vms.delete_one(
-                {"_id": oid, "revision": expected_revision}, session=session
+            before = await self.vms.find_one_and_delete(
+                {"_id": oid, "revision": expected_revision},
+                projection=WITH_CREATION if first else {"_id": 1},
+                session=session,
             )
-            if not result.deleted_count:
+            if before is None:
                 return False
-            await self._record(event, oid, session)
+            await self._record(event, oid, before if first else None, session)
             await record_in_transaction(session, None)
             return True
 
@@ -215,17 +252,33 @@ class VMRepository:
     async def list_events(
         self, vm_id: str, limit: int, before_revision: int | None = None
     ) -> Events:
-        """A VM's events, highest revision first, below `before_revision` when given."""
-        query: Raw = {"vm_id": parse_id(vm_id)}
+        """A VM's events, highest revision first, below `before_revision` when given; the
+        `created` event of a VM never written since its create is derived from the VM."""
+        oid = parse_id(vm_id)
+        query: Raw = {"vm_id": oid}
         if before_revision is not None:
             query["revision"] = {"$lt": before_revision}
+        found = await self._events(query, limit)
+        wants_first = before_revision is None or before_revision > 1
+        if len(found) == limit or not wants_first or (found and found[-1].revision == 1):
+            return found
+        pending = {"_id": oid, "revision": 1, "created_by": {"$exists": True}}
+        state = await self.vms.find_one(pending, WITH_CREATION)
+        if state is not None and (created := derived_created_event(state)) is not None:
+            return [*found, to_event({**created, "_id": oid, "vm_id": oid})]
+        # A write between the two reads may have recorded the `created` event since: read again.
+        return await self._events(query, limit)
+
+    async def _events(self, query: Raw, limit: int) -> Events:
         cursor = self.events.find(query, limit=limit).sort("revision", DESCENDING)
         return [to_event(doc) async for doc in cursor]
 
     async def _raise_missing_or_stale(self, oid: ObjectId, vm_id: str) -> None:
         """After a compare-and-set matched nothing: NotFound, or the internal StaleRevision (the
         service decides whether the client sees 412 or the write is retried)."""
-        current = await self.vms.find_one({"_id": oid}, {"revision": 1})
+        current = await self.vms.find_one(
+            {"_id": oid}, {"revision": 1}, session=BATCH_SESSION.get()
+        )
         if current is None:
             raise NotFound(f"no VM with id {vm_id!r}")
         raise StaleRevision(int(current["revision"]))

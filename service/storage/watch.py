@@ -86,8 +86,8 @@ class MongoChangeSource:
     async def open(self, after: str | None, quick: bool = False) -> MongoChangeCursor:
         """A stream of the changes after `after` (None: from now); 410 when history is gone."""
         options: Raw = {
-            # Pre- and post-images (migration 0007): the states around each change, never a
-            # later lookup. "whenAvailable": changes written before 0007 have none.
+            # Pre- and post-images (migration 0008): the states around each change, never a
+            # later lookup. "whenAvailable": changes written before 0008 have none.
             "full_document": "whenAvailable",
             "full_document_before_change": "whenAvailable",
             "max_await_time_ms": QUICK_AWAIT_MS if quick else HUB_AWAIT_MS,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import httpx
+from pymongo.asynchronous.database import AsyncDatabase
 
 BASE = "/api/v1/vms"
 
@@ -33,3 +34,10 @@ def assert_problem(
     if field is not None:
         assert field in [e["field"] for e in problem["errors"]], problem
     return problem
+
+
+async def history_size(db: AsyncDatabase[dict[str, Any]]) -> int:
+    """How many events the history holds: those in `vm_events` plus each `created` event still
+    derived from its VM (a VM never written since its create records its creation itself)."""
+    derived = {"revision": 1, "created_by": {"$exists": True}}
+    return await db.vm_events.count_documents({}) + await db.vms.count_documents(derived)

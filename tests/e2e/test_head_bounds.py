@@ -24,7 +24,10 @@ def server(mongo_url: str) -> Iterator[ServerProcess]:
 
 
 def exchange(port: int, request: bytes, pieces: int) -> bytes:
-    """Send `request` in `pieces` writes (the server may close early) and read the answer."""
+    """Send `request` in `pieces` writes (the server may close early) and read the answer.
+
+    Requests ask for `Connection: close`: the read ends with the answer, not a keep-alive timeout.
+    """
     answer = b""
     with socket.create_connection(("127.0.0.1", port), timeout=30) as sock:
         step = len(request) // pieces + 1
@@ -56,7 +59,11 @@ SIZES = [5, 20, 37, 64, 66, 100, 127, 129, 1024]
 @pytest.mark.parametrize("kib", SIZES)
 def test_a_long_request_line_gets_problem_414(server: ServerProcess, kib: int, pieces: int) -> None:
     """A request target over the limits is 414 problem+json, never a plain 400 or a reset."""
-    request = b"GET /api/v1/vms?q=" + b"a" * (kib * KIB) + b" HTTP/1.1\r\nHost: x\r\n\r\n"
+    request = (
+        b"GET /api/v1/vms?q="
+        + b"a" * (kib * KIB)
+        + b" HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    )
     status, problem = status_and_type(exchange(server.port, request, pieces))
     assert status.startswith(b"HTTP/1.1 414") and problem, (kib, pieces, status)
 
@@ -67,7 +74,11 @@ def test_a_long_path_gets_problem_414_or_an_app_answer(
     server: ServerProcess, kib: int, pieces: int
 ) -> None:
     """A long path without a query: the app's answer while short enough, else 414 problem+json."""
-    request = b"GET /api/v1/vms/" + b"a" * (kib * KIB) + b" HTTP/1.1\r\nHost: x\r\n\r\n"
+    request = (
+        b"GET /api/v1/vms/"
+        + b"a" * (kib * KIB)
+        + b" HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    )
     status, problem = status_and_type(exchange(server.port, request, pieces))
     assert problem, (kib, pieces, status)
     assert status.split(b" ")[1] in {b"401", b"404", b"414"}, (kib, pieces, status)
@@ -82,7 +93,7 @@ def test_large_headers_get_problem_431(server: ServerProcess, kib: int, pieces: 
     filler = b"X-Filler: " + b"x" * (kib * KIB) + b"\r\n"
     # A complete head, and (past the protocol's 36 KiB bound) one that goes on.
     for ending in (b"\r\n", b"") if kib > 36 else (b"\r\n",):
-        request = b"GET /api/v1/vms HTTP/1.1\r\nHost: x\r\n" + filler + ending
+        request = b"GET /api/v1/vms HTTP/1.1\r\nHost: x\r\nConnection: close\r\n" + filler + ending
         status, problem = status_and_type(exchange(server.port, request, pieces))
         assert status.startswith(b"HTTP/1.1 431") and problem, (kib, pieces, ending, status)
 

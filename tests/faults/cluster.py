@@ -41,7 +41,7 @@ class ReplicaSet:
             "settings": {"electionTimeoutMillis": 2000, "heartbeatIntervalMillis": 500},
         }
         first: MongoClient[dict[str, object]] = MongoClient(
-            self.members[0].url, serverSelectionTimeoutMS=500
+            self.members[0].direct_url, serverSelectionTimeoutMS=500
         )
         deadline = time.monotonic() + timeout
         try:

@@ -26,7 +26,8 @@ def fields(name: str = "web-01", **extra: Any) -> dict[str, Any]:
     return {
         "name": name, "status": "provisioning", "os": "ubuntu-24.04", "cpu_cores": 2,
         "memory_mib": 4096, "storage_gib": 40, "ip_address": None, "labels": {},
-        "description": "", "revision": 1, "created_at": now, "updated_at": now, **extra,
+        "description": "", "revision": 1, "created_at": now, "updated_at": now,
+        "created_by": "t", "created_request_id": "r", **extra,
     }  # fmt: skip
 
 
@@ -49,7 +50,7 @@ def repo(request: pytest.FixtureRequest) -> Store:
 
 
 async def create(repo: Store, name: str = "web-01", **extra: Any) -> VM:
-    return await repo.create(fields(name, **extra), event(1, "created"))
+    return await repo.create(fields(name, **extra))
 
 
 async def test_create_then_get(repo: Store) -> None:

@@ -10,6 +10,7 @@ import msgspec
 from bson import ObjectId
 
 from service.domain.errors import NameConflict, NotFound, WriteContention
+from service.domain.events import derived_created_event
 from service.domain.listing import ListQuery, search_keys
 from service.domain.schemas import VM, VMEvent
 from service.domain.vms import StaleRevision
@@ -41,12 +42,14 @@ class FakeRepository:
     async def ping(self) -> None:
         """Always answers."""
 
-    async def create(self, fields: dict[str, Any], event: dict[str, Any]) -> VM:
-        """Insert with its event; a taken name (any case) -> NameConflict."""
+    async def create(self, fields: dict[str, Any]) -> VM:
+        """Insert with its `created` event; a taken name (any case) -> NameConflict."""
         stored_vm({**fields, **search_keys(fields)})  # the shape VMRepository would insert
         self._check_name_free(fields["name"], None)
         vm = msgspec.convert({**fields, "id": str(ObjectId())}, VM)
-        self._record(event, vm.id)
+        created = derived_created_event(fields)
+        assert created is not None, "a create's fields hold its creation record"
+        self._record(created, vm.id)
         self.vms[vm.id] = vm
         self.writes += 1
         return vm

@@ -11,7 +11,14 @@ from service.domain.events import RECORDED_FIELDS
 from service.domain.listing import search_keys
 from service.domain.schemas import VM, WRITABLE_FIELDS, VMCreate, VMPatch, VMReplace
 from service.domain.vms import VMService
-from service.storage.stored import SEARCH_KEYS, VM_FIELDS, VM_PROJECTION, StoredVM, stored_vm
+from service.storage.stored import (
+    CREATION_FIELDS,
+    SEARCH_KEYS,
+    VM_FIELDS,
+    VM_PROJECTION,
+    StoredVM,
+    stored_vm,
+)
 from tests.unit.fake_repository import FakeRepository
 
 
@@ -23,7 +30,7 @@ def test_every_write_struct_has_the_same_fields() -> None:
 
 def test_the_stored_vm_is_the_api_vm_plus_its_search_keys() -> None:
     assert set(VM.__struct_fields__) == {"id", *VM_FIELDS}
-    assert set(StoredVM.__struct_fields__) == {*VM_FIELDS, *SEARCH_KEYS}
+    assert set(StoredVM.__struct_fields__) == {*VM_FIELDS, *SEARCH_KEYS, *CREATION_FIELDS}
     assert set(VM_PROJECTION) == set(VM_FIELDS)
     every = {"name": "a", "labels": {"k": "v"}, "ip_address": "10.0.0.1"}
     assert set(search_keys(every)) == set(SEARCH_KEYS)
@@ -31,9 +38,9 @@ def test_the_stored_vm_is_the_api_vm_plus_its_search_keys() -> None:
 
 async def test_what_a_create_stores_is_a_complete_stored_vm() -> None:
     class Capture(FakeRepository):
-        async def create(self, fields: dict[str, object], event: dict[str, object]) -> VM:
+        async def create(self, fields: dict[str, object]) -> VM:
             self.fields = fields
-            return await super().create(fields, event)
+            return await super().create(fields)
 
     repo = Capture()
     body = VMCreate(
@@ -53,7 +60,7 @@ def test_a_stored_vm_keeps_its_times_as_datetimes() -> None:
     fields = {
         "name": "a", "status": "running", "os": "x", "cpu_cores": 1, "memory_mib": 128,
         "storage_gib": 1, "ip_address": None, "labels": {}, "description": "", "revision": 1,
-        "created_at": now, "updated_at": now,
+        "created_at": now, "updated_at": now, "created_by": "a", "created_request_id": "r",
     }  # fmt: skip
     document = stored_vm({**fields, **search_keys(fields)})
     assert (document["created_at"], document["updated_at"]) == (now, now)

@@ -27,7 +27,7 @@ def test_a_change_is_what_it_is_to_the_filter() -> None:
     assert classify(RUNNING, _change(run, None)) == (EventType.DELETED, run)
     assert classify(RUNNING, _change(stop, stop)) is None
     assert classify(RUNNING, _change(stop, None)) is None
-    # an update without a pre-image (written before migration 0007) stays MODIFIED
+    # an update without a pre-image (written before migration 0008) stays MODIFIED
     assert classify(RUNNING, _change(None, run)) == (EventType.MODIFIED, run)
 
 

@@ -1,5 +1,13 @@
 """Contains all the data models used in inputs/outputs"""
 
+from .batch_create import BatchCreate
+from .batch_delete import BatchDelete
+from .batch_item_result import BatchItemResult
+from .batch_replace import BatchReplace
+from .batch_request import BatchRequest
+from .batch_results import BatchResults
+from .batch_update import BatchUpdate
+from .batch_upsert import BatchUpsert
 from .delete_vm_if_match_type_0 import DeleteVmIfMatchType0
 from .event_action import EventAction
 from .field_change import FieldChange
@@ -11,6 +19,8 @@ from .problem import Problem
 from .replace_vm_if_match_type_0 import ReplaceVmIfMatchType0
 from .sort_order import SortOrder
 from .update_vm_if_match_type_0 import UpdateVmIfMatchType0
+from .upsert_vm_if_match_type_0 import UpsertVmIfMatchType0
+from .upsert_vm_if_none_match_type_0 import UpsertVmIfNoneMatchType0
 from .vm import VM
 from .vm_create import VMCreate
 from .vm_create_labels import VMCreateLabels
@@ -26,6 +36,14 @@ from .vm_replace_labels import VMReplaceLabels
 from .vm_status import VMStatus
 
 __all__ = (
+    "BatchCreate",
+    "BatchDelete",
+    "BatchItemResult",
+    "BatchReplace",
+    "BatchRequest",
+    "BatchResults",
+    "BatchUpdate",
+    "BatchUpsert",
     "DeleteVmIfMatchType0",
     "EventAction",
     "FieldChange",
@@ -37,6 +55,8 @@ __all__ = (
     "ReplaceVmIfMatchType0",
     "SortOrder",
     "UpdateVmIfMatchType0",
+    "UpsertVmIfMatchType0",
+    "UpsertVmIfNoneMatchType0",
     "VM",
     "VMCreate",
     "VMCreateLabels",

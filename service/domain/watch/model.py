@@ -157,7 +157,7 @@ def classify(query: Doc, change: Change) -> tuple[EventType, Doc] | None:
     was, now = matches(query, change.before), matches(query, change.after)
     if now:
         assert change.after is not None
-        # No pre-image (written before migration 0007 enabled them): an update stays MODIFIED.
+        # No pre-image (written before migration 0008 enabled them): an update stays MODIFIED.
         unknown_before = change.before is None and not change.inserted
         modified = was or unknown_before
         return (EventType.MODIFIED if modified else EventType.ADDED), change.after

@@ -58,15 +58,19 @@ class SchemaGuard:
     """
 
     def __init__(
-        self, db: AsyncDatabase[dict[str, Any]], needs_version: int, check_seconds: float
+        self,
+        db: AsyncDatabase[dict[str, Any]],
+        needs_version: int,
+        check_seconds: float,
+        reason: str | None = None,
     ) -> None:
-        """Start as ok: serve's start-up check (or the test fixture) has just checked the schema."""
+        """Start with `reason` until the first check (None: ok, the caller has just checked)."""
         self.db = db
         self.needs_version = needs_version
         self.check_seconds = check_seconds
         self.lease_seconds = max(5.0, 5 * check_seconds)
         self.id = servers.server_id()
-        self.reason: str | None = None
+        self.reason = reason
         self.in_flight = 0
         self._checked_at = time.monotonic()
 

@@ -1,0 +1,269 @@
+"""Bulk use cases: upsert by name, and batches of writes whose items follow the single-VM rules.
+
+Every item goes through the VMService method its single-VM route calls, so each rule (names
+unique ignoring case, transitions, resizes, force, If-Match) and each history event is the same.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
+from contextvars import ContextVar
+from typing import Any, Protocol, TypeVar
+
+import msgspec
+
+from service.domain.bulk_items import (
+    Create,
+    Delete,
+    Operation,
+    Outcome,
+    Replace,
+    Update,
+    Upsert,
+    item_keys,
+)
+from service.domain.errors import (
+    DatabaseUnavailable,
+    DomainError,
+    FieldError,
+    NameConflict,
+    NotApplied,
+    NotFound,
+    PreconditionFailed,
+    ValidationFailed,
+    WriteContention,
+)
+from service.domain.events import WriteContext
+from service.domain.listing import ListParams, ListQuery, PageTokens, compile_query
+from service.domain.schemas import VM, InitialStatus, VMCreate, VMReplace
+from service.domain.vms import IfMatch, VMService
+
+BATCH_MAX_OPERATIONS = 1000
+BATCH_CONCURRENCY = 16  # items (or groups of creates) of a non-atomic batch in flight at once
+CREATE_GROUP = 100  # consecutive creates inserted in one transaction (one commit, not 100)
+MAX_UPSERT_ATTEMPTS = 16
+T = TypeVar("T")
+_ATOMIC: ContextVar[bool] = ContextVar("atomic_batch", default=False)  # inside run_batch's txn
+
+
+class BulkRepository(Protocol):
+    """What the bulk use cases need from storage besides the VMService's repository."""
+
+    async def get_by_name(self, name: str) -> VM | None:
+        """The VM with this name ignoring case, if any."""
+
+    async def create_many(self, vms: list[dict[str, Any]]) -> list[VM]:
+        """Insert VMs (fields with their creation record) in one transaction, all or none;
+        NameConflict when any name is taken."""
+
+    async def atomically(self, work: Callable[[], Awaitable[T]]) -> T:
+        """Run `work` in one transaction that every VM read and write inside it joins."""
+
+    def export(self, query: ListQuery) -> AsyncIterator[list[VM]]:
+        """Every VM matching the query, in its order, from one snapshot, a batch at a time."""
+
+
+class _RollBack(Exception):
+    """Raised inside an atomic batch's transaction at its first failing item, to undo it all."""
+
+    def __init__(self, outcomes: list[Outcome]) -> None:
+        super().__init__("an item of the atomic batch failed")
+        self.outcomes = outcomes
+
+
+def _revisions(if_match: int | None) -> IfMatch:
+    return None if if_match is None else {if_match}
+
+
+def _missing(detail: str) -> PreconditionFailed:
+    """412 for a precondition on a VM that does not exist (no current revision to name)."""
+    error = PreconditionFailed(detail, current_revision=0)
+    error.extra.pop("current_revision")
+    return error
+
+
+def as_create(data: VMReplace) -> VMCreate:
+    """The CreateVM body an upsert creates with; a status a new VM cannot have is a 400."""
+    status = InitialStatus.PROVISIONING
+    if not isinstance(data.status, msgspec.UnsetType):
+        allowed = [s.value for s in InitialStatus]
+        if data.status.value not in allowed:
+            message = f"a new VM starts as one of {allowed}, not {data.status.value!r}"
+            raise ValidationFailed(f"status: {message}", [FieldError("status", message)])
+        status = InitialStatus(data.status.value)
+    fields = msgspec.structs.asdict(data)
+    fields["status"] = status
+    return VMCreate(**fields)
+
+
+class BulkService:
+    """Upsert by name, batches (atomic or not) and exports, over the single-VM use cases."""
+
+    def __init__(self, vms: VMService, repo: BulkRepository) -> None:
+        """Apply items through `vms`; look names up and open transactions through `repo`."""
+        self.vms = vms
+        self.repo = repo
+
+    async def upsert_vm(
+        self,
+        name: str,
+        data: VMReplace,
+        if_match: IfMatch = None,
+        create_only: bool = False,
+        ctx: WriteContext | None = None,
+    ) -> tuple[VM, bool]:
+        """Create (True) or replace (False) the VM named `name` ignoring case.
+
+        `create_only` (If-None-Match: *) refuses an existing VM; `if_match` a missing one.
+        Racing upserts of one name end in one VM: the losing create replaces the winner's.
+        """
+        if data.name.lower() != name.lower():
+            message = f"must be {name!r} (ignoring case), the name in the path"
+            raise ValidationFailed(f"name: {message}", [FieldError("name", message)])
+        for _ in range(MAX_UPSERT_ATTEMPTS):
+            current = await self.repo.get_by_name(name)
+            if current is None:
+                if if_match is not None:
+                    raise _missing(f"no VM is named {name!r}, and If-Match needs one")
+                try:
+                    return await self.vms.create_vm(as_create(data), ctx), True
+                except NameConflict:
+                    if _ATOMIC.get():  # the failed insert ended the batch's transaction
+                        raise
+                    continue  # created meanwhile by another request: replace that one
+            if create_only:
+                raise PreconditionFailed(
+                    f"a VM named {current.name!r} exists (If-None-Match: *)",
+                    current_revision=current.revision,
+                )
+            try:
+                return await self.vms.replace_vm(current.id, data, if_match, ctx), False
+            except NotFound:
+                continue  # deleted meanwhile: create it again
+        raise WriteContention("the name kept changing hands; retry")
+
+    async def run_batch(
+        self, ops: list[Operation], atomic: bool, ctx: WriteContext
+    ) -> tuple[list[Outcome], bool]:
+        """Every item's outcome in input order, and whether the batch was applied.
+
+        Not atomic: each item commits on its own (items on one VM or name in input order).
+        Atomic: one transaction, undone at the first failing item; the others then answer
+        NotApplied. MongoDB unreachable is no item's outcome: DatabaseUnavailable ends the batch.
+        """
+        if not atomic:
+            return await self._each(ops, ctx), True
+
+        async def work() -> list[Outcome]:
+            token = _ATOMIC.set(True)
+            try:
+                outcomes: list[Outcome] = []
+                for index, op in enumerate(ops):
+                    outcomes.append(await self._apply(index, op, ctx))
+                    if outcomes[-1].error is not None:
+                        raise _RollBack(outcomes)
+                return outcomes
+            finally:
+                _ATOMIC.reset(token)
+
+        try:
+            return await self.repo.atomically(work), True
+        except _RollBack as rollback:
+            failed = rollback.outcomes[-1]
+            aborted = NotApplied(
+                f"not applied: operation {failed.index} failed and the batch is atomic"
+            )
+            results = [Outcome(i, error=aborted) for i in range(len(ops))]
+            results[failed.index] = failed
+            return results, False
+
+    async def _each(self, ops: list[Operation], ctx: WriteContext) -> list[Outcome]:
+        # Units: one item, or a run of up to CREATE_GROUP consecutive creates.
+        units: list[list[tuple[int, Operation]]] = []
+        for index, op in enumerate(ops):
+            last = units[-1] if units else []
+            follows_create = isinstance(last[-1][1] if last else None, Create)
+            if isinstance(op, Create) and follows_create and len(last) < CREATE_GROUP:
+                last.append((index, op))
+                continue
+            units.append([(index, op)])
+        gate = asyncio.Semaphore(BATCH_CONCURRENCY)
+        latest: dict[str, asyncio.Task[list[Outcome]]] = {}
+        tasks: list[asyncio.Task[list[Outcome]]] = []
+
+        async def run(
+            unit: list[tuple[int, Operation]], after: list[asyncio.Task[list[Outcome]]]
+        ) -> list[Outcome]:
+            if after:
+                await asyncio.wait(after)
+            async with gate:
+                if len(unit) > 1:
+                    return await self._create_group(unit, ctx)
+                return [await self._apply(*unit[0], ctx)]
+
+        try:
+            for unit in units:
+                keys = set().union(*(item_keys(op) for _, op in unit))
+                after = list({latest[k] for k in keys if k in latest})
+                task = asyncio.create_task(run(unit, after))
+                latest.update(dict.fromkeys(keys, task))
+                tasks.append(task)
+            return [outcome for done in await asyncio.gather(*tasks) for outcome in done]
+        finally:
+            for task in tasks:
+                task.cancel()
+
+    async def _create_group(
+        self, unit: list[tuple[int, Operation]], ctx: WriteContext
+    ) -> list[Outcome]:
+        """Creates in one transaction; should a name be taken, each on its own (its answer)."""
+        outcomes: dict[int, Outcome] = {}
+        ready: list[tuple[int, dict[str, Any]]] = []
+        for index, op in unit:
+            assert isinstance(op, Create)
+            try:
+                ready.append((index, self.vms.new_vm(op.vm, ctx)))
+            except DatabaseUnavailable:
+                raise
+            except DomainError as exc:
+                outcomes[index] = Outcome(index, error=exc)
+        if ready:
+            try:
+                created = await self.repo.create_many([new for _, new in ready])
+                for (index, _), vm in zip(ready, created, strict=True):
+                    outcomes[index] = Outcome(index, vm, created=True)
+            except NameConflict:
+                ops = dict(unit)
+                for index, _ in ready:
+                    outcomes[index] = await self._apply(index, ops[index], ctx)
+        return [outcomes[index] for index, _ in unit]
+
+    async def _apply(self, index: int, op: Operation, ctx: WriteContext) -> Outcome:
+        """One item through its single-VM use case; its domain error is its outcome."""
+        try:
+            if isinstance(op, Create):
+                return Outcome(index, await self.vms.create_vm(op.vm, ctx), created=True)
+            if isinstance(op, Update):
+                vm = await self.vms.update_vm(op.vm_id, op.patch, _revisions(op.if_match), ctx)
+                return Outcome(index, vm)
+            if isinstance(op, Replace):
+                vm = await self.vms.replace_vm(op.vm_id, op.vm, _revisions(op.if_match), ctx)
+                return Outcome(index, vm)
+            if isinstance(op, Upsert):
+                vm, created = await self.upsert_vm(op.name, op.vm, ctx=ctx)
+                return Outcome(index, vm, created=created)
+            if isinstance(op, Delete):
+                await self.vms.delete_vm(op.vm_id, op.force, _revisions(op.if_match), ctx)
+                return Outcome(index)
+            raise op.error
+        except DatabaseUnavailable:
+            raise
+        except DomainError as exc:
+            return Outcome(index, error=exc)
+
+    async def export(self, params: ListParams) -> AsyncGenerator[list[VM]]:
+        """Every VM matching ListVMs' filters, in its order, from one snapshot, in batches."""
+        query = compile_query(params, PageTokens())
+        async for batch in self.repo.export(query):
+            yield batch

@@ -1,0 +1,194 @@
+"""ExportVMs: every VM matching ListVMs' filters, streamed as NDJSON or CSV from one snapshot."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import AsyncIterator
+from datetime import datetime
+from typing import Annotated, Any
+
+import msgspec
+from litestar import Controller, Request
+from litestar.di import NamedDependency
+from litestar.openapi.datastructures import ResponseSpec
+from litestar.openapi.spec import OpenAPI, OpenAPIMediaType, OpenAPIResponse, OpenAPIType, Schema
+from litestar.params import Parameter
+from litestar.response import Stream
+
+from service.domain.bulk import BulkService
+from service.domain.errors import FieldError, NotAcceptable, ValidationFailed
+from service.domain.listing import MAX_RANGE, QUERY_PARAMS, ListParams, SortOrder, check_param_names
+from service.domain.listing import check_times as check_time_params
+from service.domain.schemas import VM, VMStatus
+from service.http.head import get_and_head
+from service.http.problems import responses
+
+Bulk = NamedDependency[BulkService]
+Req = Request[Any, Any, Any]
+NDJSON = "application/x-ndjson"
+CSV = "text/csv"
+CSV_COLUMNS = (
+    "id", "name", "status", "os", "cpu_cores", "memory_mib", "storage_gib", "ip_address",
+    "labels", "description", "revision", "created_at", "updated_at",
+)  # fmt: skip
+NOT_EXPORT_PARAMS = frozenset({"page_size", "page_token", "include_total"})
+
+
+def wants_csv(accept: str | None) -> bool:
+    """CSV when Accept asks for text/csv over NDJSON; NDJSON when absent or any; else 406."""
+    if not accept:
+        return False
+    ranked: list[tuple[float, str]] = []
+    for part in accept.split(","):
+        media, *params = (p.strip() for p in part.split(";"))
+        quality = 1.0
+        for param in params:
+            key, _, value = param.partition("=")
+            if key.strip().lower() == "q":
+                try:
+                    quality = float(value)
+                except ValueError:
+                    quality = 0.0
+        ranked.append((quality, media.lower()))
+    best = {NDJSON: 0.0, CSV: 0.0}
+    for quality, media in ranked:
+        for kind in best:
+            if media in (kind, "*/*", kind.split("/")[0] + "/*"):
+                best[kind] = max(best[kind], quality)
+    if best[CSV] <= 0 and best[NDJSON] <= 0:
+        raise NotAcceptable(f"ExportVMs answers {NDJSON} or {CSV}, not {accept!r}")
+    return best[CSV] > best[NDJSON]
+
+
+def _labels_cell(labels: dict[str, str]) -> str:
+    """Labels as `k=v;k=v`; `%` and `;` in values are percent-encoded (keys have neither)."""
+    return ";".join(
+        f"{k}={v.replace('%', '%25').replace(';', '%3B')}" for k, v in sorted(labels.items())
+    )
+
+
+def csv_rows(vms: list[VM], header: bool) -> bytes:
+    """VMs as CSV rows (RFC 4180, CRLF), with the header row first when asked."""
+    out = io.StringIO()
+    writer = csv.writer(out)
+    if header:
+        writer.writerow(CSV_COLUMNS)
+    for vm in vms:
+        writer.writerow(
+            (
+                vm.id, vm.name, vm.status.value, vm.os, vm.cpu_cores, vm.memory_mib,
+                vm.storage_gib, vm.ip_address or "", _labels_cell(vm.labels), vm.description,
+                vm.revision, vm.created_at.isoformat(), vm.updated_at.isoformat(),
+            )
+        )  # fmt: skip
+    return out.getvalue().encode()
+
+
+_ENCODER = msgspec.json.Encoder()
+
+
+def ndjson_lines(vms: list[VM]) -> bytes:
+    """VMs as newline-delimited JSON, one VM (as GetVM answers it) per line."""
+    buffer = bytearray()
+    for vm in vms:
+        _ENCODER.encode_into(vm, buffer, len(buffer))
+        buffer += b"\n"
+    return bytes(buffer)
+
+
+class ExportController(Controller):
+    """GET /api/v1/vms/export."""
+
+    path = "/api/v1/vms"
+    tags = ["vms"]
+    security = [{"ApiKey": []}]
+
+    @get_and_head(
+        "/export",
+        operation_id="ExportVMs",
+        summary="Every VM matching ListVMs' filters, streamed as NDJSON or CSV",
+        responses=responses(NotAcceptable)
+        | {
+            200: ResponseSpec(
+                data_container=VM,
+                description="one VM per line (NDJSON), or CSV with labels as `k=v;k=v`",
+                media_type=NDJSON,
+                generate_examples=False,
+            )
+        },
+    )
+    async def export_vms(
+        self,
+        request: Req,
+        bulk_service: Bulk,
+        status: Annotated[list[VMStatus] | None, Parameter(description="as ListVMs")] = None,
+        os: Annotated[list[str] | None, Parameter(description="as ListVMs")] = None,
+        name_prefix: Annotated[str | None, Parameter(description="as ListVMs")] = None,
+        label: Annotated[list[str] | None, Parameter(description="as ListVMs")] = None,
+        cpu_cores_min: Annotated[int | None, Parameter(ge=0, le=MAX_RANGE)] = None,
+        cpu_cores_max: Annotated[int | None, Parameter(ge=0, le=MAX_RANGE)] = None,
+        memory_mib_min: Annotated[int | None, Parameter(ge=0, le=MAX_RANGE)] = None,
+        memory_mib_max: Annotated[int | None, Parameter(ge=0, le=MAX_RANGE)] = None,
+        storage_gib_min: Annotated[int | None, Parameter(ge=0, le=MAX_RANGE)] = None,
+        storage_gib_max: Annotated[int | None, Parameter(ge=0, le=MAX_RANGE)] = None,
+        created_after: Annotated[datetime | None, Parameter(description="as ListVMs")] = None,
+        created_before: Annotated[datetime | None, Parameter(description="as ListVMs")] = None,
+        ip_address: Annotated[str | None, Parameter(description="as ListVMs")] = None,
+        ip_in: Annotated[str | None, Parameter(description="as ListVMs")] = None,
+        sort: Annotated[SortOrder, Parameter(description="as ListVMs")] = SortOrder.CREATED_AT_DESC,
+    ) -> Stream:
+        """The filters, sort and rules of ListVMs; one snapshot, streamed in constant memory."""
+        query = request.query_params
+        names = list(query.keys())
+        for name in names:
+            if name in NOT_EXPORT_PARAMS:
+                known = ", ".join(sorted(QUERY_PARAMS - NOT_EXPORT_PARAMS))
+                raise _invalid(name, f"unknown query parameter (known: {known})")
+        check_param_names(names, {k: len(query.getall(k)) for k in query})
+        check_time_params({k: query[k] for k in ("created_after", "created_before") if k in query})
+        as_csv = wants_csv(request.headers.get("accept"))
+        params = ListParams(
+            status=status, os=os, name_prefix=name_prefix, label=label,
+            cpu_cores_min=cpu_cores_min, cpu_cores_max=cpu_cores_max,
+            memory_mib_min=memory_mib_min, memory_mib_max=memory_mib_max,
+            storage_gib_min=storage_gib_min, storage_gib_max=storage_gib_max,
+            created_after=created_after, created_before=created_before,
+            ip_address=ip_address, ip_in=ip_in, sort=sort,
+        )  # fmt: skip
+        batches = bulk_service.export(params)
+        # The first batch before the answer starts: a bad filter or MongoDB down is still a
+        # problem+json; later failures can only cut the stream short.
+        first: list[VM] = await anext(batches, [])
+        if request.method == "HEAD":  # GET's status and headers, without reading every VM
+            await batches.aclose()
+            first = []
+
+        async def body() -> AsyncIterator[bytes]:
+            try:
+                yield csv_rows(first, header=True) if as_csv else ndjson_lines(first)
+                async for batch in batches:
+                    yield csv_rows(batch, header=False) if as_csv else ndjson_lines(batch)
+            finally:
+                await batches.aclose()
+
+        media_type = "text/csv; charset=utf-8" if as_csv else NDJSON
+        return Stream(body(), media_type=media_type)
+
+
+def _invalid(name: str, message: str) -> ValidationFailed:
+    return ValidationFailed(f"{name}: {message}", [FieldError(name, message)])
+
+
+def refine_export_openapi(openapi: OpenAPI) -> None:
+    """ExportVMs answers NDJSON or CSV text (one 200 with both media types)."""
+    item = (openapi.paths or {}).get("/api/v1/vms/export")
+    answer = (item.get.responses or {}).get("200") if item and item.get else None
+    if isinstance(answer, OpenAPIResponse):
+        text = "one VM per line, as GetVM answers it"
+        answer.content = {
+            NDJSON: OpenAPIMediaType(schema=Schema(type=OpenAPIType.STRING, description=text)),
+            CSV: OpenAPIMediaType(
+                schema=Schema(type=OpenAPIType.STRING, description="RFC 4180 with a header row")
+            ),
+        }

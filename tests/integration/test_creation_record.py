@@ -1,0 +1,126 @@
+"""On real MongoDB: a create without an Idempotency-Key is one single-document write (no
+transaction); the first later write records the derived `created` event atomically with its own
+change; rolling migration 0007 back writes every derived event into `vm_events`."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from bson import ObjectId
+from pymongo import AsyncMongoClient
+from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.monitoring import CommandListener, CommandStartedEvent
+
+from service.domain.errors import WriteContention
+from service.domain.events import WriteContext, creation_record
+from service.storage.migrations.runner import Migrator
+from service.storage.vms import VMRepository, to_event
+from tests.unit.fake_repository import event
+
+Db = AsyncDatabase[dict[str, Any]]
+WRITES = {"insert", "update", "delete", "findAndModify", "commitTransaction", "abortTransaction"}
+
+
+def fields(name: str = "web-01") -> dict[str, Any]:
+    now = datetime.now(UTC).replace(microsecond=0)
+    return {
+        "name": name, "status": "provisioning", "os": "ubuntu-24.04", "cpu_cores": 2,
+        "memory_mib": 4096, "storage_gib": 40, "ip_address": "10.0.0.9",
+        "labels": {"env": "dev"}, "description": "", "revision": 1, "created_at": now,
+        "updated_at": now, **creation_record(WriteContext("alice", f"req-{name}")),
+    }  # fmt: skip
+
+
+class Commands(CommandListener):
+    """The names of the commands a client sent."""
+
+    def __init__(self) -> None:
+        self.names: list[str] = []
+
+    def started(self, event: CommandStartedEvent) -> None:
+        self.names.append(event.command_name)
+
+    def succeeded(self, event: Any) -> None:
+        pass
+
+    def failed(self, event: Any) -> None:
+        pass
+
+
+@pytest.fixture
+async def fresh_db(
+    mongo_client: AsyncMongoClient[dict[str, Any]],
+) -> AsyncIterator[Db]:
+    """A migrated database of the test's own, dropped afterwards."""
+    name = f"rec_{uuid.uuid4().hex[:10]}"
+    await Migrator(mongo_client[name]).up()
+    yield mongo_client[name]
+    await mongo_client.drop_database(name)
+
+
+@pytest.mark.usefixtures("clean")
+async def test_a_create_sends_one_write_and_no_transaction(settings: Any) -> None:
+    listener = Commands()
+    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(
+        settings.mongodb_url, tz_aware=True, w="majority", event_listeners=[listener]
+    )
+    try:
+        repo = VMRepository(client[settings.mongodb_db])
+        vm = await repo.create(fields())
+        assert [n for n in listener.names if n in WRITES] == ["insert"]
+        history = await repo.list_events(vm.id, 10)
+        assert [(e.id, e.revision, e.actor, e.request_id) for e in history] == [
+            (vm.id, 1, "alice", "req-web-01")
+        ]
+        listener.names.clear()
+        await repo.update(vm.id, 1, {"os": "debian-12"}, event(2))
+        # The first later write: its change, both events in one insert, the commit.
+        writes = [n for n in listener.names if n in WRITES]
+        assert writes == ["findAndModify", "insert", "commitTransaction"]
+    finally:
+        await client.close()
+
+
+@pytest.mark.usefixtures("clean")
+async def test_a_first_write_whose_event_is_refused_records_no_created_event(db: Db) -> None:
+    repo = VMRepository(db)
+    vm = await repo.create(fields())
+    derived = await repo.list_events(vm.id, 10)
+    await db.vm_events.insert_one({**event(2), "vm_id": ObjectId(vm.id)})  # revision 2 taken
+    for write in (
+        repo.update(vm.id, 1, {"os": "debian-12"}, event(2)),
+        repo.delete(vm.id, 1, event(2, "deleted")),
+    ):
+        with pytest.raises(WriteContention):
+            await write
+        assert await db.vm_events.count_documents({"revision": 1}) == 0
+        assert (await repo.get_by_id(vm.id)).os == "ubuntu-24.04"
+        assert (await repo.list_events(vm.id, 10))[-1] == derived[-1]
+
+
+async def test_rolling_back_0007_writes_the_derived_events_and_up_again_keeps_them(
+    fresh_db: Db,
+) -> None:
+    repo = VMRepository(fresh_db)
+    pending = [await repo.create(fields(f"vm-{i}")) for i in range(3)]
+    written = await repo.create(fields("written"))
+    await repo.update(written.id, 1, {"os": "debian-12"}, event(2))
+    before = {vm.id: await repo.list_events(vm.id, 10) for vm in [*pending, written]}
+
+    migrator = Migrator(fresh_db)
+    assert await migrator.down(to=6) == [7]
+    assert await fresh_db.vms.count_documents({"created_by": {"$exists": True}}) == 0
+    assert await fresh_db.vm_events.count_documents({"action": "created"}) == 4
+    for vm_id, events in before.items():  # read as the code before 0007 reads: vm_events alone
+        docs = fresh_db.vm_events.find({"vm_id": ObjectId(vm_id)}).sort("revision", -1)
+        assert [to_event(d) for d in await docs.to_list()] == events
+
+    assert await migrator.up() == [7]
+    for vm_id, events in before.items():
+        assert await repo.list_events(vm_id, 10) == events
+    await repo.update(pending[0].id, 1, {"os": "debian-12"}, event(2))  # no duplicate refused
+    assert [e.revision for e in await repo.list_events(pending[0].id, 10)] == [2, 1]
