@@ -52,6 +52,7 @@ from service.storage.bulk import BulkVMRepository
 from service.storage.client import make_client, wait_until_ready
 from service.storage.idempotency import IdempotencyRepository
 from service.storage.migrations.guard import GuardedKeys, SchemaGuard, needed_version
+from service.storage.stored import VMS_COLLECTION
 from service.storage.vms import VMRepository
 from service.storage.watch import MongoChangeSource
 
@@ -219,6 +220,7 @@ def create_app(settings: Settings, startup_check: StartupCheck | None = None) ->
         if startup_check is not None:
             waiting = app.state.not_ready = "waiting for MongoDB and the migration check"
         odm = asyncio.create_task(prepare(app, url, settings, startup_check))
+        watch_client = make_client(url, settings)
         guard = app.state.schema_guard = SchemaGuard(
             database, needs_version, settings.schema_check_seconds, reason=waiting
         )
@@ -238,9 +240,11 @@ def create_app(settings: Settings, startup_check: StartupCheck | None = None) ->
             app.state.event_service = EventService(repository, page_tokens=tokens)
             app.state.idempotency = IdempotencyService(IdempotencyRepository(database))
             verifier.repo = GuardedKeys(database, guard)
-            source = MongoChangeSource(repository.vms)
+            # The change streams' own client: their long polls never hold a connection requests
+            # need; and not before MongoDB is ready (a connection pooled too early never works).
+            source = MongoChangeSource(watch_client[settings.mongodb_db][VMS_COLLECTION])
             hub = Hub(source, settings.watch_max_clients, settings.watch_queue_events)
-            async with serving(hub):
+            async with serving(hub, asyncio.shield(odm)):
                 app.state.watch_hub = hub
                 yield
             await verifier.drain()
@@ -249,6 +253,7 @@ def create_app(settings: Settings, startup_check: StartupCheck | None = None) ->
             watcher.cancel()
             await guard.stop()
             await client.close()
+            await watch_client.close()
 
     def provide_vm_service(state: State) -> VMService:
         # A plain function, not a generator (Litestar's cleanup of one cost 3-5% of a GetVM):

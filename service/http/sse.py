@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import signal
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Iterator
 from typing import Any
 
 import msgspec
@@ -142,9 +142,10 @@ async def sse(
 
 
 @contextlib.asynccontextmanager
-async def serving(hub: Hub) -> AsyncIterator[None]:
-    """Run the hub while the app serves; SIGTERM or SIGINT end every stream at once."""
-    hub.start()
+async def serving(hub: Hub, ready: Awaitable[None]) -> AsyncIterator[None]:
+    """Run the hub (once `ready` is done) while the app serves; SIGTERM or SIGINT end every
+    stream at once."""
+    hub.start(ready)
     try:
         with end_streams_on_signal(hub):
             yield

@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -110,9 +110,15 @@ class Hub:
         self.closing = False
         self._task: asyncio.Task[None] | None = None
 
-    def start(self) -> None:
-        """Start reading (in the background; retried until MongoDB answers)."""
-        self._task = asyncio.create_task(self._run(), name="watch-hub")
+    def start(self, ready: Awaitable[None] | None = None) -> None:
+        """Start reading in the background, once `ready` is done (retried until MongoDB answers)."""
+
+        async def run() -> None:
+            if ready is not None:
+                await ready
+            await self._run()
+
+        self._task = asyncio.create_task(run(), name="watch-hub")
 
     async def close(self) -> None:
         """End every watch (the clients reconnect elsewhere) and stop reading."""
