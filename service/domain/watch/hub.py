@@ -199,6 +199,7 @@ class Hub:
         log.error("change stream history lost; ending every watch with 410")
         self.end_all(Ended(410, "expired", "the change history is gone; list again, then watch"))
         self.position = None
+        self.opened.clear()  # new watches wait until the stream is open again (else 503)
 
     async def _pause(self, failures: int, exc: Exception) -> int:
         delay = REOPEN_DELAYS[min(failures, len(REOPEN_DELAYS) - 1)]
