@@ -4,13 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import re
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from typing import Any
 
-import msgspec
-from litestar import Litestar, Request
+from litestar import Litestar
 from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.enums import ScopeType
@@ -18,16 +15,12 @@ from litestar.middleware.base import DefineMiddleware
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import ScalarRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
-from litestar.types import ASGIApp, Empty, Receive, Scope, Send
+from litestar.types import ASGIApp, Receive, Scope, Send
 
 from service.config import Settings
 from service.domain.bulk import BulkService
 from service.domain.errors import (
     DatabaseUnavailable,
-    FieldError,
-    UnsupportedMediaType,
-    ValidationFailed,
-    invalid,
 )
 from service.domain.events import EventService
 from service.domain.idempotency import IdempotencyService
@@ -36,6 +29,7 @@ from service.domain.vms import VMService
 from service.domain.watch.hub import Hub
 from service.http import openapi
 from service.http.auth import ApiKeyAuthMiddleware, KeyVerifier
+from service.http.bodies import MAX_BODY_BYTES, StrictRequest
 from service.http.context import PUBLIC_PATHS, RequestContextMiddleware
 from service.http.controllers.bulk import BulkController
 from service.http.controllers.events import EventController
@@ -56,106 +50,8 @@ from service.storage.stored import VMS_COLLECTION
 from service.storage.vms import VMRepository
 from service.storage.watch import MongoChangeSource
 
-MAX_BODY_BYTES = 1024 * 1024
-MAX_BODY_DEPTH = 32  # our bodies nest 2 levels (labels); msgspec and _integral walk recursively
-JSON_TYPES = frozenset({"application/json"})
-PATCH_TYPES = frozenset({"application/json", "application/merge-patch+json"})
 CHECK_RETRY_SECONDS = 2.0
 log = logging.getLogger("service.app")
-_PATH_RE = re.compile(r"`\$\.?([A-Za-z0-9_]*(?:\[[0-9]+\](?:\.[A-Za-z0-9_]+)*)?)")
-_NAMED_RE = re.compile(r"(?:unknown|missing required) field `([^`]*)`")
-_JSON_STRING_RE = re.compile(rb'"(?:[^"\\]|\\.)*"', re.DOTALL)
-_NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
-_DEPTH_STEP = {ord("["): 1, ord("{"): 1, ord("]"): -1, ord("}"): -1}
-
-
-def _field_errors(exc: msgspec.ValidationError) -> ValidationFailed:
-    """Name the field in msgspec's message (`Expected int, got str - at $.cpu_cores`)."""
-    message, _, where = str(exc).partition(" - at ")
-    path = _PATH_RE.search(where)
-    field = path.group(1) if path else ""
-    if named := _NAMED_RE.search(message):
-        field = f"{field}.{named.group(1)}" if field else named.group(1)
-        message = message.replace("`", "'")
-    if where.startswith("`key`"):
-        message = f"invalid key: {message}"
-    field = field or "body"
-    return invalid(field, message)
-
-
-def _check_depth(body: bytes) -> None:
-    """400 for a body whose arrays and objects nest deeper than MAX_BODY_DEPTH.
-
-    Runs before any decode: a recursive walk over deeper input ends in RecursionError (a 500).
-    """
-    if body.count(b"[") + body.count(b"{") <= MAX_BODY_DEPTH:
-        return  # every body we accept
-    brackets = _JSON_STRING_RE.sub(b"", body).translate(None, _NOT_BRACKETS)
-    depth = 0
-    for char in brackets:
-        depth += _DEPTH_STEP[char]
-        if depth > MAX_BODY_DEPTH:
-            message = f"arrays and objects nest more than {MAX_BODY_DEPTH} levels deep"
-            raise invalid("body", message)
-
-
-def _integral(value: Any) -> Any:
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    if isinstance(value, dict):
-        return {k: _integral(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_integral(v) for v in value]
-    return value
-
-
-def _decode_integral_floats(body: bytes, target: Any) -> Any:
-    """Decode again taking `2.0` as the integer 2 (JSON does not tell 2.0 from 2)."""
-    try:
-        return msgspec.convert(_integral(msgspec.json.decode(body)), target, strict=True)
-    except msgspec.ValidationError as exc:
-        raise _field_errors(exc) from None
-
-
-class StrictRequest(Request[Any, Any, Any]):
-    """A request whose JSON body is decoded strictly (no coercion) into the handler's body type."""
-
-    async def body(self) -> bytes:
-        """The raw body; 400 when a route that takes one gets none (Litestar would say 'data')."""
-        body = await super().body()
-        if not body and "data" in self.route_handler.parsed_fn_signature.parameters:
-            message = "a JSON object is required"
-            raise invalid("body", message)
-        return body
-
-    async def json(self) -> Any:
-        """Check the media type, then decode straight into the declared `data` type."""
-        if self._json is Empty:
-            media_type = self.headers.get("content-type", "").split(";")[0].strip().lower()
-            allowed = PATCH_TYPES if self.method == "PATCH" else JSON_TYPES
-            if media_type not in allowed:
-                raise UnsupportedMediaType(
-                    f"Content-Type must be one of {sorted(allowed)}, not {media_type or 'none'!r}"
-                )
-            field = self.route_handler.parsed_fn_signature.parameters.get("data")
-            target: Any = field.annotation if field is not None else Any
-            body = await self.body()
-            _check_depth(body)
-            try:
-                self._json = msgspec.json.decode(body, type=target)
-            except msgspec.ValidationError as exc:
-                if "got `float`" not in str(exc):
-                    raise _field_errors(exc) from None
-                self._json = _decode_integral_floats(body, target)
-            except UnicodeDecodeError:  # msgspec checks UTF-8 inside strings only
-                raise ValidationFailed(
-                    "malformed JSON: not valid UTF-8", [FieldError("body", "not valid UTF-8")]
-                ) from None
-            except msgspec.DecodeError as exc:
-                raise ValidationFailed(
-                    f"malformed JSON: {exc}", [FieldError("body", str(exc))]
-                ) from None
-        return self._json
 
 
 StartupCheck = Callable[[], Awaitable[str | None]]

@@ -9,7 +9,7 @@ import msgspec
 import pytest
 from litestar.testing import AsyncTestClient
 
-from service.http.app import MAX_BODY_DEPTH
+from service.http.bodies import MAX_BODY_DEPTH
 from tests.api.helpers import BASE, assert_problem, vm_body
 
 Client = AsyncTestClient[Any]

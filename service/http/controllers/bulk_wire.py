@@ -29,6 +29,7 @@ from service.domain.errors import (
     ValidationFailed,
 )
 from service.domain.schemas import VM, Name, VMCreate, VMPatch, VMReplace
+from service.http.bodies import field_errors, integral
 from service.http.preconditions import if_match as parse_if_match
 from service.http.problems import (
     PROBLEM_MEDIA_TYPE,
@@ -114,17 +115,15 @@ class BatchResults(msgspec.Struct, kw_only=True):
 
 def _typed(raw: dict[str, Any], target: type[T]) -> T:
     """An item body decoded as strictly as the single operation's request body."""
-    from service.http.app import _field_errors, _integral
-
     try:
         return msgspec.convert(raw, target, strict=True)
     except msgspec.ValidationError as exc:
         if "got `float`" not in str(exc):
-            raise _field_errors(exc) from None
+            raise field_errors(exc) from None
         try:
-            return msgspec.convert(_integral(raw), target, strict=True)
+            return msgspec.convert(integral(raw), target, strict=True)
         except msgspec.ValidationError as again:
-            raise _field_errors(again) from None
+            raise field_errors(again) from None
 
 
 def parse_operation(op: BatchOperation, require_if_match: bool = False) -> Operation:
