@@ -13,7 +13,8 @@ from pymongo import MongoClient
 
 from service.config import Settings
 from service.storage.migrations.cli import check_on_start
-from service.storage.migrations.runner import HISTORY, discover
+from service.storage.migrations.runner import HISTORY
+from service.storage.migrations.scripts import discover
 from tests.support import ServerProcess
 
 

@@ -16,13 +16,8 @@ from pymongo.errors import WriteError
 
 from service.__main__ import main
 from service.storage.migrations.lock import LockBusy
-from service.storage.migrations.runner import (
-    HISTORY,
-    SCRIPTS_DIR,
-    MigrationRefused,
-    Migrator,
-    discover,
-)
+from service.storage.migrations.runner import HISTORY, MigrationRefused, Migrator
+from service.storage.migrations.scripts import SCRIPTS_DIR, discover
 
 
 @pytest.fixture

@@ -16,7 +16,8 @@ from service.config import Settings
 from service.storage.migrations import servers
 from service.storage.migrations.guard import UP_COMMAND, needed_version, schema_problem
 from service.storage.migrations.lock import LockBusy
-from service.storage.migrations.runner import SCRIPTS_DIR, MigrationError, Migrator, Status
+from service.storage.migrations.runner import MigrationError, Migrator, Status
+from service.storage.migrations.scripts import SCRIPTS_DIR
 
 
 def add_parser(commands: Any) -> None:

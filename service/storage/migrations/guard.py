@@ -15,7 +15,8 @@ from service.domain.apikeys import ApiKey
 from service.domain.errors import DatabaseUnavailable
 from service.storage.api_keys import ApiKeyRepository
 from service.storage.migrations import servers
-from service.storage.migrations.runner import HISTORY, discover
+from service.storage.migrations.runner import HISTORY
+from service.storage.migrations.scripts import discover
 
 log = logging.getLogger("service.schema")
 UP_COMMAND = "python -m service migrate up"

@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-import hashlib
-import importlib.util
-import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 from pymongo.asynchronous.client_session import AsyncClientSession
@@ -18,10 +14,9 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from service.storage.migrations import failure, servers
 from service.storage.migrations.lock import MigrationLock
+from service.storage.migrations.scripts import SCRIPTS_DIR, Script, discover
 
-SCRIPTS_DIR = Path(__file__).parent
 HISTORY = "schema_migrations"
-SCRIPT_RE = re.compile(r"^(\d{4})_[a-z0-9]+(_[a-z0-9]+)*\.py$")
 
 
 class MigrationError(Exception):
@@ -39,24 +34,6 @@ class MigrationFailed(MigrationError):
         """Name the failed version."""
         super().__init__(message)
         self.version = version
-
-
-@dataclass(frozen=True)
-class Script:
-    """One migration script file."""
-
-    version: int
-    name: str
-    path: Path
-    checksum: str
-
-    def load(self) -> ModuleType:
-        """Import the script (under a private module name) and return it."""
-        spec = importlib.util.spec_from_file_location(f"_migration_{self.name}", self.path)
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-        return module
 
 
 @dataclass(frozen=True)
@@ -94,30 +71,6 @@ class Status:
         """Scripts not applied yet, in order."""
         todo = {e.version for e in self.entries if e.state == "pending"}
         return [s for s in self.scripts if s.version in todo]
-
-
-def checksum(path: Path) -> str:
-    """SHA-256 of the script's text (line endings normalised, so a CRLF checkout still matches)."""
-    return hashlib.sha256(path.read_bytes().replace(b"\r\n", b"\n")).hexdigest()
-
-
-def discover(scripts_dir: Path = SCRIPTS_DIR) -> tuple[list[Script], list[str]]:
-    """The scripts in `scripts_dir` in version order, and any problem with names or numbers."""
-    scripts: list[Script] = []
-    problems: list[str] = []
-    for path in sorted(scripts_dir.glob("[0-9]*.py")):
-        if match := SCRIPT_RE.match(path.name):
-            scripts.append(Script(int(match.group(1)), path.stem, path, checksum(path)))
-        else:
-            problems.append(f"{path.name}: a script must be named NNNN_verb_noun.py")
-    for expected, script in enumerate(scripts, start=1):
-        if script.version != expected:
-            problems.append(
-                f"{script.path.name}: expected version {expected:04d} here; numbers must be "
-                "unique and increase by one"
-            )
-            break
-    return scripts, problems
 
 
 class Migrator:
