@@ -13,12 +13,12 @@ from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.cursor import AsyncCursor
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import BulkWriteError, ConnectionFailure, DuplicateKeyError, PyMongoError
+from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from service.domain.errors import DatabaseUnavailable, NameConflict
 from service.domain.listing import ListQuery, search_keys
 from service.domain.schemas import VM
-from service.storage.errors import translate_errors
+from service.storage.errors import driver_errors, translate_errors
 from service.storage.stored import (
     VM_EVENTS_COLLECTION,
     VM_PROJECTION,
@@ -101,7 +101,7 @@ class BulkVMRepository:
         client = self.vms.database.client
         direction = DESCENDING if query.descending else ASCENDING
         sort = [(query.sort_field, direction), ("_id", direction)]
-        try:
+        with driver_errors():
             async with client.start_session(snapshot=True) as session:
                 cursor = self.vms.find(
                     query.filter,
@@ -117,12 +117,6 @@ class BulkVMRepository:
                         # Once streaming, a read slowed by load must not cut the answer short.
                         with pymongo.timeout(EXPORT_READ_TIMEOUT_S):
                             docs = await cursor.to_list(EXPORT_BATCH_SIZE)
-        except ConnectionFailure as exc:
-            raise DatabaseUnavailable() from exc
-        except PyMongoError as exc:
-            if exc.timeout:
-                raise DatabaseUnavailable() from exc
-            raise
 
     async def _first_read(self, cursor: AsyncCursor[Raw]) -> list[Raw]:
         """The export's first documents; a 503 as quickly as any read when MongoDB is down.

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Iterator
 from typing import Any, ParamSpec, TypeVar
 
 from bson import ObjectId
@@ -16,6 +17,20 @@ P = ParamSpec("P")
 R = TypeVar("R")
 
 
+@contextlib.contextmanager
+def driver_errors() -> Iterator[None]:
+    """Within it, a driver error meaning "MongoDB is unreachable or too slow" becomes
+    DatabaseUnavailable (for code a decorator cannot wrap, such as an async generator)."""
+    try:
+        yield
+    except ConnectionFailure as exc:
+        raise DatabaseUnavailable() from exc
+    except PyMongoError as exc:
+        if exc.timeout:
+            raise DatabaseUnavailable() from exc
+        raise
+
+
 def translate_errors(
     fn: Callable[P, Coroutine[Any, Any, R]],
 ) -> Callable[P, Coroutine[Any, Any, R]]:
@@ -23,14 +38,8 @@ def translate_errors(
 
     @functools.wraps(fn)
     async def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
-        try:
+        with driver_errors():
             return await fn(*args, **kwargs)
-        except ConnectionFailure as exc:
-            raise DatabaseUnavailable() from exc
-        except PyMongoError as exc:
-            if exc.timeout:
-                raise DatabaseUnavailable() from exc
-            raise
 
     return wrapper
 
