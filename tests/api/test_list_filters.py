@@ -103,7 +103,9 @@ def order(docs: list[Doc], sort: str) -> list[str]:
     return [str(d["_id"]) for d in sorted(docs, key=key, reverse=sort.startswith("-"))]
 
 
-@pytest.mark.parametrize(("params", "selects"), CASES, ids=[str(params)[:60] for params, _ in CASES])
+@pytest.mark.parametrize(
+    ("params", "selects"), CASES, ids=[str(params)[:60] for params, _ in CASES]
+)
 async def test_filter_returns_exactly_the_matching_vms_across_pages(
     client: Client,
     db: AsyncDatabase[dict[str, Any]],
