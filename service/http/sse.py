@@ -112,7 +112,8 @@ async def sse(
             items: list[Item] = []
             if watcher.queue.empty():
                 try:
-                    items.append(await asyncio.wait_for(watcher.queue.get(), heartbeat_s))
+                    async with asyncio.timeout(heartbeat_s):  # unlike wait_for, no task per wait
+                        items.append(await watcher.queue.get())
                 except TimeoutError:
                     # Queue empty and attached: every change up to the hub's position was handled.
                     position = hub.position
