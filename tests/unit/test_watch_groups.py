@@ -9,7 +9,7 @@ from typing import Any
 
 from service.domain.listing import ListParams, build_filter
 from service.domain.schemas import VMStatus
-from service.domain.watch.hub import Ended, Hub, Item, Sent, Watcher
+from service.domain.watch.hub import Ended, Hub, Idle, Item, Sent, Watcher
 from service.domain.watch.model import Change, Doc, classify, seen_by
 
 STATUSES = ["running", "stopped", "provisioning"]
@@ -63,7 +63,7 @@ def _alone(query: Doc, floor: str | None, changes: list[Change], capacity: int) 
     return items
 
 
-def _drain(watcher: Watcher) -> list[Item]:
+def _drain(watcher: Watcher) -> list[Item | Idle]:
     return [watcher.queue.get_nowait() for _ in range(watcher.queue.qsize())]
 
 

@@ -58,7 +58,13 @@ class Ended:
     detail: str
 
 
+@dataclass(frozen=True)
+class Idle:
+    """Nothing has been queued for a while: the stream may send a heartbeat (not a change)."""
+
+
 Item = Sent | Ended
+IDLE = Idle()
 SHUTTING_DOWN = Ended(503, "shutting-down", "the server is shutting down; resume from the last id")
 
 
@@ -75,9 +81,11 @@ class Watcher:
         self.query = query
         self.key = filter_key(query)
         self.floor: str | None = None
-        self.queue: asyncio.Queue[Item] = asyncio.Queue(capacity + 1)
+        # At most `capacity` events, plus the final Ended or an IDLE that holds no event's place.
+        self.queue: asyncio.Queue[Item | Idle] = asyncio.Queue(capacity + 1)
         self.capacity = capacity
         self.ended: Ended | None = None
+        self.idle_queued = False
 
     def offer(self, change: Change) -> None:
         """Queue the change if it concerns this watcher; a full queue ends the watch."""
@@ -89,10 +97,31 @@ class Watcher:
         """Queue `sent` (what `change` is to this watcher's filter) unless the client has it."""
         if self.ended is not None or seen_by(change, self.floor):
             return
-        if self.queue.qsize() >= self.capacity:
+        if self.queue.qsize() - self.idle_queued >= self.capacity:
             self.end(Ended(409, "too-slow", "the client did not keep up; resume from the last id"))
             return
         self.queue.put_nowait(sent)
+
+    def nudge(self) -> None:
+        """Wake the stream with IDLE if nothing is queued (a timer's way to ask for a heartbeat
+        without a timeout around every wait for the next event)."""
+        if self.ended is None and self.queue.empty():
+            self.idle_queued = True
+            self.queue.put_nowait(IDLE)
+
+    async def next(self) -> Item | Idle:
+        """The next queued item, once there is one."""
+        item = await self.queue.get()
+        if item is IDLE:
+            self.idle_queued = False
+        return item
+
+    def take(self) -> Item | Idle:
+        """The next queued item (the queue is not empty)."""
+        item = self.queue.get_nowait()
+        if item is IDLE:
+            self.idle_queued = False
+        return item
 
     def end(self, why: Ended) -> None:
         """End the watch: undelivered events are dropped (the client resumes to get them)."""
@@ -101,6 +130,7 @@ class Watcher:
         self.ended = why
         while not self.queue.empty():
             self.queue.get_nowait()
+        self.idle_queued = False
         self.queue.put_nowait(why)
 
 
