@@ -103,8 +103,7 @@ class Watcher:
         self.queue.put_nowait(sent)
 
     def nudge(self) -> None:
-        """Wake the stream with IDLE if nothing is queued (a timer's way to ask for a heartbeat
-        without a timeout around every wait for the next event)."""
+        """Wake a quiet stream with IDLE (its heartbeat timer's call); no-op if events wait."""
         if self.ended is None and self.queue.empty():
             self.idle_queued = True
             self.queue.put_nowait(IDLE)
@@ -200,13 +199,12 @@ class Hub:
     def release(self, watcher: Watcher) -> None:
         """Forget `watcher` (its client is gone)."""
         self.pending.discard(watcher)
-        if watcher not in self.watchers:
-            return
-        self.watchers.discard(watcher)
-        group = self.groups[watcher.key][1]
-        group.discard(watcher)
-        if not group:
-            del self.groups[watcher.key]
+        if watcher in self.watchers:
+            self.watchers.remove(watcher)
+            members = self.groups[watcher.key][1]
+            members.remove(watcher)
+            if not members:
+                del self.groups[watcher.key]
 
     async def wait_open(self, seconds: float) -> None:
         """Wait until the stream is open (it starts with the process), else 503."""
