@@ -10,7 +10,7 @@ Latency: the VM's updated_at (set by the write, just before it commits) to the m
 process received the event's bytes; RSS: the server's resident memory at the end of each level;
 server CPU: its user+system time over the writing window.
 Usage: scripts/bench-watch [--levels 1,100,1000] [--seconds 10] [--rate 100] [--groups 10]
-       [--clients 4] [--profile FILE (py-spy raw stacks of the server while writing)]
+       [--clients 2] [--profile FILE (py-spy raw stacks of the server while writing)]
 """
 
 from __future__ import annotations
@@ -264,6 +264,6 @@ if __name__ == "__main__":
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--rate", type=float, default=100.0)
     parser.add_argument("--groups", type=int, default=10)
-    parser.add_argument("--clients", type=int, default=4, help="watcher processes")
+    parser.add_argument("--clients", type=int, default=2, help="watcher processes")
     parser.add_argument("--profile", help="write py-spy raw stacks of the server to FILE.<level>")
     main(parser.parse_args())
