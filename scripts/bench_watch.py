@@ -8,7 +8,9 @@ asyncio process that starts a PATCH every 1/rate s (open loop, up to MAX_IN_FLIG
 instead of waiting for the previous answer.
 Latency: the VM's updated_at (set by the write, just before it commits) to the moment a watcher
 process received the event's bytes; RSS: the server's resident memory at the end of each level;
-server CPU: its user+system time over the writing window.
+server CPU: its user+system time over the writing window (and how often per second it was
+descheduled while runnable: on this shared 2-core machine that, not its own CPU, is what
+delays events when other processes are busy).
 Usage: scripts/bench-watch [--levels 1,100,1000] [--seconds 10] [--rate 100] [--groups 10]
        [--clients 2] [--profile FILE (py-spy raw stacks of the server while writing)]
 """
@@ -47,6 +49,14 @@ def rss_mib(pid: int) -> float:
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) / 1024
     return 0.0
+
+
+def preempted(pid: int) -> int:
+    """How often `pid` was descheduled while it could run (involuntary context switches)."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("nonvoluntary_ctxt_switches:"):
+            return int(line.split()[1])
+    return 0
 
 
 def cpu_seconds(pid: int) -> float:
@@ -189,12 +199,14 @@ def level(server: ServerProcess, vm_ids: list[list[str]], watchers: int,
         command = [str(spy), "record", "--format", "raw", "--pid", str(server.pid),
                    "-d", str(int(args.seconds)), "-o", f"{args.profile}.{watchers}"]  # fmt: skip
         profile = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    cpu, began = cpu_seconds(server.pid), time.monotonic()
+    cpu, switches, began = cpu_seconds(server.pid), preempted(server.pid), time.monotonic()
     with spawn.Pool(1) as pool:
         written = pool.apply(
             writer_process, (server.base_url, server.headers, vm_ids, args.seconds, args.rate)
         )
-    server_cpu = (cpu_seconds(server.pid) - cpu) / (time.monotonic() - began) * 100
+    window = time.monotonic() - began
+    server_cpu = (cpu_seconds(server.pid) - cpu) / window * 100
+    server_preempted = (preempted(server.pid) - switches) / window
     if profile is not None:
         profile.wait()
     expected = sum(n * w for n, w in zip(written.pop("per_group"), watching, strict=True))
@@ -221,6 +233,7 @@ def level(server: ServerProcess, vm_ids: list[list[str]], watchers: int,
         "p99_ms": round(latencies[int(len(latencies) * 0.99) - 1], 1) if latencies else None,
         "max_ms": round(latencies[-1], 1) if latencies else None,
         "rss_mib": round(memory, 1), "server_cpu_pct": round(server_cpu),
+        "server_preempted_per_s": round(server_preempted),
         "watchers_cpu_s": round(client_cpu, 1),
     }  # fmt: skip
 
