@@ -18,7 +18,7 @@ from service.domain.watch.hub import (
     ChangeCursor,
     Ended,
     Hub,
-    Item,
+    Idle,
     Sent,
     Watcher,
     catch_up,
@@ -108,34 +108,55 @@ async def sse(
                 )  # fmt: skip
                 yield frame(EventType.ERROR, error, None)
                 return
-        while True:
-            items: list[Item] = []
-            if watcher.queue.empty():
-                try:
-                    items.append(await asyncio.wait_for(watcher.queue.get(), heartbeat_s))
-                except TimeoutError:
-                    # Queue empty and attached: every change up to the hub's position was handled.
-                    position = hub.position
-                    if watcher in hub.watchers and position and is_later(position, last):
-                        last = position
-                    yield b": heartbeat\n\n" + bookmark_frame(last)
-                    continue
-            while not watcher.queue.empty() and len(items) < BATCH_EVENTS:
-                items.append(watcher.queue.get_nowait())
-            chunk = bytearray()  # what is queued goes out in one write
-            for item in items:
-                if isinstance(item, Ended):
-                    if item.reason == "too-slow":
-                        SLOW_DROPPED.inc()
-                    error = WatchError(
-                        type=EventType.ERROR, status=item.status, reason=item.reason,
-                        detail=item.detail, resume_token=last,
-                    )  # fmt: skip
-                    yield bytes(chunk) + frame(EventType.ERROR, error, None)
-                    return
-                chunk += change_frame(item)
-                last = item.token
-            yield bytes(chunk)
+        loop = asyncio.get_running_loop()
+        quiet_since = loop.time()
+        timer: asyncio.TimerHandle | None = None
+
+        def beat() -> None:  # one timer per quiet heartbeat period, not one around every wait
+            nonlocal timer
+            due = quiet_since + heartbeat_s
+            if loop.time() < due:
+                timer = loop.call_at(due, beat)
+            else:
+                timer = None
+                watcher.nudge()
+
+        timer = loop.call_at(quiet_since + heartbeat_s, beat)
+        try:
+            while True:
+                items = [await watcher.next()]
+                while not watcher.queue.empty() and len(items) < BATCH_EVENTS:
+                    items.append(watcher.take())
+                chunk = bytearray()  # what is queued goes out in one write
+                for queued in items:
+                    if isinstance(queued, Idle):
+                        if len(items) > 1:  # events follow: they are the sign of life
+                            continue
+                        # Queue empty and attached: every change up to the hub's position was
+                        # handled.
+                        position = hub.position
+                        if watcher in hub.watchers and position and is_later(position, last):
+                            last = position
+                        chunk += b": heartbeat\n\n" + bookmark_frame(last)
+                    elif isinstance(queued, Ended):
+                        if queued.reason == "too-slow":
+                            SLOW_DROPPED.inc()
+                        error = WatchError(
+                            type=EventType.ERROR, status=queued.status, reason=queued.reason,
+                            detail=queued.detail, resume_token=last,
+                        )  # fmt: skip
+                        yield bytes(chunk) + frame(EventType.ERROR, error, None)
+                        return
+                    else:
+                        chunk += change_frame(queued)
+                        last = queued.token
+                yield bytes(chunk)
+                quiet_since = loop.time()
+                if timer is None:
+                    timer = loop.call_at(quiet_since + heartbeat_s, beat)
+        finally:
+            if timer is not None:
+                timer.cancel()
     finally:
         hub.release(watcher)
         WATCHERS.dec()
