@@ -11,6 +11,7 @@ from pymongo.errors import OperationFailure, PyMongoError
 
 from service.domain.errors import DatabaseUnavailable, WatchTokenExpired, invalid
 from service.domain.watch.model import Change, Doc
+from service.storage.errors import translate_errors
 
 Raw = dict[str, Any]
 # ChangeStreamFatalError (the token's event is gone), ChangeStreamHistoryLost (oplog rolled over).
@@ -82,6 +83,14 @@ class MongoChangeSource:
     def __init__(self, vms: AsyncCollection[Raw]) -> None:
         """Watch `vms`."""
         self.vms = vms
+
+    @translate_errors
+    async def now(self) -> str:
+        """A resume point after every change committed so far: just after the operation time
+        MongoDB answers a ping with (its latest applied write)."""
+        reply = await self.vms.database.command("ping")
+        moment: Timestamp = reply["operationTime"]
+        return cluster_time_token(Timestamp(moment.time, moment.inc + 1))
 
     async def open(self, after: str | None, quick: bool = False) -> MongoChangeCursor:
         """A stream of the changes after `after` (None: from now); 410 when history is gone."""

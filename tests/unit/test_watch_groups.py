@@ -29,6 +29,9 @@ class _NoSource:
     async def open(self, after: str | None, quick: bool = False) -> Any:
         raise AssertionError("fan_out needs no stream")
 
+    async def now(self) -> str:
+        raise AssertionError("fan_out needs no start point")
+
 
 def _doc(rng: random.Random, n: int) -> Doc:
     return {

@@ -39,6 +39,9 @@ class ChangeSource(Protocol):
     async def open(self, after: str | None, quick: bool = False) -> ChangeCursor:
         """Open after `after`; WatchTokenExpired when history no longer reaches it."""
 
+    async def now(self) -> str:
+        """A resume point after every change committed so far."""
+
 
 @dataclass(frozen=True)
 class Sent:
@@ -188,13 +191,19 @@ class Hub:
         self.pending.add(watcher)
         return watcher
 
-    def attach(self, watcher: Watcher) -> str:
-        """Offer `watcher` every change after the hub's position, which it returns."""
+    def attach(self, watcher: Watcher, not_before: str | None = None) -> str:
+        """Offer `watcher` every change after the hub's position, or after `not_before` when the
+        hub has not read that far yet; returns the point the watcher starts after."""
         assert self.position is not None
+        start = self.position
+        if not_before is not None and is_later(not_before, start):
+            # The hub lags behind what MongoDB committed before the request: the watcher's floor
+            # drops those changes when the hub reaches them.
+            start = watcher.floor = not_before
         self.pending.discard(watcher)
         self.watchers.add(watcher)
         self.groups.setdefault(watcher.key, (watcher.query, set()))[1].add(watcher)
-        return self.position
+        return start
 
     def release(self, watcher: Watcher) -> None:
         """Forget `watcher` (its client is gone)."""

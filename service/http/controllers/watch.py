@@ -121,7 +121,9 @@ class WatchController(Controller):
         try:
             cursor = None
             if token is None:
-                token = watch_hub.attach(watcher)
+                # Not before the request: a change committed before it is not "later", even
+                # when the shared stream has not read it yet.
+                token = watch_hub.attach(watcher, not_before=await watch_hub.source.now())
             else:
                 cursor = await watch_hub.source.open(token, quick=True)
         except BaseException:
