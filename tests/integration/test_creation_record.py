@@ -17,8 +17,8 @@ from pymongo.monitoring import CommandListener, CommandStartedEvent
 
 from service.domain.errors import WriteContention
 from service.domain.events import WriteContext, creation_record
-from service.storage.migrations.runner import Migrator
 from service.storage.history import to_event
+from service.storage.migrations.runner import Migrator
 from service.storage.vms import VMRepository
 from tests.unit.fake_repository import event
 

@@ -67,9 +67,10 @@ PURGE = IndexModel([("purge_at", 1)], name="purge_at_ttl", expireAfterSeconds=0)
 MAX_NAMED = 20
 
 # collMod, createIndexes on an existing collection and dropIndexes are refused inside a
-# transaction; each step is idempotent, so they run outside the runner's (`session` is used for
-# the read that decides whether down may run). The new unique index is built before the old one
-# is dropped, so names stay unique throughout (MongoDB accepts both on the same key).
+# transaction; each step is idempotent, so they run outside the runner's (`session` is unused on
+# purpose: even the reads deciding whether down may run stay outside, as a read in the
+# transaction would hold a lock the index commands then wait for). The new unique index is built
+# before the old one is dropped, so names stay unique throughout (MongoDB accepts both).
 
 
 async def up(db: AsyncDatabase[dict[str, Any]], session: AsyncClientSession | None) -> None:
@@ -81,18 +82,16 @@ async def up(db: AsyncDatabase[dict[str, Any]], session: AsyncClientSession | No
 
 async def down(db: AsyncDatabase[dict[str, Any]], session: AsyncClientSession | None) -> None:
     """Refuse while deleted VMs exist; else names unique among all VMs again, no TTL index."""
-    deleted = await db.vms.count_documents({"deleted_at": {"$type": "date"}}, session=session)
+    deleted = await db.vms.count_documents({"deleted_at": {"$type": "date"}})
     if deleted:
-        raise RuntimeError(await _refusal(db, session, deleted))
+        raise RuntimeError(await _refusal(db, deleted))
     await db.vms.create_indexes([ALL_NAMES])
     await _drop(db, "name_unique_live")
     await _drop(db, "purge_at_ttl")
     await db.command("collMod", "vms", validator=VALIDATOR_0007)
 
 
-async def _refusal(
-    db: AsyncDatabase[dict[str, Any]], session: AsyncClientSession | None, deleted: int
-) -> str:
+async def _refusal(db: AsyncDatabase[dict[str, Any]], deleted: int) -> str:
     """Why down stops: how many deleted VMs, and which share their name with another VM."""
     pipeline: list[dict[str, Any]] = [
         {"$group": {
@@ -105,7 +104,7 @@ async def _refusal(
         {"$sort": {"_id": 1}},
         {"$limit": MAX_NAMED},
     ]  # fmt: skip
-    clashes = await (await db.vms.aggregate(pipeline, session=session)).to_list()
+    clashes = await (await db.vms.aggregate(pipeline)).to_list()
     message = (
         f"{deleted} soft-deleted VM(s) exist: the schema before 0009 has no deleted VMs (the "
         "older code would show them as live) and rolling back must not destroy what can still "
