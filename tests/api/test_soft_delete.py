@@ -11,6 +11,7 @@ import pytest
 from litestar.testing import AsyncTestClient
 
 from service.domain.apikeys import Scope
+from service.http.app import create_app
 from service.storage.api_keys import ApiKeyRepository
 from tests.api.helpers import BASE, assert_problem, vm_body
 
@@ -219,3 +220,20 @@ async def test_racing_restore_and_create_of_one_name_leave_exactly_one_live_vm(
         assert len(live) == 1, live
         winner = restored if restored.status_code == 200 else created
         assert live[0]["id"] == winner.json()["id"]
+
+
+async def test_with_require_if_match_restore_and_purge_need_if_match(
+    settings: Any, admin_token: str
+) -> None:
+    strict = settings.model_copy(update={"require_if_match": True})
+    async with AsyncTestClient(app=create_app(strict)) as client:
+        client.headers["Authorization"] = f"Bearer {admin_token}"
+        vm = await create(client, name="strict-01")
+        assert (await client.delete(f"{BASE}/{vm['id']}", headers={"If-Match": '"1"'})).is_success
+        url = f"{BASE}/{vm['id']}"
+        assert_problem(await client.post(f"{url}/restore"), 428)
+        assert_problem(await client.delete(url, params={"purge": "true"}), 428)
+        restored = await client.post(f"{url}/restore", headers={"If-Match": '"2"'})
+        assert restored.status_code == 200
+        purged = await client.delete(url, params={"purge": "true"}, headers={"If-Match": "*"})
+        assert purged.status_code == 204
