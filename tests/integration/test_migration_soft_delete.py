@@ -113,7 +113,18 @@ async def test_down_refuses_while_deleted_vms_exist_and_names_the_shared_names(
     properties = info["options"]["validator"]["$jsonSchema"]["properties"]
     assert "deleted_at" not in properties and "created_by" in properties
     assert await old_db[HISTORY].count_documents({"_id": 9}) == 0
-    assert await migrator.up() == [9]  # and up again
+    # The history in actions the older code reads, the new ones kept for the way back up.
+    older = {e["action"] async for e in old_db.vm_events.find({})}
+    assert older <= {"created", "updated", "status_changed", "deleted"}
+    renamed = await old_db.vm_events.find({"soft_delete_action": {"$exists": True}}).to_list()
+    assert sorted((e["soft_delete_action"], e["action"]) for e in renamed) == [
+        ("purged", "deleted"), ("restored", "updated"),
+    ]  # fmt: skip
+    assert await migrator.up() == [9]  # and up again, with the history as it was
+    history = [e.action.value for e in await repo.list_events(first.id, 10)]
+    assert history == ["purged", "deleted", "created"]
+    assert (await repo.list_events(alone.id, 1))[0].action.value == "restored"
+    assert await old_db.vm_events.count_documents({"soft_delete_action": {"$exists": True}}) == 0
 
 
 @pytest.mark.usefixtures("db")  # the session's TTL monitor runs every second

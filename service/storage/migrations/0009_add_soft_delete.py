@@ -3,7 +3,9 @@ index covers live VMs only (a deleted VM's name is free); a TTL index on `purge_
 
 Rolling back refuses while deleted VMs exist (the older code would show them as live, and
 dropping them would destroy what can still be restored), naming those whose name another VM
-holds; restore or purge them first. Nothing is changed before that check.
+holds; restore or purge them first. Nothing is changed before that check. It then writes the
+history's `restored` and `purged` events as the older code's `updated` and `deleted` (which it
+can read), keeping the action in `soft_delete_action`, from which up writes it back.
 """
 
 from __future__ import annotations
@@ -65,6 +67,8 @@ LIVE_NAMES = IndexModel(
 # default); a live VM has no purge_at and never expires. It also counts the deleted VMs.
 PURGE = IndexModel([("purge_at", 1)], name="purge_at_ttl", expireAfterSeconds=0)
 MAX_NAMED = 20
+NEW_ACTIONS = {"restored": "updated", "purged": "deleted"}  # -> the older code's nearest
+KEPT_ACTION = "soft_delete_action"
 
 # collMod, createIndexes on an existing collection and dropIndexes are refused inside a
 # transaction; each step is idempotent, so they run outside the runner's (`session` is unused on
@@ -78,6 +82,11 @@ async def up(db: AsyncDatabase[dict[str, Any]], session: AsyncClientSession | No
     await db.command("collMod", "vms", validator=VALIDATOR)
     await db.vms.create_indexes([LIVE_NAMES, PURGE])
     await _drop(db, "name_unique_ci")
+    # Events a rollback renamed get their action back.
+    await db.vm_events.update_many(
+        {KEPT_ACTION: {"$exists": True}},
+        [{"$set": {"action": f"${KEPT_ACTION}"}}, {"$unset": KEPT_ACTION}],
+    )
 
 
 async def down(db: AsyncDatabase[dict[str, Any]], session: AsyncClientSession | None) -> None:
@@ -89,6 +98,11 @@ async def down(db: AsyncDatabase[dict[str, Any]], session: AsyncClientSession | 
     await _drop(db, "name_unique_live")
     await _drop(db, "purge_at_ttl")
     await db.command("collMod", "vms", validator=VALIDATOR_0007)
+    # The older code reads only the actions it knows (others would fail its history reads).
+    for action, older in NEW_ACTIONS.items():
+        await db.vm_events.update_many(
+            {"action": action}, {"$set": {"action": older, KEPT_ACTION: action}}
+        )
 
 
 async def _refusal(db: AsyncDatabase[dict[str, Any]], deleted: int) -> str:
