@@ -72,6 +72,13 @@ class Settings(BaseSettings):
         ),
     )
 
+    deleted_retention_days: float = Field(
+        default=30.0,
+        gt=0,
+        description="a deleted VM can be restored this long (days; fractions allowed), then "
+        "MongoDB purges it",
+    )
+
     watch_heartbeat_seconds: float = Field(
         default=15.0,
         gt=0,

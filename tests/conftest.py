@@ -79,11 +79,20 @@ async def mongo_client(settings: Settings) -> AsyncIterator[AsyncMongoClient[dic
 @pytest.fixture(scope="session")
 async def db(
     mongo_client: AsyncMongoClient[dict[str, Any]], settings: Settings
-) -> AsyncDatabase[dict[str, Any]]:
-    """The session's database, migrated to the newest version."""
+) -> AsyncIterator[AsyncDatabase[dict[str, Any]]]:
+    """The session's database, migrated to the newest version.
+
+    MongoDB's TTL monitor runs every second meanwhile (60 by default), so a test of purging
+    after a retention of seconds waits seconds: the monitor reads the setting only after its
+    current sleep, so it is set here, early, and restored at the end.
+    """
     database = mongo_client[settings.mongodb_db]
     await upgrade(database)
-    return database
+    admin = mongo_client.admin
+    was = await admin.command({"getParameter": 1, "ttlMonitorSleepSecs": 1})
+    await admin.command({"setParameter": 1, "ttlMonitorSleepSecs": 1})
+    yield database
+    await admin.command({"setParameter": 1, "ttlMonitorSleepSecs": was["ttlMonitorSleepSecs"]})
 
 
 @pytest.fixture(scope="session")

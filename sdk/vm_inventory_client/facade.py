@@ -26,6 +26,7 @@ from .api.vms import (
     list_v_ms,
     list_vm_events,
     replace_vm,
+    restore_vm,
     update_vm,
     upsert_vm,
 )
@@ -132,9 +133,12 @@ class VMs:
         )
         return await self._write(create_vm.asyncio_detailed, idempotency_key, body=body)
 
-    async def get(self, vm_id: str) -> VM:
-        """One VM (GetVM)."""
-        send = functools.partial(get_vm.asyncio_detailed, vm_id, client=self._inv.client)
+    async def get(self, vm_id: str, *, show_deleted: bool = False) -> VM:
+        """One VM (GetVM); `show_deleted=True` also finds a deleted one (with `deleted_at` and
+        `purge_at`)."""
+        send = functools.partial(
+            get_vm.asyncio_detailed, vm_id, client=self._inv.client, show_deleted=show_deleted
+        )
         return parsed(await self._inv.call(send, resend_safe=True), VM)
 
     async def get_if_changed(self, vm_id: str, revision: Revision) -> VM | None:
@@ -218,19 +222,32 @@ class VMs:
         vm_id: str,
         *,
         force: bool = False,
+        purge: bool = False,
         if_match: Revision | None = None,
         idempotency_key: str | None = None,
     ) -> None:
-        """Delete a VM (DeleteVM); `force=True` also deletes a running or suspended one."""
+        """Delete a VM (DeleteVM), restorable until its `purge_at`; `force=True` also deletes a
+        running or suspended one. `purge=True` (an admin key) removes it at once, live or
+        deleted."""
         send = functools.partial(
             delete_vm.asyncio_detailed,
             vm_id,
             client=self._inv.client,
             force=force,
+            purge=purge,
             if_match=etag(if_match),
             idempotency_key=idempotency_key or str(uuid.uuid4()),
         )
         await self._inv.call(send, resend_safe=True)
+
+    async def restore(
+        self, vm_id: str, *, if_match: Revision | None = None, idempotency_key: str | None = None
+    ) -> VM:
+        """Make a deleted VM live again at a new revision (RestoreVM). NotDeleted when it is
+        live; NameConflict (`holder_id`) when a live VM took its name; NotFound once purged."""
+        return await self._write(
+            restore_vm.asyncio_detailed, idempotency_key, vm_id, if_match=etag(if_match)
+        )
 
     async def upsert(
         self,
@@ -378,9 +395,11 @@ class VMs:
         *,
         sort: str | SortOrder | None = None,
         page_size: int = 100,
+        show_deleted: bool = False,
         **filters: Unpack[Filters],
     ) -> AsyncIterator[VM]:
-        """Every VM matching `filters` in `sort` order, fetching pages only as they are needed."""
+        """Every VM matching `filters` in `sort` order, fetching pages only as they are needed;
+        `show_deleted=True` includes deleted VMs."""
 
         async def fetch(token: str | Unset) -> VMPage:
             send = functools.partial(
@@ -389,23 +408,27 @@ class VMs:
                 sort=UNSET if sort is None else SortOrder(sort),
                 page_size=page_size,
                 page_token=token,
+                show_deleted=show_deleted,
                 **query(filters),
             )
             return parsed(await self._inv.call(send, resend_safe=True), VMPage)
 
         return pages(fetch)
 
-    async def all(self, **filters: Unpack[Filters]) -> builtins.list[VM]:
-        """Every VM matching `filters`, newest first, as a list."""
-        return [vm async for vm in self.list(**filters)]
+    async def all(
+        self, *, show_deleted: bool = False, **filters: Unpack[Filters]
+    ) -> builtins.list[VM]:
+        """Every VM matching `filters`, newest first, as a list (deleted ones too if asked)."""
+        return [vm async for vm in self.list(show_deleted=show_deleted, **filters)]
 
-    async def count(self, **filters: Unpack[Filters]) -> int:
-        """How many VMs match `filters`."""
+    async def count(self, *, show_deleted: bool = False, **filters: Unpack[Filters]) -> int:
+        """How many VMs match `filters` (deleted ones too with `show_deleted=True`)."""
         send = functools.partial(
             list_v_ms.asyncio_detailed,
             client=self._inv.client,
             page_size=1,
             include_total=True,
+            show_deleted=show_deleted,
             **query(filters),
         )
         total = parsed(await self._inv.call(send, resend_safe=True), VMPage).total_size

@@ -83,7 +83,17 @@ class Conflict(APIError):
 
 
 class NameConflict(Conflict):
-    """409: another VM already has this name."""
+    """409: another VM already has this name; for a restore, `holder_id` names it."""
+
+    @property
+    def holder_id(self) -> str | None:
+        """The live VM holding the name (a refused restore), when the server names it."""
+        value = self.problem.holder_id
+        return None if isinstance(value, Unset) or value is None else value
+
+
+class NotDeleted(Conflict):
+    """409: only a deleted VM can be restored; this one is live."""
 
 
 class InvalidTransition(Conflict):
@@ -163,6 +173,7 @@ BY_STATUS: dict[int, type[APIError]] = {
 # The last segment of a problem's `type` picks a more precise class than its status.
 BY_TYPE: dict[str, type[APIError]] = {
     "name-conflict": NameConflict,
+    "not-deleted": NotDeleted,
     "invalid-transition": InvalidTransition,
     "rule-violation": RuleViolation,
     "contention": WriteContention,

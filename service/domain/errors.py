@@ -53,6 +53,13 @@ class NameConflict(DomainError):
     slug = "name-conflict"
 
 
+class NotDeleted(DomainError):
+    """Only a deleted VM can be restored; this one is live."""
+
+    title = "VM is not deleted"
+    slug = "not-deleted"
+
+
 class InvalidTransition(DomainError):
     """The requested status change is not allowed from the current status."""
 

@@ -75,10 +75,51 @@ def updated_event(current: VM, changes: dict[str, Any], ctx: WriteContext) -> di
     return _event(action, current.revision + 1, diff, changes["updated_at"], ctx)
 
 
-def deleted_event(current: VM, timestamp: datetime, ctx: WriteContext) -> dict[str, Any]:
-    """The event of a delete: every recorded field from its value to null."""
-    changes = {f: (_plain(getattr(current, f)), None) for f in RECORDED_FIELDS}
-    return _event(EventAction.DELETED, current.revision + 1, changes, timestamp, ctx)
+def _gone(current: VM) -> dict[str, tuple[Any, Any]]:
+    return {f: (_plain(getattr(current, f)), None) for f in RECORDED_FIELDS}
+
+
+def deleted_event(
+    current: VM, timestamp: datetime, ctx: WriteContext, purge_at: datetime
+) -> dict[str, Any]:
+    """The event of a (soft) delete: every recorded field from its value to null. It also stores
+    `purge_at` (never returned): a VM gone after such an event was purged by its retention."""
+    event = _event(EventAction.DELETED, current.revision + 1, _gone(current), timestamp, ctx)
+    return {**event, "purge_at": purge_at}
+
+
+def restored_event(current: VM, timestamp: datetime, ctx: WriteContext) -> dict[str, Any]:
+    """The event of a restore: every recorded field from null back to its value."""
+    changes = {f: (None, _plain(getattr(current, f))) for f in RECORDED_FIELDS}
+    return _event(EventAction.RESTORED, current.revision + 1, changes, timestamp, ctx)
+
+
+def purged_event(current: VM, timestamp: datetime, ctx: WriteContext) -> dict[str, Any]:
+    """The event of a purge: a live VM's fields go to null; a deleted VM's went already."""
+    changes = {} if is_deleted(current) else _gone(current)
+    return _event(EventAction.PURGED, current.revision + 1, changes, timestamp, ctx)
+
+
+RETENTION_ACTOR = "retention"
+"""The actor of a `purged` event derived for a VM MongoDB removed at its `purge_at`."""
+
+
+def derived_purged_event(deleted: dict[str, Any]) -> dict[str, Any]:
+    """The `purged` event of a VM that MongoDB's TTL index removed at its `purge_at`, derived
+    from its last event (a `deleted` event with `purge_at`), as the `created` event is derived.
+    Its id is deterministic: purge_at's seconds and the tail of the `deleted` event's id."""
+    purge_at: datetime = deleted["purge_at"]
+    tail = str(deleted["_id"])[8:]
+    event = _event(
+        EventAction.PURGED, deleted["revision"] + 1, {}, purge_at,
+        WriteContext(RETENTION_ACTOR, f"purge_at:{purge_at.isoformat()}"),
+    )  # fmt: skip
+    return {**event, "_id": f"{int(purge_at.timestamp()) & 0xFFFFFFFF:08x}{tail}"}
+
+
+def is_deleted(vm: VM) -> bool:
+    """Whether the VM is soft-deleted (restorable until its purge_at)."""
+    return not isinstance(vm.deleted_at, msgspec.UnsetType)
 
 
 MAX_REVISION = 2**63 - 1  # BSON int64, the widest integer MongoDB compares

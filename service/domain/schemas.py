@@ -127,6 +127,17 @@ class VM(Struct, kw_only=True):
     revision: int
     created_at: datetime
     updated_at: datetime
+    deleted_at: (
+        Annotated[datetime, Meta(description="when it was deleted; only on a deleted VM")]
+        | UnsetType
+    ) = UNSET
+    purge_at: (
+        Annotated[
+            datetime,
+            Meta(description="when it will be purged (no longer restorable); only on a deleted VM"),
+        ]
+        | UnsetType
+    ) = UNSET
 
 
 class VMPage(Struct, kw_only=True):
@@ -160,6 +171,8 @@ class EventAction(StrEnum):
     UPDATED = "updated"
     STATUS_CHANGED = "status_changed"
     DELETED = "deleted"
+    RESTORED = "restored"
+    PURGED = "purged"
 
 
 class FieldChange(Struct, kw_only=True):

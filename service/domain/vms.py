@@ -5,13 +5,26 @@ from __future__ import annotations
 import asyncio
 import random
 from collections.abc import Awaitable, Callable, Collection
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Protocol, TypeVar
 
 import msgspec
 
-from service.domain.errors import PreconditionFailed, RuleViolation, WriteContention
-from service.domain.events import WriteContext, creation_record, deleted_event, updated_event
+from service.domain.errors import (
+    NotDeleted,
+    PreconditionFailed,
+    RuleViolation,
+    WriteContention,
+)
+from service.domain.events import (
+    WriteContext,
+    creation_record,
+    deleted_event,
+    is_deleted,
+    purged_event,
+    restored_event,
+    updated_event,
+)
 from service.domain.listing import ListParams, ListQuery, PageTokens, compile_query
 from service.domain.listing.paging import next_page, one_more
 from service.domain.rules import (
@@ -26,6 +39,7 @@ from service.domain.rules import (
 from service.domain.schemas import VM, VMCreate, VMPage, VMPatch, VMReplace, VMStatus
 
 MAX_WRITE_ATTEMPTS = 64
+DEFAULT_RETENTION = timedelta(days=30)
 IfMatch = int | Collection[int] | None  # the revisions a write accepts; None accepts any
 
 T = TypeVar("T")
@@ -54,8 +68,8 @@ class Repository(Protocol):
         """Insert (the fields hold the creation record of the `created` event); raise NameConflict
         for a taken name."""
 
-    async def get_by_id(self, vm_id: str) -> VM:
-        """Return the VM or raise NotFound."""
+    async def get_by_id(self, vm_id: str, include_deleted: bool = False) -> VM:
+        """Return the live VM (or a deleted one with `include_deleted`), else raise NotFound."""
 
     async def list(self, query: ListQuery) -> list[VM]:
         """Up to `query.limit` VMs in the query's order, after its keyset position."""
@@ -72,7 +86,16 @@ class Repository(Protocol):
         """Compare-and-set on revision, with its event; raise NotFound or StaleRevision."""
 
     async def delete(self, vm_id: str, expected_revision: int, event: dict[str, Any]) -> None:
-        """Compare-and-delete on revision, with its event; raise NotFound or StaleRevision."""
+        """Soft delete: compare-and-set on revision setting deleted_at (the event's timestamp)
+        and purge_at (the event's), with its event; raise NotFound or StaleRevision."""
+
+    async def restore(self, vm_id: str, expected_revision: int, event: dict[str, Any]) -> VM:
+        """Compare-and-set on revision of a deleted VM: live again, with its event; NotFound,
+        StaleRevision (also when it is not deleted), or NameConflict naming the holder."""
+
+    async def purge(self, vm_id: str, expected_revision: int, event: dict[str, Any]) -> None:
+        """Remove the VM, live or deleted, if at `expected_revision`, with its event; raise
+        NotFound or StaleRevision."""
 
 
 class VMService:
@@ -83,11 +106,14 @@ class VMService:
         repo: Repository,
         clock: Callable[[], datetime] = utcnow,
         page_tokens: PageTokens | None = None,
+        retention: timedelta = DEFAULT_RETENTION,
     ) -> None:
-        """Serve use cases over `repo`; `clock` gives timestamps, `page_tokens` signs tokens."""
+        """Serve use cases over `repo`; `clock` gives timestamps, `page_tokens` signs tokens,
+        `retention` is how long a deleted VM stays restorable."""
         self.repo = repo
         self.clock = clock
         self.page_tokens = page_tokens or PageTokens()
+        self.retention = retention
 
     async def create_vm(self, data: VMCreate, ctx: WriteContext | None = None) -> VM:
         """Register a new VM at revision 1."""
@@ -109,9 +135,9 @@ class VMService:
         """Raise DatabaseUnavailable unless the database answers."""
         await self.repo.ping()
 
-    async def get_vm(self, vm_id: str) -> VM:
-        """One VM by id."""
-        return await self.repo.get_by_id(vm_id)
+    async def get_vm(self, vm_id: str, show_deleted: bool = False) -> VM:
+        """One live VM by id (or a deleted one too, with `show_deleted`)."""
+        return await self.repo.get_by_id(vm_id, include_deleted=show_deleted)
 
     async def list_vms(self, params: ListParams) -> VMPage:
         """A page of VMs under the given filters and order, with the token for the next one."""
@@ -191,19 +217,41 @@ class VMService:
         force: bool = False,
         if_match: IfMatch = None,
         ctx: WriteContext | None = None,
+        purge: bool = False,
     ) -> None:
-        """Delete a VM; a running or suspended one only with `force`."""
+        """Delete a live VM, restorable for `retention`; a running or suspended one only with
+        `force`. `purge` removes the VM at once, live (same force rule) or deleted."""
         context = ctx or WriteContext()
 
         async def attempt(current: VM) -> None:
-            if current.status in DELETE_NEEDS_FORCE and not force:
+            live = not is_deleted(current)
+            if live and current.status in DELETE_NEEDS_FORCE and not force:
                 raise RuleViolation(
                     f"the VM is {current.status.value}; stop it first or delete with force=true"
                 )
-            event = deleted_event(current, self.clock(), context)
+            now = self.clock()
+            if purge:
+                await self.repo.purge(vm_id, current.revision, purged_event(current, now, context))
+                return
+            event = deleted_event(current, now, context, purge_at=now + self.retention)
             await self.repo.delete(vm_id, current.revision, event)
 
-        await self._compare_and_set(vm_id, if_match, attempt)
+        await self._compare_and_set(vm_id, if_match, attempt, include_deleted=purge)
+
+    async def restore_vm(
+        self, vm_id: str, if_match: IfMatch = None, ctx: WriteContext | None = None
+    ) -> VM:
+        """Make a deleted VM live again at a new revision (409 when it is live, or when its name
+        was taken meanwhile: the problem names the holder)."""
+        context = ctx or WriteContext()
+
+        async def attempt(current: VM) -> VM:
+            if not is_deleted(current):
+                raise NotDeleted(f"the VM {vm_id!r} is not deleted; only a deleted VM is restored")
+            event = restored_event(current, self.clock(), context)
+            return await self.repo.restore(vm_id, current.revision, event)
+
+        return await self._compare_and_set(vm_id, if_match, attempt, include_deleted=True)
 
     async def _write(
         self,
@@ -225,11 +273,16 @@ class VMService:
         return await self._compare_and_set(vm_id, if_match, attempt)
 
     async def _compare_and_set(
-        self, vm_id: str, if_match: IfMatch, attempt: Callable[[VM], Awaitable[T]]
+        self,
+        vm_id: str,
+        if_match: IfMatch,
+        attempt: Callable[[VM], Awaitable[T]],
+        include_deleted: bool = False,
     ) -> T:
-        """Read, check the rules on that state, write only if it is unchanged; retry if it was."""
+        """Read, check the rules on that state, write only if it is unchanged; retry if it was.
+        A deleted VM is missing to every write but a restore or purge (`include_deleted`)."""
         for _ in range(MAX_WRITE_ATTEMPTS):
-            current = await self.repo.get_by_id(vm_id)
+            current = await self.repo.get_by_id(vm_id, include_deleted=include_deleted)
             _check_if_match(current, if_match)
             try:
                 return await attempt(current)

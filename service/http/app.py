@@ -6,6 +6,7 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from datetime import timedelta
 
 from litestar import Litestar
 from litestar.datastructures import State
@@ -131,7 +132,8 @@ def create_app(settings: Settings, startup_check: StartupCheck | None = None) ->
             secret = settings.page_token_secret
             tokens = PageTokens(secret.get_secret_value() if secret else None)
             repository = VMRepository(database)
-            app.state.vm_service = VMService(repository, page_tokens=tokens)
+            retention = timedelta(days=settings.deleted_retention_days)
+            app.state.vm_service = VMService(repository, page_tokens=tokens, retention=retention)
             app.state.bulk_service = BulkService(app.state.vm_service, BulkVMRepository(database))
             app.state.event_service = EventService(repository, page_tokens=tokens)
             app.state.idempotency = IdempotencyService(IdempotencyRepository(database))

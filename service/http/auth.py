@@ -225,9 +225,15 @@ def required_scope(method: str, handler: BaseRouteHandler) -> Scope:
 
 def check_scope(caller: Caller, method: str, handler: BaseRouteHandler) -> None:
     """403 unless the caller's scope covers what the route needs."""
-    needed = required_scope(method, handler)
+    require(caller, required_scope(method, handler))
+
+
+def require(caller: Caller, needed: Scope, why: str = "this request") -> None:
+    """403 unless the caller's scope covers `needed`: the route's (check_scope), or more for a
+    request whose parameters ask for more (DeleteVM's purge=true: admin), checked by its handler
+    before anything is looked up."""
     if SCOPE_RANK[caller.scope] < SCOPE_RANK[needed]:
         raise PermissionDeniedException(
             f"the API key {caller.name!r} has scope {caller.scope.value!r}; "
-            f"this request needs {needed.value!r}"
+            f"{why} needs {needed.value!r}"
         )

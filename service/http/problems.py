@@ -29,6 +29,7 @@ from service.domain.errors import (
     NameConflict,
     NotAcceptable,
     NotApplied,
+    NotDeleted,
     NotFound,
     PreconditionFailed,
     PreconditionRequired,
@@ -58,12 +59,14 @@ class Problem(msgspec.Struct, omit_defaults=True):
     current_status: str | None = None
     allowed_transitions: list[str] | None = None
     current_revision: int | None = None
+    holder_id: str | None = None
 
 
 STATUS: dict[type[DomainError], int] = {
     ValidationFailed: 400,
     NotFound: 404,
     NameConflict: 409,
+    NotDeleted: 409,
     InvalidTransition: 409,
     RuleViolation: 409,
     WriteContention: 409,

@@ -16,7 +16,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from service.domain.errors import DatabaseUnavailable, NameConflict
-from service.domain.listing import ListQuery, search_keys
+from service.domain.listing import LIVE, ListQuery, search_keys
 from service.domain.schemas import VM
 from service.storage.errors import driver_errors, translate_errors
 from service.storage.stored import (
@@ -26,7 +26,7 @@ from service.storage.stored import (
     stored_vm,
     to_vm,
 )
-from service.storage.vms import BATCH_SESSION
+from service.storage.vm_store import BATCH_SESSION
 
 R = TypeVar("R")
 Raw = dict[str, Any]
@@ -47,11 +47,11 @@ class BulkVMRepository:
 
     @translate_errors
     async def get_by_name(self, name: str) -> VM | None:
-        """The VM with this name ignoring case (the unique `name_key`), if any."""
+        """The live VM with this name ignoring case (unique among live VMs), if any."""
         client = self.vms.database.client
         with pymongo.timeout(client.options.timeout):
             doc = await self.vms.find_one(
-                {"name_key": name.lower()}, VM_PROJECTION, session=BATCH_SESSION.get()
+                {"name_key": name.lower(), **LIVE}, VM_PROJECTION, session=BATCH_SESSION.get()
             )
         return None if doc is None else to_vm(doc)
 

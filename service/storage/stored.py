@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import Any
 
 import msgspec
+from msgspec import UNSET, UnsetType
 
 from service.domain.schemas import VM
 
@@ -36,6 +37,8 @@ class StoredVM(msgspec.Struct, kw_only=True):
     ip_key: str | None
     created_by: str
     created_request_id: str
+    deleted_at: datetime | UnsetType = UNSET
+    purge_at: datetime | UnsetType = UNSET
 
 
 SEARCH_KEYS = ("name_key", "label_terms", "ip_key")
@@ -57,8 +60,12 @@ VM_PROJECTION: dict[str, Any] = dict.fromkeys(VM_FIELDS, 1)
 WITH_CREATION: dict[str, Any] = {**VM_PROJECTION, **dict.fromkeys(CREATION_FIELDS, 1)}
 """The VM and its creation record: what deriving its `created` event reads."""
 
-CHANGEABLE_FIELDS = frozenset(VM_FIELDS) - {"revision", "created_at"}
-"""What an update may set (the revision moves by the compare-and-set alone)."""
+DELETION_FIELDS = ("deleted_at", "purge_at")
+"""Only on a deleted VM (a live one lacks both); a TTL index on `purge_at` purges it then."""
+
+CHANGEABLE_FIELDS = frozenset(VM_FIELDS) - {"revision", "created_at", *DELETION_FIELDS}
+"""What an update may set (the revision moves by the compare-and-set alone; deletion fields
+are set and unset by a delete and a restore only)."""
 
 
 def stored_vm(fields: dict[str, Any]) -> dict[str, Any]:

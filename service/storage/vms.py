@@ -2,101 +2,49 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from contextvars import ContextVar
-from typing import Any, TypeVar
+from typing import Any
 
-import msgspec
 import pymongo
 from bson import ObjectId
-from pymongo import DESCENDING, ReturnDocument
+from pymongo import ReturnDocument
 from pymongo.asynchronous.client_session import AsyncClientSession
-from pymongo.asynchronous.collection import AsyncCollection
-from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import BulkWriteError, DuplicateKeyError, PyMongoError
+from pymongo.errors import DuplicateKeyError, PyMongoError
 
 from service.domain.errors import (
     DatabaseUnavailable,
     NameConflict,
     NotFound,
-    WriteContention,
 )
-from service.domain.events import derived_created_event
 from service.domain.idempotency import record_in_transaction, recording
-from service.domain.listing import ListQuery, search_keys
+from service.domain.listing import LIVE, ListQuery, search_keys
 from service.domain.listing.paging import page_queries
 from service.domain.schemas import VM, VMEvent
-from service.domain.vms import StaleRevision
+from service.storage.deletion import DeletionWrites
 from service.storage.errors import parse_id, translate_errors
+from service.storage.history import read_events
 from service.storage.stored import (
     CHANGEABLE_FIELDS,
-    VM_EVENTS_COLLECTION,
     VM_PROJECTION,
-    VMS_COLLECTION,
     WITH_CREATION,
     stored_vm,
     to_vm,
 )
+from service.storage.vm_store import BATCH_SESSION
 from service.storage.watch import cluster_time_token
-
-R = TypeVar("R")
 
 Raw = dict[str, Any]
 Events = list[VMEvent]  # (inside VMRepository, `list` names the method)
 VMs = list[VM]
 
-BATCH_SESSION: ContextVar[AsyncClientSession | None] = ContextVar("batch_session", default=None)
-"""The transaction of an atomic batch (service.storage.bulk): every read and write joins it."""
-
 
 COUNT_TIMEOUT_S = 10
+DELETED_BY_PURGE_AT: Raw = {"purge_at": {"$type": "date"}}
+"""The deleted VMs, found on the TTL index of purge_at (migration 0009)."""
 
 
-def to_event(doc: Raw) -> VMEvent:
-    """Convert a raw `vm_events` document into the API's VMEvent."""
-    doc["id"] = str(doc.pop("_id"))
-    doc["vm_id"] = str(doc["vm_id"])
-    return msgspec.convert(doc, VMEvent)
-
-
-class VMRepository:
+class VMRepository(DeletionWrites):
     """Stores VMs in `vms` and their history in `vm_events`: each write and its event commit
     together in one transaction, and every update is a compare-and-set on the revision."""
-
-    def __init__(self, database: AsyncDatabase[Raw]) -> None:
-        """Work on `vms` and `vm_events` of `database`."""
-        self.vms: AsyncCollection[Raw] = database.get_collection(VMS_COLLECTION)
-        self.events: AsyncCollection[Raw] = database.get_collection(VM_EVENTS_COLLECTION)
-
-    async def _transaction(self, work: Callable[[AsyncClientSession], Awaitable[R]]) -> R:
-        """Run `work` in one transaction: the driver retries transient errors (write conflicts,
-        a failover) and unknown commit results, all within one MONGODB_TIMEOUT_MS deadline."""
-        client = self.vms.database.client
-        if (batch := BATCH_SESSION.get()) is not None:
-            with pymongo.timeout(client.options.timeout):
-                return await work(batch)
-        async with client.start_session() as session:
-            with pymongo.timeout(client.options.timeout):
-                return await session.with_transaction(work)
-
-    async def _record(
-        self, event: Raw, oid: ObjectId, before: Raw | None, session: AsyncClientSession
-    ) -> None:
-        """Append `event` to the VM's history, after the VM's `created` event when `before` (the
-        state the write replaced) still holds it unwritten; a revision recorded already aborts
-        the write."""
-        events = [{**event, "vm_id": oid}]
-        if before is not None and (created := derived_created_event(before)) is not None:
-            # The VM's id is its `created` event's id: the same whether derived or written.
-            events.insert(0, {**created, "_id": oid, "vm_id": oid})
-        try:
-            await self.events.insert_many(events, session=session)
-        except BulkWriteError as exc:
-            if any(e.get("code") != 11000 for e in exc.details.get("writeErrors", [])):
-                raise
-            raise WriteContention(
-                f"revision {event['revision']} of the VM is already recorded; retry"
-            ) from None
 
     @translate_errors
     async def ping(self) -> None:
@@ -126,11 +74,10 @@ class VMRepository:
             raise NameConflict(f"a VM named {fields['name']!r} already exists") from None
 
     @translate_errors
-    async def get_by_id(self, vm_id: str) -> VM:
-        """Return the VM or raise NotFound."""
-        doc = await self.vms.find_one(
-            {"_id": parse_id(vm_id)}, VM_PROJECTION, session=BATCH_SESSION.get()
-        )
+    async def get_by_id(self, vm_id: str, include_deleted: bool = False) -> VM:
+        """Return the live VM (or a deleted one with `include_deleted`), else raise NotFound."""
+        match = {"_id": parse_id(vm_id)} if include_deleted else {"_id": parse_id(vm_id), **LIVE}
+        doc = await self.vms.find_one(match, VM_PROJECTION, session=BATCH_SESSION.get())
         if doc is None:
             raise NotFound(f"no VM with id {vm_id!r}")
         return to_vm(doc)
@@ -176,6 +123,12 @@ class VMRepository:
         if not query.filter:
             # The collection's own count: O(1), where counting 1,000,000 index keys takes ~0.7 s.
             return await self.vms.estimated_document_count()
+        if query.filter == LIVE:
+            # Every VM but the deleted ones, which the TTL index on purge_at counts (only they
+            # have one): O(deleted VMs) instead of a scan of every live one.
+            total = await self.vms.estimated_document_count()
+            deleted = await self.vms.count_documents(DELETED_BY_PURGE_AT)
+            return max(0, total - deleted)
         try:
             # Counting may visit every match (~1.4 s for 136,000 of 1,000,000 on two filters).
             with pymongo.timeout(COUNT_TIMEOUT_S):
@@ -227,58 +180,10 @@ class VMRepository:
         return vm
 
     @translate_errors
-    async def delete(self, vm_id: str, expected_revision: int, event: Raw) -> None:
-        """Delete the VM if it is still at `expected_revision`, recording `event` with it."""
-        oid = parse_id(vm_id)
-
-        first = expected_revision == 1  # then the `created` event is recorded too (see update)
-
-        async def work(session: AsyncClientSession) -> bool:
-            before = await self.vms.find_one_and_delete(
-                {"_id": oid, "revision": expected_revision},
-                projection=WITH_CREATION if first else {"_id": 1},
-                session=session,
-            )
-            if before is None:
-                return False
-            await self._record(event, oid, before if first else None, session)
-            await record_in_transaction(session, None)
-            return True
-
-        if not await self._transaction(work):
-            await self._raise_missing_or_stale(oid, vm_id)
-
-    @translate_errors
     async def list_events(
         self, vm_id: str, limit: int, before_revision: int | None = None
     ) -> Events:
         """A VM's events, highest revision first, below `before_revision` when given; the
-        `created` event of a VM never written since its create is derived from the VM."""
-        oid = parse_id(vm_id)
-        query: Raw = {"vm_id": oid}
-        if before_revision is not None:
-            query["revision"] = {"$lt": before_revision}
-        found = await self._events(query, limit)
-        wants_first = before_revision is None or before_revision > 1
-        if len(found) == limit or not wants_first or (found and found[-1].revision == 1):
-            return found
-        pending = {"_id": oid, "revision": 1, "created_by": {"$exists": True}}
-        state = await self.vms.find_one(pending, WITH_CREATION)
-        if state is not None and (created := derived_created_event(state)) is not None:
-            return [*found, to_event({**created, "_id": oid, "vm_id": oid})]
-        # A write between the two reads may have recorded the `created` event since: read again.
-        return await self._events(query, limit)
-
-    async def _events(self, query: Raw, limit: int) -> Events:
-        cursor = self.events.find(query, limit=limit).sort("revision", DESCENDING)
-        return [to_event(doc) async for doc in cursor]
-
-    async def _raise_missing_or_stale(self, oid: ObjectId, vm_id: str) -> None:
-        """After a compare-and-set matched nothing: NotFound, or the internal StaleRevision (the
-        service decides whether the client sees 412 or the write is retried)."""
-        current = await self.vms.find_one(
-            {"_id": oid}, {"revision": 1}, session=BATCH_SESSION.get()
-        )
-        if current is None:
-            raise NotFound(f"no VM with id {vm_id!r}")
-        raise StaleRevision(int(current["revision"]))
+        `created` event of a VM never written since its create is derived from the VM, the
+        `purged` event of a VM purged by its retention from its `deleted` event."""
+        return await read_events(self.vms, self.events, parse_id(vm_id), limit, before_revision)

@@ -17,8 +17,9 @@ from pymongo.monitoring import CommandListener, CommandStartedEvent
 
 from service.domain.errors import WriteContention
 from service.domain.events import WriteContext, creation_record
+from service.storage.history import to_event
 from service.storage.migrations.runner import Migrator
-from service.storage.vms import VMRepository, to_event
+from service.storage.vms import VMRepository
 from tests.unit.fake_repository import event
 
 Db = AsyncDatabase[dict[str, Any]]
@@ -112,14 +113,14 @@ async def test_rolling_back_0007_writes_the_derived_events_and_up_again_keeps_th
     before = {vm.id: await repo.list_events(vm.id, 10) for vm in [*pending, written]}
 
     migrator = Migrator(fresh_db)
-    assert await migrator.down(to=6) == [8, 7]  # 0008 (the watch's change images) first
+    assert await migrator.down(to=6) == [9, 8, 7]  # 0009 (soft delete), 0008 (change images) first
     assert await fresh_db.vms.count_documents({"created_by": {"$exists": True}}) == 0
     assert await fresh_db.vm_events.count_documents({"action": "created"}) == 4
     for vm_id, events in before.items():  # read as the code before 0007 reads: vm_events alone
         docs = fresh_db.vm_events.find({"vm_id": ObjectId(vm_id)}).sort("revision", -1)
         assert [to_event(d) for d in await docs.to_list()] == events
 
-    assert await migrator.up() == [7, 8]
+    assert await migrator.up() == [7, 8, 9]
     for vm_id, events in before.items():
         assert await repo.list_events(vm_id, 10) == events
     await repo.update(pending[0].id, 1, {"os": "debian-12"}, event(2))  # no duplicate refused

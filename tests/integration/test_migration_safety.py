@@ -264,7 +264,7 @@ async def test_a_failed_up_names_the_duplicates_says_what_stayed_and_can_be_retr
     # Fix the cause: the retry applies everything.
     await fresh_db.vms.delete_many({"_id": {"$in": [ids[1], ids[2], ids[4]]}})
     assert await migrator.up() == list(range(1, NEWEST + 1))
-    assert "name_unique_ci" in await fresh_db.vms.index_information()
+    assert "name_unique_live" in await fresh_db.vms.index_information()
 
 
 FAILING_DOWN = (

@@ -58,7 +58,7 @@ async def test_up_down_up_from_an_empty_database(fresh_db: AsyncDatabase[dict[st
         schema = shape["validator"]["$jsonSchema"]
         assert schema["properties"]["cpu_cores"]["bsonType"] == ["int", "long"]
         assert {"name", "status", "cpu_cores", "memory_mib", "revision"} <= set(schema["required"])
-        assert shape["indexes"]["name_unique_ci"] == ([("name", 1)], True, 2)
+        assert shape["indexes"]["name_unique_live"] == ([("name", 1)], True, 2)
         assert shape["indexes"]["created_at_id"] == ([("created_at", -1), ("_id", -1)], False, None)
         history = await fresh_db[HISTORY].find().sort("_id").to_list()
         assert [h["_id"] for h in history] == versions
@@ -238,7 +238,7 @@ async def test_without_transactions_scripts_run_without_a_session(
     assert await migrator.up() == versions
     shape = await vms_shape(fresh_db)
     assert shape is not None
-    assert shape["indexes"]["name_unique_ci"] == ([("name", 1)], True, 2)
+    assert shape["indexes"]["name_unique_live"] == ([("name", 1)], True, 2)
     assert await migrator.down(to=0) == versions[::-1]
     assert await vms_shape(fresh_db) is None
     assert await fresh_db[HISTORY].count_documents({}) == 0

@@ -15,7 +15,7 @@ import msgspec.inspect as mi
 from pymongo.asynchronous.database import AsyncDatabase
 
 from service.domain.schemas import WRITABLE_FIELDS, VMCreate, VMReplace
-from service.storage.stored import StoredVM
+from service.storage.stored import DELETION_FIELDS, StoredVM
 
 VALIDATOR = "the validator of `vms` in MongoDB (service/migrations)"
 STRUCTS = "VMCreate/VMReplace (service/schemas.py)"
@@ -165,3 +165,14 @@ def test_the_comparison_catches_a_change_on_either_side() -> None:
     assert STRUCTS in problem
     assert f"{cpu['maximum'] * 2}" in problem
     assert f"{cpu['maximum']}" in problem
+
+
+async def test_the_deletion_fields_are_optional_dates(db: AsyncDatabase[dict[str, Any]]) -> None:
+    """deleted_at and purge_at (migration 0009): dates, never required (a live VM lacks both),
+    and StoredVM writes them as such (stored_drift checks their type too)."""
+    validator = await vms_validator(db)
+    for name in DELETION_FIELDS:
+        assert validator["properties"][name] == {"bsonType": "date"}, name
+        assert name not in validator["required"], name
+        assert name in fields_of(StoredVM), name
+    assert not stored_drift(validator)

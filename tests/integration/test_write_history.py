@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -27,10 +27,12 @@ def fields(name: str = "web-01") -> dict[str, Any]:
 
 
 def event(revision: int, action: str = "updated") -> dict[str, Any]:
-    return {
+    now = datetime.now(UTC)
+    built = {
         "revision": revision, "action": action, "changes": {}, "actor": "t", "request_id": "r",
-        "timestamp": datetime.now(UTC),
+        "timestamp": now,
     }  # fmt: skip
+    return {**built, "purge_at": now + timedelta(days=30)} if action == "deleted" else built
 
 
 async def test_an_update_whose_event_cannot_be_written_changes_nothing(db: Db) -> None:

@@ -3,14 +3,14 @@ runs the same cases against it and the real repository."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import msgspec
 from bson import ObjectId
 
 from service.domain.errors import NameConflict, NotFound, WriteContention
-from service.domain.events import derived_created_event
+from service.domain.events import derived_created_event, derived_purged_event, is_deleted
 from service.domain.listing import ListQuery, search_keys
 from service.domain.schemas import VM, VMEvent
 from service.domain.vms import StaleRevision
@@ -19,12 +19,17 @@ from service.storage.stored import CHANGEABLE_FIELDS, stored_vm
 Events = list[VMEvent]  # (inside FakeRepository, `list` names the method)
 
 
-def event(revision: int, action: str = "updated") -> dict[str, Any]:
-    """A minimal event of the shape service.domain.events builds, for tests that write directly."""
-    return {
+def event(revision: int, action: str = "updated", **extra: Any) -> dict[str, Any]:
+    """A minimal event of the shape service.domain.events builds, for tests that write directly
+    (a `deleted` one carries its purge_at, 30 days on)."""
+    now = datetime.now(UTC)
+    built = {
         "revision": revision, "action": action, "changes": {}, "actor": "test",
-        "request_id": "test", "timestamp": datetime.now(UTC),
+        "request_id": "test", "timestamp": now,
     }  # fmt: skip
+    if action == "deleted":
+        built["purge_at"] = now + timedelta(days=30)
+    return {**built, **extra}
 
 
 VMs = list[VM]  # (inside the class, `list` names the method)
@@ -35,7 +40,7 @@ class FakeRepository:
 
     def __init__(self) -> None:
         """Start empty."""
-        self.vms: dict[str, VM] = {}
+        self.vms: dict[str, VM] = {}  # live and deleted ones
         self.writes = 0
         self.events: list[dict[str, Any]] = []
 
@@ -54,15 +59,25 @@ class FakeRepository:
         self.writes += 1
         return vm
 
-    async def get_by_id(self, vm_id: str) -> VM:
-        """Return the VM or raise NotFound."""
-        if vm_id not in self.vms:
+    async def get_by_id(self, vm_id: str, include_deleted: bool = False) -> VM:
+        """Return the live VM (or a deleted one with `include_deleted`), else raise NotFound."""
+        vm = self.vms.get(vm_id)
+        if vm is None or (is_deleted(vm) and not include_deleted):
             raise NotFound("missing")
-        return self.vms[vm_id]
+        return vm
+
+    def purge_expired(self, now: datetime) -> None:
+        """What MongoDB's TTL index does: remove deleted VMs whose purge_at has passed."""
+        for vm_id, vm in list(self.vms.items()):
+            if is_deleted(vm) and vm.purge_at <= now:  # type: ignore[operator]
+                del self.vms[vm_id]
 
     async def list(self, query: ListQuery) -> list[VM]:
-        """Newest first only (the filters and other orders are tested on real MongoDB)."""
-        ordered = sorted(self.vms.values(), key=lambda v: (v.created_at, v.id), reverse=True)
+        """Newest first only; of the filters, only show_deleted's (the others and the other
+        orders are tested on real MongoDB)."""
+        live = "deleted_at" in query.filter
+        shown = [v for v in self.vms.values() if not (live and is_deleted(v))]
+        ordered = sorted(shown, key=lambda v: (v.created_at, v.id), reverse=True)
         if (after := query.after) is not None:
             ordered = [v for v in ordered if (v.created_at, v.id) < (after.value, after.id)]
         return ordered[: query.limit]
@@ -72,8 +87,9 @@ class FakeRepository:
         return await self.list(query), "t1.0"
 
     async def count(self, query: ListQuery) -> int:
-        """Every VM (filters are not modelled)."""
-        return len(self.vms)
+        """Every VM, live ones only unless show_deleted (other filters are not modelled)."""
+        live = "deleted_at" in query.filter
+        return sum(1 for v in self.vms.values() if not (live and is_deleted(v)))
 
     async def update(
         self, vm_id: str, expected_revision: int, changes: dict[str, Any], event: dict[str, Any]
@@ -94,8 +110,38 @@ class FakeRepository:
         return vm
 
     async def delete(self, vm_id: str, expected_revision: int, event: dict[str, Any]) -> None:
-        """Compare-and-delete on revision, with its event."""
+        """Soft delete: compare-and-set on revision, deleted_at and purge_at from the event."""
         current = await self.get_by_id(vm_id)
+        if current.revision != expected_revision:
+            raise StaleRevision(current.revision)
+        self._record(event, vm_id)
+        moment = event["timestamp"]
+        self.vms[vm_id] = msgspec.structs.replace(
+            current, revision=current.revision + 1, updated_at=moment, deleted_at=moment,
+            purge_at=event["purge_at"],
+        )  # fmt: skip
+        self.writes += 1
+
+    async def restore(self, vm_id: str, expected_revision: int, event: dict[str, Any]) -> VM:
+        """A deleted VM live again; NameConflict naming the live holder of its name."""
+        current = await self.get_by_id(vm_id, include_deleted=True)
+        if current.revision != expected_revision or not is_deleted(current):
+            raise StaleRevision(current.revision)
+        holder = self._holder(current.name, vm_id)
+        if holder is not None:
+            raise NameConflict(f"the name is taken by {holder.id}", holder_id=holder.id)
+        self._record(event, vm_id)
+        vm = msgspec.structs.replace(
+            current, revision=current.revision + 1, updated_at=event["timestamp"],
+            deleted_at=msgspec.UNSET, purge_at=msgspec.UNSET,
+        )  # fmt: skip
+        self.vms[vm_id] = vm
+        self.writes += 1
+        return vm
+
+    async def purge(self, vm_id: str, expected_revision: int, event: dict[str, Any]) -> None:
+        """Compare-and-remove on revision, live or deleted, with its event."""
+        current = await self.get_by_id(vm_id, include_deleted=True)
         if current.revision != expected_revision:
             raise StaleRevision(current.revision)
         self._record(event, vm_id)
@@ -112,10 +158,22 @@ class FakeRepository:
             if e["vm_id"] == vm_id and (before_revision is None or e["revision"] < before_revision)
         ]
         mine.sort(key=lambda e: e["revision"], reverse=True)
+        last = mine[0] if mine else {}
+        purged_by_ttl = last.get("action") == "deleted" and "purge_at" in last
+        if before_revision is None and purged_by_ttl and vm_id not in self.vms:
+            purged = derived_purged_event({**last, "_id": last["id"]})
+            mine.insert(0, {**purged, "id": purged["_id"], "vm_id": vm_id})
         return [msgspec.convert(e, VMEvent) for e in mine[:limit]]
 
+    def _holder(self, name: str, own_id: str | None) -> VM | None:
+        """The live VM other than `own_id` named `name` ignoring case (the partial index)."""
+        for vm in self.vms.values():
+            if vm.name.lower() == name.lower() and vm.id != own_id and not is_deleted(vm):
+                return vm
+        return None
+
     def _check_name_free(self, name: str, own_id: str | None) -> None:
-        if any(v.name.lower() == name.lower() and v.id != own_id for v in self.vms.values()):
+        if self._holder(name, own_id) is not None:
             raise NameConflict(f"a VM named {name!r} already exists")
 
     def _record(self, event: dict[str, Any], vm_id: str) -> None:

@@ -54,7 +54,8 @@ def test_client_text_never_becomes_an_operator() -> None:
         ip_in="10.0.0.0/8",
     )
     query = build_filter(params)
-    assert set(query) == {"os", "label_terms", "name_key", "ip_key"}
+    assert set(query) == {"os", "label_terms", "name_key", "ip_key", "deleted_at"}
+    assert query["deleted_at"] is None  # the live condition, ours
     assert query["os"] == {"$in": ["$where", "{'$gt': ''}"]}
     assert query["label_terms"] == {"$all": ["env=$ne", "k"]}
 

@@ -6,7 +6,13 @@ import itertools
 
 import pytest
 
-from service.domain.errors import InvalidTransition, NameConflict, RuleViolation, ValidationFailed
+from service.domain.errors import (
+    InvalidTransition,
+    NameConflict,
+    NotFound,
+    RuleViolation,
+    ValidationFailed,
+)
 from service.domain.rules import TRANSITIONS
 from service.domain.schemas import VM, InitialStatus, VMCreate, VMPatch, VMReplace, VMStatus
 from service.domain.vms import VMService
@@ -117,11 +123,12 @@ async def test_delete_needs_force_while_running_or_suspended(
     if status in (VMStatus.RUNNING, VMStatus.SUSPENDED):
         with pytest.raises(RuleViolation, match="force"):
             await svc.delete_vm(vm.id)
-        assert vm.id in repo.vms
+        assert await svc.get_vm(vm.id) == vm
         await svc.delete_vm(vm.id, force=True)
     else:
         await svc.delete_vm(vm.id)
-    assert vm.id not in repo.vms
+    with pytest.raises(NotFound):
+        await svc.get_vm(vm.id)
 
 
 async def test_create_normalises_ip_and_starts_at_revision_1(svc: VMService) -> None:

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from service.domain.errors import PreconditionFailed
+from service.domain.errors import NotFound, PreconditionFailed
 from service.domain.schemas import VM, VMCreate, VMPatch, VMReplace, VMStatus
 from service.domain.vms import VMService
 from tests.unit.fake_repository import FakeRepository, event
@@ -70,7 +70,9 @@ async def test_without_if_match_a_lost_write_is_retried(kind: str, losses: int) 
     await write(kind, svc, vm_id)
     assert repo.losses == 0
     if kind == "delete":
-        assert vm_id not in repo.vms
+        with pytest.raises(NotFound):
+            await svc.get_vm(vm_id)
+        assert repo.vms[vm_id].revision == losses + 2  # kept as deleted, after the others
     else:
         assert (repo.vms[vm_id].os, repo.vms[vm_id].revision) == ("alpine", losses + 2)
 

@@ -17,6 +17,7 @@ from .health import Health
 from .initial_status import InitialStatus
 from .problem import Problem
 from .replace_vm_if_match_type_0 import ReplaceVmIfMatchType0
+from .restore_vm_if_match_type_0 import RestoreVmIfMatchType0
 from .sort_order import SortOrder
 from .update_vm_if_match_type_0 import UpdateVmIfMatchType0
 from .upsert_vm_if_match_type_0 import UpsertVmIfMatchType0
@@ -53,6 +54,7 @@ __all__ = (
     "InitialStatus",
     "Problem",
     "ReplaceVmIfMatchType0",
+    "RestoreVmIfMatchType0",
     "SortOrder",
     "UpdateVmIfMatchType0",
     "UpsertVmIfMatchType0",

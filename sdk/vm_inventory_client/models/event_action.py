@@ -4,6 +4,8 @@ from enum import StrEnum
 class EventAction(StrEnum):
     CREATED = "created"
     DELETED = "deleted"
+    PURGED = "purged"
+    RESTORED = "restored"
     STATUS_CHANGED = "status_changed"
     UPDATED = "updated"
 

@@ -27,6 +27,7 @@ class Problem:
         current_revision (int | None | Unset):
         current_status (None | str | Unset):
         errors (list[FieldError] | None | Unset):
+        holder_id (None | str | Unset):
         instance (None | str | Unset):
     """
 
@@ -38,6 +39,7 @@ class Problem:
     current_revision: int | None | Unset = UNSET
     current_status: None | str | Unset = UNSET
     errors: list[FieldError] | None | Unset = UNSET
+    holder_id: None | str | Unset = UNSET
     instance: None | str | Unset = UNSET
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
@@ -83,6 +85,12 @@ class Problem:
         else:
             errors = self.errors
 
+        holder_id: None | str | Unset
+        if isinstance(self.holder_id, Unset):
+            holder_id = UNSET
+        else:
+            holder_id = self.holder_id
+
         instance: None | str | Unset
         if isinstance(self.instance, Unset):
             instance = UNSET
@@ -107,6 +115,8 @@ class Problem:
             field_dict["current_status"] = current_status
         if errors is not UNSET:
             field_dict["errors"] = errors
+        if holder_id is not UNSET:
+            field_dict["holder_id"] = holder_id
         if instance is not UNSET:
             field_dict["instance"] = instance
 
@@ -182,6 +192,15 @@ class Problem:
 
         errors = _parse_errors(d.pop("errors", UNSET))
 
+        def _parse_holder_id(data: object) -> None | str | Unset:
+            if data is None:
+                return data
+            if isinstance(data, Unset):
+                return data
+            return cast(None | str | Unset, data)
+
+        holder_id = _parse_holder_id(d.pop("holder_id", UNSET))
+
         def _parse_instance(data: object) -> None | str | Unset:
             if data is None:
                 return data
@@ -200,6 +219,7 @@ class Problem:
             current_revision=current_revision,
             current_status=current_status,
             errors=errors,
+            holder_id=holder_id,
             instance=instance,
         )
 

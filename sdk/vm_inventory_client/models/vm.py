@@ -8,6 +8,7 @@ from attrs import define as _attrs_define
 from attrs import field as _attrs_field
 
 from ..models.vm_status import VMStatus
+from ..types import UNSET, Unset
 
 if TYPE_CHECKING:
     from ..models.vm_labels import VMLabels
@@ -33,6 +34,8 @@ class VM:
         status (VMStatus): Lifecycle status of a VM.
         storage_gib (int):
         updated_at (datetime.datetime):
+        deleted_at (datetime.datetime | Unset): when it was deleted; only on a deleted VM
+        purge_at (datetime.datetime | Unset): when it will be purged (no longer restorable); only on a deleted VM
     """
 
     cpu_cores: int
@@ -48,6 +51,8 @@ class VM:
     status: VMStatus
     storage_gib: int
     updated_at: datetime.datetime
+    deleted_at: datetime.datetime | Unset = UNSET
+    purge_at: datetime.datetime | Unset = UNSET
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
@@ -78,6 +83,18 @@ class VM:
 
         updated_at = self.updated_at.isoformat()
 
+        deleted_at: str | Unset
+        if isinstance(self.deleted_at, Unset):
+            deleted_at = UNSET
+        else:
+            deleted_at = self.deleted_at.isoformat()
+
+        purge_at: str | Unset
+        if isinstance(self.purge_at, Unset):
+            purge_at = UNSET
+        else:
+            purge_at = self.purge_at.isoformat()
+
         field_dict: dict[str, Any] = {}
         field_dict.update(self.additional_properties)
         field_dict.update(
@@ -97,6 +114,10 @@ class VM:
                 "updated_at": updated_at,
             }
         )
+        if deleted_at is not UNSET:
+            field_dict["deleted_at"] = deleted_at
+        if purge_at is not UNSET:
+            field_dict["purge_at"] = purge_at
 
         return field_dict
 
@@ -136,6 +157,28 @@ class VM:
 
         updated_at = datetime.datetime.fromisoformat(d.pop("updated_at"))
 
+        def _parse_deleted_at(data: object) -> datetime.datetime | Unset:
+            if isinstance(data, Unset):
+                return data
+            if not isinstance(data, str):
+                raise TypeError()
+            deleted_at_type_0 = datetime.datetime.fromisoformat(data)
+
+            return deleted_at_type_0
+
+        deleted_at = _parse_deleted_at(d.pop("deleted_at", UNSET))
+
+        def _parse_purge_at(data: object) -> datetime.datetime | Unset:
+            if isinstance(data, Unset):
+                return data
+            if not isinstance(data, str):
+                raise TypeError()
+            purge_at_type_0 = datetime.datetime.fromisoformat(data)
+
+            return purge_at_type_0
+
+        purge_at = _parse_purge_at(d.pop("purge_at", UNSET))
+
         vm = cls(
             cpu_cores=cpu_cores,
             created_at=created_at,
@@ -150,6 +193,8 @@ class VM:
             status=status,
             storage_gib=storage_gib,
             updated_at=updated_at,
+            deleted_at=deleted_at,
+            purge_at=purge_at,
         )
 
         vm.additional_properties = d

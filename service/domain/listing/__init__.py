@@ -28,15 +28,17 @@ from service.domain.schemas import (
 )
 
 __all__ = [
-    "DEFAULT_PAGE_SIZE", "MAX_PAGE_SIZE", "MAX_RANGE", "QUERY_PARAMS", "Cursor", "ListParams",
-    "ListQuery", "PageTokens", "SortOrder", "build_filter", "check_param_names", "compile_query",
-    "ip_key", "next_code_point", "prefix_successor", "search_keys", "sort_value",
+    "DEFAULT_PAGE_SIZE", "LIVE", "MAX_PAGE_SIZE", "MAX_RANGE", "QUERY_PARAMS", "Cursor",
+    "ListParams", "ListQuery", "PageTokens", "SortOrder", "build_filter", "check_param_names",
+    "compile_query", "ip_key", "next_code_point", "prefix_successor", "search_keys", "sort_value",
 ]  # fmt: skip
 
 MAX_PAGE_SIZE = 500
 DEFAULT_PAGE_SIZE = 50
 MAX_RANGE = 2**53  # range bounds (the controller's too): exact in JSON clients, inside BSON int64
 MAX_VALUES = 20  # per repeatable parameter: bounds the index scans one query may fan out to
+LIVE: dict[str, Any] = {"deleted_at": None}
+"""The condition of a live VM: a live VM has no `deleted_at` (MongoDB's null matches missing)."""
 
 
 class SortOrder(StrEnum):
@@ -86,6 +88,7 @@ class ListParams(msgspec.Struct, kw_only=True):
     page_size: int = DEFAULT_PAGE_SIZE
     page_token: str | None = None
     include_total: bool = False
+    show_deleted: bool = False
 
 
 QUERY_PARAMS = frozenset(ListParams.__struct_fields__)
@@ -205,6 +208,8 @@ def build_filter(params: ListParams) -> dict[str, Any]:
     if created:
         query["created_at"] = created
     query.update(ip_condition(params.ip_address, params.ip_in))
+    if not params.show_deleted:
+        query.update(LIVE)
     return query
 
 

@@ -21,7 +21,7 @@ from service.domain.schemas import VM
 
 Doc = dict[str, Any]
 WATCH_PARAMS = frozenset(ListParams.__struct_fields__) - {
-    "sort", "page_size", "page_token", "include_total"
+    "sort", "page_size", "page_token", "include_total", "show_deleted"
 } | {"resume_token"}  # fmt: skip
 _REPEATABLE = frozenset({"status", "os", "label"})
 # An event's resume token (hex of MongoDB's `_data`), or a cluster time `t<seconds>.<increment>`.
@@ -92,8 +92,9 @@ def check_token(token: str, field: str) -> str:
 
 
 def watch_filter(params: ListParams) -> Doc:
-    """The ListVMs filter of `params` (validated exactly as ListVMs validates it)."""
-    return build_filter(params)
+    """The ListVMs filter of `params` (validated exactly as ListVMs validates it), live VMs only:
+    a soft delete is DELETED to its watchers, a restore ADDED, a purge of a deleted VM nothing."""
+    return build_filter(msgspec.structs.replace(params, show_deleted=False))
 
 
 def _comparable(a: Any, b: Any) -> bool:

@@ -32,7 +32,7 @@ CSV_COLUMNS = (
     "id", "name", "status", "os", "cpu_cores", "memory_mib", "storage_gib", "ip_address",
     "labels", "description", "revision", "created_at", "updated_at",
 )  # fmt: skip
-NOT_EXPORT_PARAMS = frozenset({"page_size", "page_token", "include_total"})
+NOT_EXPORT_PARAMS = frozenset({"page_size", "page_token", "include_total", "show_deleted"})
 
 
 def wants_csv(accept: str | None) -> bool:

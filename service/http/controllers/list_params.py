@@ -79,6 +79,10 @@ def list_params(
     include_total: Annotated[
         bool, Parameter(description="add total_size, the count under the same filters")
     ] = False,
+    show_deleted: Annotated[
+        bool,
+        Parameter(description="include deleted VMs (restorable until their purge_at)"),
+    ] = False,
 ) -> ListParams:
     """ListParams from the query: each parameter type-checked by Litestar, the names and the
     times' RFC 3339 form checked here (the parser alone would take `0.5` as a timestamp)."""

@@ -7,11 +7,18 @@ from typing import Annotated
 from litestar import Controller, Response, delete, patch, post, put
 from litestar.di import NamedDependency
 from litestar.params import JSONBody, Parameter
-from litestar.status_codes import HTTP_201_CREATED, HTTP_204_NO_CONTENT, HTTP_304_NOT_MODIFIED
+from litestar.status_codes import (
+    HTTP_200_OK,
+    HTTP_201_CREATED,
+    HTTP_204_NO_CONTENT,
+    HTTP_304_NOT_MODIFIED,
+)
 
+from service.domain.apikeys import Scope
 from service.domain.errors import (
     InvalidTransition,
     NameConflict,
+    NotDeleted,
     NotFound,
     PreconditionFailed,
     PreconditionRequired,
@@ -27,6 +34,7 @@ from service.domain.schemas import (
     VMPatch,
     VMReplace,
 )
+from service.http.auth import Caller, require
 from service.http.controllers.list_params import LIST_PARAMS
 from service.http.controllers.params import (
     AppSettings,
@@ -63,6 +71,11 @@ def _with_etag(vm: VM) -> Response[VM]:
 
 def _no_content(_: None) -> Response[None]:
     return Response(None, status_code=HTTP_204_NO_CONTENT)
+
+
+ShowDeleted = Annotated[
+    bool, Parameter(description="also a deleted VM (with deleted_at and purge_at)")
+]
 
 
 class VMController(Controller):
@@ -119,10 +132,14 @@ class VMController(Controller):
         response_headers=[ETAG_HEADER],
     )
     async def get_vm(
-        self, vm_id: VMId, vm_service: Service, if_none_match: IfNoneMatch = None
+        self,
+        vm_id: VMId,
+        vm_service: Service,
+        if_none_match: IfNoneMatch = None,
+        show_deleted: ShowDeleted = False,
     ) -> Response[VM]:
         """One VM, with its ETag (304 while If-None-Match names it)."""
-        vm = await vm_service.get_vm(vm_id)
+        vm = await vm_service.get_vm(vm_id, show_deleted=show_deleted)
         if not_modified(if_none_match, vm.revision):
             return Response(None, status_code=HTTP_304_NOT_MODIFIED, headers=etag(vm))  # type: ignore[arg-type]
         return Response(vm, headers=etag(vm))
@@ -184,7 +201,12 @@ class VMController(Controller):
     @delete(
         "/{vm_id:str}",
         operation_id="DeleteVM",
-        summary="Delete a VM",
+        summary="Delete a VM (restorable until its purge_at), or purge it (admin)",
+        description="Without `purge`, the VM is kept as deleted: GetVM and ListVMs no longer "
+        "show it (unless `show_deleted=true`), its name is free, and RestoreVM brings it back "
+        "until its `purge_at` (DELETED_RETENTION_DAYS later), when MongoDB purges it. "
+        "`purge=true` removes it at once, live or deleted, and needs an API key of scope "
+        "`admin` (403 otherwise, before the VM is looked up).",
         status_code=HTTP_204_NO_CONTENT,
         operation_class=NoContentOperation,
         responses=responses(*(e for e in _WRITE_ERRORS if e is not UnsupportedMediaType)),
@@ -200,15 +222,63 @@ class VMController(Controller):
         force: Annotated[
             bool, Parameter(description="delete even while running or suspended")
         ] = False,
+        purge: Annotated[
+            bool,
+            Parameter(
+                description="remove it at once, live or deleted (scope admin); history stays"
+            ),
+        ] = False,
         if_match: IfMatch = None,
         idempotency_key: IdempotencyKey = None,
     ) -> Response[None]:
         """Delete a VM (its history stays readable)."""
+        if purge and isinstance(caller := request.scope.get("user"), Caller):
+            require(caller, Scope.ADMIN, "purge=true")
         expected = parse_if_match(if_match, settings.require_if_match)
         ctx = write_context(request)
 
         return await idempotent(
             request, idempotency_key, idempotency, ctx.actor, None,
-            lambda: vm_service.delete_vm(vm_id, force=force, if_match=expected, ctx=ctx),
+            lambda: vm_service.delete_vm(
+                vm_id, force=force, if_match=expected, ctx=ctx, purge=purge
+            ),
             _no_content,
+        )  # fmt: skip
+
+    @post(
+        "/{vm_id:str}/restore",
+        operation_id="RestoreVM",
+        summary="Restore a deleted VM",
+        description="The deleted VM is live again at a new revision (200). 409 `not-deleted` "
+        "when it is live; 409 `name-conflict` when a live VM took its name meanwhile "
+        "(`holder_id` names it); 404 when it never existed or was purged.",
+        status_code=HTTP_200_OK,
+        responses=responses(
+            NotFound,
+            NotDeleted,
+            NameConflict,
+            PreconditionFailed,
+            PreconditionRequired,
+            WriteContention,
+            *IDEMPOTENCY_ERRORS,
+        ),
+        response_headers=[ETAG_HEADER, REPLAYED_HEADER],
+    )
+    async def restore_vm(
+        self,
+        request: Req,
+        vm_id: VMId,
+        vm_service: Service,
+        idempotency: Idempotency,
+        settings: AppSettings,
+        if_match: IfMatch = None,
+        idempotency_key: IdempotencyKey = None,
+    ) -> Response[VM]:
+        """Make a deleted VM live again."""
+        expected = parse_if_match(if_match, settings.require_if_match)
+        ctx = write_context(request)
+
+        return await idempotent(
+            request, idempotency_key, idempotency, ctx.actor, None,
+            lambda: vm_service.restore_vm(vm_id, expected, ctx), _with_etag,
         )  # fmt: skip

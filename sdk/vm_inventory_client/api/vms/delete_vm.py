@@ -15,6 +15,7 @@ def _get_kwargs(
     vm_id: str,
     *,
     force: bool | Unset = False,
+    purge: bool | Unset = False,
     if_match: DeleteVmIfMatchType0 | str | Unset = UNSET,
     idempotency_key: str | Unset = UNSET,
 ) -> dict[str, Any]:
@@ -28,6 +29,8 @@ def _get_kwargs(
     params: dict[str, Any] = {}
 
     params["force"] = force
+
+    params["purge"] = purge
 
     params = {k: v for k, v in params.items() if v is not UNSET and v is not None}
 
@@ -137,14 +140,22 @@ def sync_detailed(
     *,
     client: AuthenticatedClient,
     force: bool | Unset = False,
+    purge: bool | Unset = False,
     if_match: DeleteVmIfMatchType0 | str | Unset = UNSET,
     idempotency_key: str | Unset = UNSET,
 ) -> Response[Any | Problem]:
-    """Delete a VM
+    """Delete a VM (restorable until its purge_at), or purge it (admin)
+
+     Without `purge`, the VM is kept as deleted: GetVM and ListVMs no longer show it (unless
+    `show_deleted=true`), its name is free, and RestoreVM brings it back until its `purge_at`
+    (DELETED_RETENTION_DAYS later), when MongoDB purges it. `purge=true` removes it at once, live or
+    deleted, and needs an API key of scope `admin` (403 otherwise, before the VM is looked up).
 
     Args:
         vm_id (str): the VM's id (24 hex characters)
         force (bool | Unset): delete even while running or suspended Default: False.
+        purge (bool | Unset): remove it at once, live or deleted (scope admin); history stays
+            Default: False.
         if_match (DeleteVmIfMatchType0 | str | Unset): the ETag you read ("3"), a list of them, or
             * (any revision); a mismatch is 412, and with REQUIRE_IF_MATCH a missing one is 428
         idempotency_key (str | Unset): 1-255 visible ASCII characters but `"` (or those in double
@@ -162,6 +173,7 @@ def sync_detailed(
     kwargs = _get_kwargs(
         vm_id=vm_id,
         force=force,
+        purge=purge,
         if_match=if_match,
         idempotency_key=idempotency_key,
     )
@@ -178,14 +190,22 @@ def sync(
     *,
     client: AuthenticatedClient,
     force: bool | Unset = False,
+    purge: bool | Unset = False,
     if_match: DeleteVmIfMatchType0 | str | Unset = UNSET,
     idempotency_key: str | Unset = UNSET,
 ) -> Any | Problem | None:
-    """Delete a VM
+    """Delete a VM (restorable until its purge_at), or purge it (admin)
+
+     Without `purge`, the VM is kept as deleted: GetVM and ListVMs no longer show it (unless
+    `show_deleted=true`), its name is free, and RestoreVM brings it back until its `purge_at`
+    (DELETED_RETENTION_DAYS later), when MongoDB purges it. `purge=true` removes it at once, live or
+    deleted, and needs an API key of scope `admin` (403 otherwise, before the VM is looked up).
 
     Args:
         vm_id (str): the VM's id (24 hex characters)
         force (bool | Unset): delete even while running or suspended Default: False.
+        purge (bool | Unset): remove it at once, live or deleted (scope admin); history stays
+            Default: False.
         if_match (DeleteVmIfMatchType0 | str | Unset): the ETag you read ("3"), a list of them, or
             * (any revision); a mismatch is 412, and with REQUIRE_IF_MATCH a missing one is 428
         idempotency_key (str | Unset): 1-255 visible ASCII characters but `"` (or those in double
@@ -204,6 +224,7 @@ def sync(
         vm_id=vm_id,
         client=client,
         force=force,
+        purge=purge,
         if_match=if_match,
         idempotency_key=idempotency_key,
     ).parsed
@@ -214,14 +235,22 @@ async def asyncio_detailed(
     *,
     client: AuthenticatedClient,
     force: bool | Unset = False,
+    purge: bool | Unset = False,
     if_match: DeleteVmIfMatchType0 | str | Unset = UNSET,
     idempotency_key: str | Unset = UNSET,
 ) -> Response[Any | Problem]:
-    """Delete a VM
+    """Delete a VM (restorable until its purge_at), or purge it (admin)
+
+     Without `purge`, the VM is kept as deleted: GetVM and ListVMs no longer show it (unless
+    `show_deleted=true`), its name is free, and RestoreVM brings it back until its `purge_at`
+    (DELETED_RETENTION_DAYS later), when MongoDB purges it. `purge=true` removes it at once, live or
+    deleted, and needs an API key of scope `admin` (403 otherwise, before the VM is looked up).
 
     Args:
         vm_id (str): the VM's id (24 hex characters)
         force (bool | Unset): delete even while running or suspended Default: False.
+        purge (bool | Unset): remove it at once, live or deleted (scope admin); history stays
+            Default: False.
         if_match (DeleteVmIfMatchType0 | str | Unset): the ETag you read ("3"), a list of them, or
             * (any revision); a mismatch is 412, and with REQUIRE_IF_MATCH a missing one is 428
         idempotency_key (str | Unset): 1-255 visible ASCII characters but `"` (or those in double
@@ -239,6 +268,7 @@ async def asyncio_detailed(
     kwargs = _get_kwargs(
         vm_id=vm_id,
         force=force,
+        purge=purge,
         if_match=if_match,
         idempotency_key=idempotency_key,
     )
@@ -253,14 +283,22 @@ async def asyncio(
     *,
     client: AuthenticatedClient,
     force: bool | Unset = False,
+    purge: bool | Unset = False,
     if_match: DeleteVmIfMatchType0 | str | Unset = UNSET,
     idempotency_key: str | Unset = UNSET,
 ) -> Any | Problem | None:
-    """Delete a VM
+    """Delete a VM (restorable until its purge_at), or purge it (admin)
+
+     Without `purge`, the VM is kept as deleted: GetVM and ListVMs no longer show it (unless
+    `show_deleted=true`), its name is free, and RestoreVM brings it back until its `purge_at`
+    (DELETED_RETENTION_DAYS later), when MongoDB purges it. `purge=true` removes it at once, live or
+    deleted, and needs an API key of scope `admin` (403 otherwise, before the VM is looked up).
 
     Args:
         vm_id (str): the VM's id (24 hex characters)
         force (bool | Unset): delete even while running or suspended Default: False.
+        purge (bool | Unset): remove it at once, live or deleted (scope admin); history stays
+            Default: False.
         if_match (DeleteVmIfMatchType0 | str | Unset): the ETag you read ("3"), a list of them, or
             * (any revision); a mismatch is 412, and with REQUIRE_IF_MATCH a missing one is 428
         idempotency_key (str | Unset): 1-255 visible ASCII characters but `"` (or those in double
@@ -280,6 +318,7 @@ async def asyncio(
             vm_id=vm_id,
             client=client,
             force=force,
+            purge=purge,
             if_match=if_match,
             idempotency_key=idempotency_key,
         )

@@ -15,17 +15,25 @@ from ...types import UNSET, Response, Unset
 def _get_kwargs(
     vm_id: str,
     *,
+    show_deleted: bool | Unset = False,
     if_none_match: GetVmIfNoneMatchType0 | str | Unset = UNSET,
 ) -> dict[str, Any]:
     headers: dict[str, Any] = {}
     if not isinstance(if_none_match, Unset):
         headers["If-None-Match"] = if_none_match
 
+    params: dict[str, Any] = {}
+
+    params["show_deleted"] = show_deleted
+
+    params = {k: v for k, v in params.items() if v is not UNSET and v is not None}
+
     _kwargs: dict[str, Any] = {
         "method": "get",
         "url": "/api/v1/vms/{vm_id}".format(
             vm_id=quote(str(vm_id), safe=""),
         ),
+        "params": params,
     }
 
     _kwargs["headers"] = headers
@@ -110,12 +118,15 @@ def sync_detailed(
     vm_id: str,
     *,
     client: AuthenticatedClient,
+    show_deleted: bool | Unset = False,
     if_none_match: GetVmIfNoneMatchType0 | str | Unset = UNSET,
 ) -> Response[Any | Problem | VM]:
     """Get one VM
 
     Args:
         vm_id (str): the VM's id (24 hex characters)
+        show_deleted (bool | Unset): also a deleted VM (with deleted_at and purge_at) Default:
+            False.
         if_none_match (GetVmIfNoneMatchType0 | str | Unset): 304 without a body while the ETag
             matches
 
@@ -129,6 +140,7 @@ def sync_detailed(
 
     kwargs = _get_kwargs(
         vm_id=vm_id,
+        show_deleted=show_deleted,
         if_none_match=if_none_match,
     )
 
@@ -143,12 +155,15 @@ def sync(
     vm_id: str,
     *,
     client: AuthenticatedClient,
+    show_deleted: bool | Unset = False,
     if_none_match: GetVmIfNoneMatchType0 | str | Unset = UNSET,
 ) -> Any | Problem | VM | None:
     """Get one VM
 
     Args:
         vm_id (str): the VM's id (24 hex characters)
+        show_deleted (bool | Unset): also a deleted VM (with deleted_at and purge_at) Default:
+            False.
         if_none_match (GetVmIfNoneMatchType0 | str | Unset): 304 without a body while the ETag
             matches
 
@@ -163,6 +178,7 @@ def sync(
     return sync_detailed(
         vm_id=vm_id,
         client=client,
+        show_deleted=show_deleted,
         if_none_match=if_none_match,
     ).parsed
 
@@ -171,12 +187,15 @@ async def asyncio_detailed(
     vm_id: str,
     *,
     client: AuthenticatedClient,
+    show_deleted: bool | Unset = False,
     if_none_match: GetVmIfNoneMatchType0 | str | Unset = UNSET,
 ) -> Response[Any | Problem | VM]:
     """Get one VM
 
     Args:
         vm_id (str): the VM's id (24 hex characters)
+        show_deleted (bool | Unset): also a deleted VM (with deleted_at and purge_at) Default:
+            False.
         if_none_match (GetVmIfNoneMatchType0 | str | Unset): 304 without a body while the ETag
             matches
 
@@ -190,6 +209,7 @@ async def asyncio_detailed(
 
     kwargs = _get_kwargs(
         vm_id=vm_id,
+        show_deleted=show_deleted,
         if_none_match=if_none_match,
     )
 
@@ -202,12 +222,15 @@ async def asyncio(
     vm_id: str,
     *,
     client: AuthenticatedClient,
+    show_deleted: bool | Unset = False,
     if_none_match: GetVmIfNoneMatchType0 | str | Unset = UNSET,
 ) -> Any | Problem | VM | None:
     """Get one VM
 
     Args:
         vm_id (str): the VM's id (24 hex characters)
+        show_deleted (bool | Unset): also a deleted VM (with deleted_at and purge_at) Default:
+            False.
         if_none_match (GetVmIfNoneMatchType0 | str | Unset): 304 without a body while the ETag
             matches
 
@@ -223,6 +246,7 @@ async def asyncio(
         await asyncio_detailed(
             vm_id=vm_id,
             client=client,
+            show_deleted=show_deleted,
             if_none_match=if_none_match,
         )
     ).parsed

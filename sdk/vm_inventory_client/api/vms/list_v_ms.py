@@ -33,6 +33,7 @@ def _get_kwargs(
     page_size: int | Unset = 50,
     page_token: None | str | Unset = UNSET,
     include_total: bool | Unset = False,
+    show_deleted: bool | Unset = False,
 ) -> dict[str, Any]:
 
     params: dict[str, Any] = {}
@@ -159,6 +160,8 @@ def _get_kwargs(
 
     params["include_total"] = include_total
 
+    params["show_deleted"] = show_deleted
+
     params = {k: v for k, v in params.items() if v is not UNSET and v is not None}
 
     _kwargs: dict[str, Any] = {
@@ -256,6 +259,7 @@ def sync_detailed(
     page_size: int | Unset = 50,
     page_token: None | str | Unset = UNSET,
     include_total: bool | Unset = False,
+    show_deleted: bool | Unset = False,
 ) -> Response[Problem | VMPage]:
     """Find VMs: filters, sort, cursor pages
 
@@ -281,6 +285,8 @@ def sync_detailed(
             filters
         include_total (bool | Unset): add total_size, the count under the same filters Default:
             False.
+        show_deleted (bool | Unset): include deleted VMs (restorable until their purge_at)
+            Default: False.
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -309,6 +315,7 @@ def sync_detailed(
         page_size=page_size,
         page_token=page_token,
         include_total=include_total,
+        show_deleted=show_deleted,
     )
 
     response = client.get_httpx_client().request(
@@ -339,6 +346,7 @@ def sync(
     page_size: int | Unset = 50,
     page_token: None | str | Unset = UNSET,
     include_total: bool | Unset = False,
+    show_deleted: bool | Unset = False,
 ) -> Problem | VMPage | None:
     """Find VMs: filters, sort, cursor pages
 
@@ -364,6 +372,8 @@ def sync(
             filters
         include_total (bool | Unset): add total_size, the count under the same filters Default:
             False.
+        show_deleted (bool | Unset): include deleted VMs (restorable until their purge_at)
+            Default: False.
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -393,6 +403,7 @@ def sync(
         page_size=page_size,
         page_token=page_token,
         include_total=include_total,
+        show_deleted=show_deleted,
     ).parsed
 
 
@@ -417,6 +428,7 @@ async def asyncio_detailed(
     page_size: int | Unset = 50,
     page_token: None | str | Unset = UNSET,
     include_total: bool | Unset = False,
+    show_deleted: bool | Unset = False,
 ) -> Response[Problem | VMPage]:
     """Find VMs: filters, sort, cursor pages
 
@@ -442,6 +454,8 @@ async def asyncio_detailed(
             filters
         include_total (bool | Unset): add total_size, the count under the same filters Default:
             False.
+        show_deleted (bool | Unset): include deleted VMs (restorable until their purge_at)
+            Default: False.
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -470,6 +484,7 @@ async def asyncio_detailed(
         page_size=page_size,
         page_token=page_token,
         include_total=include_total,
+        show_deleted=show_deleted,
     )
 
     response = await client.get_async_httpx_client().request(**kwargs)
@@ -498,6 +513,7 @@ async def asyncio(
     page_size: int | Unset = 50,
     page_token: None | str | Unset = UNSET,
     include_total: bool | Unset = False,
+    show_deleted: bool | Unset = False,
 ) -> Problem | VMPage | None:
     """Find VMs: filters, sort, cursor pages
 
@@ -523,6 +539,8 @@ async def asyncio(
             filters
         include_total (bool | Unset): add total_size, the count under the same filters Default:
             False.
+        show_deleted (bool | Unset): include deleted VMs (restorable until their purge_at)
+            Default: False.
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -553,5 +571,6 @@ async def asyncio(
             page_size=page_size,
             page_token=page_token,
             include_total=include_total,
+            show_deleted=show_deleted,
         )
     ).parsed

@@ -1,0 +1,125 @@
+"""Soft delete, restore and purge of a VM: each a compare-and-set on its revision, committed
+with its event (deleted, restored, purged) in one transaction."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bson import ObjectId
+from pymongo import ReturnDocument
+from pymongo.asynchronous.client_session import AsyncClientSession
+from pymongo.errors import DuplicateKeyError
+
+from service.domain.errors import NameConflict
+from service.domain.idempotency import record_in_transaction
+from service.domain.listing import LIVE
+from service.domain.schemas import VM
+from service.storage.errors import parse_id, translate_errors
+from service.storage.stored import DELETION_FIELDS, VM_PROJECTION, WITH_CREATION, to_vm
+from service.storage.vm_store import VMStore
+
+Raw = dict[str, Any]
+
+
+class DeletionWrites(VMStore):
+    """A deleted VM keeps its document (with `deleted_at`, `purge_at`) until MongoDB's TTL index
+    on `purge_at` removes it or a purge does; the unique name index covers live VMs only."""
+
+    @translate_errors
+    async def delete(self, vm_id: str, expected_revision: int, event: Raw) -> None:
+        """Soft delete: if the live VM is still at `expected_revision`, set its `deleted_at`
+        (the event's timestamp) and `purge_at` (the event's), recording `event` with it."""
+        oid = parse_id(vm_id)
+        first = expected_revision == 1  # then the `created` event is recorded too (see update)
+        moment = event["timestamp"]
+        update = {
+            "$set": {"deleted_at": moment, "purge_at": event["purge_at"], "updated_at": moment},
+            "$inc": {"revision": 1},
+        }
+
+        async def work(session: AsyncClientSession) -> bool:
+            before = await self.vms.find_one_and_update(
+                {"_id": oid, "revision": expected_revision, **LIVE},
+                update,
+                projection=WITH_CREATION if first else {"_id": 1},
+                session=session,
+            )
+            if before is None:
+                return False
+            await self._record(event, oid, before if first else None, session)
+            await record_in_transaction(session, None)
+            return True
+
+        if not await self._transaction(work):
+            await self._raise_missing_or_stale(oid, vm_id)
+
+    @translate_errors
+    async def restore(self, vm_id: str, expected_revision: int, event: Raw) -> VM:
+        """If the deleted VM is still at `expected_revision`, make it live again, recording
+        `event`; its name taken by a live VM meanwhile -> NameConflict naming that VM."""
+        oid = parse_id(vm_id)
+        update = {
+            "$unset": dict.fromkeys(DELETION_FIELDS, ""),
+            "$set": {"updated_at": event["timestamp"]},
+            "$inc": {"revision": 1},
+        }
+
+        async def work(session: AsyncClientSession) -> VM | None:
+            doc = await self.vms.find_one_and_update(
+                {"_id": oid, "revision": expected_revision, "deleted_at": {"$ne": None}},
+                update,
+                projection=VM_PROJECTION,
+                return_document=ReturnDocument.AFTER,
+                session=session,
+            )
+            if doc is None:
+                return None
+            # A deleted VM is past revision 1: its `created` event is recorded already.
+            await self._record(event, oid, None, session)
+            vm = to_vm(doc)
+            await record_in_transaction(session, vm)
+            return vm
+
+        try:
+            vm = await self._transaction(work)
+        except DuplicateKeyError:
+            raise await self._name_taken(oid) from None
+        if vm is None:
+            await self._raise_missing_or_stale(oid, vm_id, include_deleted=True)
+        assert vm is not None
+        return vm
+
+    async def _name_taken(self, oid: ObjectId) -> NameConflict:
+        """The conflict of a restore whose name a live VM holds, naming that VM (`holder_id`)."""
+        mine = await self.vms.find_one({"_id": oid}, {"name": 1, "name_key": 1})
+        name = mine["name"] if mine else "?"
+        holder = None
+        if mine is not None:
+            holder = await self.vms.find_one({"name_key": mine["name_key"], **LIVE}, {"_id": 1})
+        if holder is None:  # the holder went away meanwhile: retrying may succeed
+            return NameConflict(f"the name {name!r} was taken by another VM; retry")
+        return NameConflict(
+            f"the name {name!r} is taken by the VM {holder['_id']}; rename or delete that VM first",
+            holder_id=str(holder["_id"]),
+        )
+
+    @translate_errors
+    async def purge(self, vm_id: str, expected_revision: int, event: Raw) -> None:
+        """Remove the VM, live or deleted, if still at `expected_revision`, recording `event`."""
+        oid = parse_id(vm_id)
+        first = expected_revision == 1  # then the `created` event is recorded too (see update)
+
+        async def work(session: AsyncClientSession) -> bool:
+            before = await self.vms.find_one_and_delete(
+                {"_id": oid, "revision": expected_revision},
+                projection=WITH_CREATION if first else {"_id": 1},
+                session=session,
+            )
+            if before is None:
+                return False
+            await self._record(event, oid, before if first else None, session)
+            await record_in_transaction(session, None)
+            return True
+
+        if not await self._transaction(work):
+            await self._raise_missing_or_stale(oid, vm_id, include_deleted=True)

@@ -1,0 +1,78 @@
+"""The plumbing every VM write shares: the collections, one transaction per write (or the
+atomic batch's), the history record of a write, and what a compare-and-set that missed means."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from contextvars import ContextVar
+from typing import Any, TypeVar
+
+import pymongo
+from bson import ObjectId
+from pymongo.asynchronous.client_session import AsyncClientSession
+from pymongo.asynchronous.collection import AsyncCollection
+from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import BulkWriteError
+
+from service.domain.errors import NotFound, WriteContention
+from service.domain.events import derived_created_event
+from service.domain.listing import LIVE
+from service.domain.vms import StaleRevision
+from service.storage.stored import VM_EVENTS_COLLECTION, VMS_COLLECTION
+
+R = TypeVar("R")
+Raw = dict[str, Any]
+
+BATCH_SESSION: ContextVar[AsyncClientSession | None] = ContextVar("batch_session", default=None)
+"""The transaction of an atomic batch (service.storage.bulk): every read and write joins it."""
+
+
+class VMStore:
+    """`vms` and `vm_events`, and what every write of VMRepository uses."""
+
+    def __init__(self, database: AsyncDatabase[Raw]) -> None:
+        """Work on `vms` and `vm_events` of `database`."""
+        self.vms: AsyncCollection[Raw] = database.get_collection(VMS_COLLECTION)
+        self.events: AsyncCollection[Raw] = database.get_collection(VM_EVENTS_COLLECTION)
+
+    async def _transaction(self, work: Callable[[AsyncClientSession], Awaitable[R]]) -> R:
+        """Run `work` in one transaction: the driver retries transient errors (write conflicts,
+        a failover) and unknown commit results, all within one MONGODB_TIMEOUT_MS deadline."""
+        client = self.vms.database.client
+        if (batch := BATCH_SESSION.get()) is not None:
+            with pymongo.timeout(client.options.timeout):
+                return await work(batch)
+        async with client.start_session() as session:
+            with pymongo.timeout(client.options.timeout):
+                return await session.with_transaction(work)
+
+    async def _record(
+        self, event: Raw, oid: ObjectId, before: Raw | None, session: AsyncClientSession
+    ) -> None:
+        """Append `event` to the VM's history, after the VM's `created` event when `before` (the
+        state the write replaced) still holds it unwritten; a revision recorded already aborts
+        the write."""
+        events = [{**event, "vm_id": oid}]
+        if before is not None and (created := derived_created_event(before)) is not None:
+            # The VM's id is its `created` event's id: the same whether derived or written.
+            events.insert(0, {**created, "_id": oid, "vm_id": oid})
+        try:
+            await self.events.insert_many(events, session=session)
+        except BulkWriteError as exc:
+            if any(e.get("code") != 11000 for e in exc.details.get("writeErrors", [])):
+                raise
+            raise WriteContention(
+                f"revision {event['revision']} of the VM is already recorded; retry"
+            ) from None
+
+    async def _raise_missing_or_stale(
+        self, oid: ObjectId, vm_id: str, include_deleted: bool = False
+    ) -> None:
+        """After a compare-and-set matched nothing: NotFound (a deleted VM is missing unless
+        `include_deleted`), or the internal StaleRevision (the service decides whether the client
+        sees 412 or the write is retried)."""
+        match = {"_id": oid} if include_deleted else {"_id": oid, **LIVE}
+        current = await self.vms.find_one(match, {"revision": 1}, session=BATCH_SESSION.get())
+        if current is None:
+            raise NotFound(f"no VM with id {vm_id!r}")
+        raise StaleRevision(int(current["revision"]))
