@@ -49,7 +49,9 @@ def mongo_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             port = container.get_exposed_port(27017)
             yield f"mongodb://{host}:{port}/?directConnection=true"
         return
-    mongod = LocalMongod(tmp_path_factory.mktemp("mongo"), free_port())
+    # The TTL monitor every second from the start (not 60 s): purges by retention in seconds.
+    quick_ttl = {"ttlMonitorSleepSecs": "1"}
+    mongod = LocalMongod(tmp_path_factory.mktemp("mongo"), free_port(), parameters=quick_ttl)
     mongod.start()
     try:
         yield mongod.url
@@ -79,20 +81,11 @@ async def mongo_client(settings: Settings) -> AsyncIterator[AsyncMongoClient[dic
 @pytest.fixture(scope="session")
 async def db(
     mongo_client: AsyncMongoClient[dict[str, Any]], settings: Settings
-) -> AsyncIterator[AsyncDatabase[dict[str, Any]]]:
-    """The session's database, migrated to the newest version.
-
-    MongoDB's TTL monitor runs every second meanwhile (60 by default), so a test of purging
-    after a retention of seconds waits seconds: the monitor reads the setting only after its
-    current sleep, so it is set here, early, and restored at the end.
-    """
+) -> AsyncDatabase[dict[str, Any]]:
+    """The session's database, migrated to the newest version."""
     database = mongo_client[settings.mongodb_db]
     await upgrade(database)
-    admin = mongo_client.admin
-    was = await admin.command({"getParameter": 1, "ttlMonitorSleepSecs": 1})
-    await admin.command({"setParameter": 1, "ttlMonitorSleepSecs": 1})
-    yield database
-    await admin.command({"setParameter": 1, "ttlMonitorSleepSecs": was["ttlMonitorSleepSecs"]})
+    return database
 
 
 @pytest.fixture(scope="session")

@@ -51,11 +51,19 @@ def _port_open(port: int) -> bool:
 class LocalMongod:
     """A mongod process on 127.0.0.1, run as a single-member replica set (transactions need one)."""
 
-    def __init__(self, dbpath: Path, port: int, replica_set: str = REPLICA_SET) -> None:
-        """Describe a mongod keeping its data in `dbpath` and listening on `port`."""
+    def __init__(
+        self,
+        dbpath: Path,
+        port: int,
+        replica_set: str = REPLICA_SET,
+        parameters: dict[str, str] | None = None,
+    ) -> None:
+        """Describe a mongod keeping its data in `dbpath` and listening on `port`, started with
+        the server `parameters` given (`--setParameter name=value`)."""
         self.dbpath = dbpath
         self.port = port
         self.replica_set = replica_set
+        self.parameters = {"diagnosticDataCollectionEnabled": "false", **(parameters or {})}
         self.process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -81,7 +89,8 @@ class LocalMongod:
                 "--logpath", str(self.dbpath / "mongod.log"),
                 "--logappend",
                 "--wiredTigerCacheSizeGB", "0.5",
-                "--setParameter", "diagnosticDataCollectionEnabled=false",
+                *(arg for name, value in self.parameters.items()
+                  for arg in ("--setParameter", f"{name}={value}")),
             ],
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,

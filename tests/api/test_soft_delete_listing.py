@@ -145,8 +145,9 @@ async def test_export_upsert_and_batches_ignore_deleted_vms(client: Client) -> N
 
 @pytest.fixture
 async def quick_purges(mongo_client: AsyncMongoClient[dict[str, Any]]) -> AsyncIterator[None]:
-    """MongoDB's TTL monitor every second (60 by default) for the test, then as it was. (The
-    monitor reads the setting after its current sleep: tests/conftest.py sets it once early.)"""
+    """MongoDB's TTL monitor every second (60 by default) for the test, then as it was. The
+    local mongod of tests/conftest.py starts so; a MONGODB_URL server reads the new setting
+    after its current sleep (up to 60 s)."""
     admin = mongo_client.admin
     was = await admin.command({"getParameter": 1, "ttlMonitorSleepSecs": 1})
     await admin.command({"setParameter": 1, "ttlMonitorSleepSecs": 1})
