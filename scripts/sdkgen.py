@@ -19,7 +19,7 @@ TEMPLATES = ROOT / "sdk-templates"
 # Hand-written files inside sdk/ that generation keeps (paths relative to sdk/).
 HAND_WRITTEN = frozenset(
     f"vm_inventory_client/{name}.py"
-    for name in ("facade", "problems", "retries", "arguments", "watching")
+    for name in ("facade", "reading", "bulk", "problems", "retries", "arguments", "watching")
 )
 SKIP_DIRS = frozenset({"__pycache__", ".ruff_cache", ".mypy_cache", ".pytest_cache"})
 
