@@ -6,7 +6,7 @@ import asyncio
 import random
 from collections.abc import Awaitable, Callable, Collection
 from datetime import datetime, timedelta
-from typing import Any, Protocol, TypeVar
+from typing import Any, TypeVar
 
 import msgspec
 
@@ -25,8 +25,9 @@ from service.domain.events import (
     restored_event,
     updated_event,
 )
-from service.domain.listing import ListParams, ListQuery, PageTokens, compile_query
+from service.domain.listing import ListParams, PageTokens, compile_query
 from service.domain.listing.paging import next_page, one_more
+from service.domain.repository import Repository, StaleRevision
 from service.domain.rules import (
     DELETE_NEEDS_FORCE,
     canonical_ip,
@@ -43,59 +44,6 @@ DEFAULT_RETENTION = timedelta(days=30)
 IfMatch = int | Collection[int] | None  # the revisions a write accepts; None accepts any
 
 T = TypeVar("T")
-VMs = list[VM]  # (inside Repository, `list` names the method)
-
-
-class StaleRevision(Exception):
-    """Storage's answer to a lost compare-and-set: the VM is no longer at the expected revision.
-
-    Never reaches a client: the service retries, or answers 412 when the client sent If-Match.
-    """
-
-    def __init__(self, current_revision: int) -> None:
-        """Record the revision the VM is at now."""
-        super().__init__(f"the VM is at revision {current_revision}")
-        self.current_revision = current_revision
-
-
-class Repository(Protocol):
-    """What the service needs from storage (VMRepository, or a fake in unit tests)."""
-
-    async def ping(self) -> None:
-        """Raise DatabaseUnavailable unless storage answers."""
-
-    async def create(self, fields: dict[str, Any]) -> VM:
-        """Insert (the fields hold the creation record of the `created` event); raise NameConflict
-        for a taken name."""
-
-    async def get_by_id(self, vm_id: str, include_deleted: bool = False) -> VM:
-        """Return the live VM (or a deleted one with `include_deleted`), else raise NotFound."""
-
-    async def list(self, query: ListQuery) -> list[VM]:
-        """Up to `query.limit` VMs in the query's order, after its keyset position."""
-
-    async def list_with_watch_token(self, query: ListQuery) -> tuple[VMs, str]:
-        """`list` from one snapshot, and a watch token no later than that snapshot."""
-
-    async def count(self, query: ListQuery) -> int:
-        """How many VMs match the query's filter."""
-
-    async def update(
-        self, vm_id: str, expected_revision: int, changes: dict[str, Any], event: dict[str, Any]
-    ) -> VM:
-        """Compare-and-set on revision, with its event; raise NotFound or StaleRevision."""
-
-    async def delete(self, vm_id: str, expected_revision: int, event: dict[str, Any]) -> None:
-        """Soft delete: compare-and-set on revision setting deleted_at (the event's timestamp)
-        and purge_at (the event's), with its event; raise NotFound or StaleRevision."""
-
-    async def restore(self, vm_id: str, expected_revision: int, event: dict[str, Any]) -> VM:
-        """Compare-and-set on revision of a deleted VM: live again, with its event; NotFound,
-        StaleRevision (also when it is not deleted), or NameConflict naming the holder."""
-
-    async def purge(self, vm_id: str, expected_revision: int, event: dict[str, Any]) -> None:
-        """Remove the VM, live or deleted, if at `expected_revision`, with its event; raise
-        NotFound or StaleRevision."""
 
 
 class VMService:

@@ -17,7 +17,7 @@ from pymongo.errors import BulkWriteError
 from service.domain.errors import NotFound, WriteContention
 from service.domain.events import derived_created_event
 from service.domain.listing import LIVE
-from service.domain.vms import StaleRevision
+from service.domain.repository import StaleRevision
 from service.storage.stored import VM_EVENTS_COLLECTION, VMS_COLLECTION
 
 R = TypeVar("R")

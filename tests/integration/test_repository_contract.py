@@ -12,8 +12,8 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
 from service.domain.errors import NameConflict, NotFound, WriteContention
+from service.domain.repository import Repository, StaleRevision
 from service.domain.schemas import VM, VMEvent
-from service.domain.vms import Repository, StaleRevision
 from service.storage.vms import VMRepository
 from tests.unit.fake_repository import FakeRepository, event
 

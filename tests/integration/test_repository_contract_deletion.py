@@ -9,7 +9,7 @@ import pytest
 
 from service.domain.errors import NameConflict, NotFound
 from service.domain.listing import ListParams, ListQuery, PageTokens, compile_query
-from service.domain.vms import StaleRevision
+from service.domain.repository import StaleRevision
 from tests.integration.test_repository_contract import Store, create, repo
 from tests.unit.fake_repository import event
 

@@ -12,8 +12,8 @@ from bson import ObjectId
 from service.domain.errors import NameConflict, NotFound, WriteContention
 from service.domain.events import derived_created_event, derived_purged_event, is_deleted
 from service.domain.listing import ListQuery, search_keys
+from service.domain.repository import StaleRevision
 from service.domain.schemas import VM, VMEvent
-from service.domain.vms import StaleRevision
 from service.storage.stored import CHANGEABLE_FIELDS, stored_vm
 
 Events = list[VMEvent]  # (inside FakeRepository, `list` names the method)

@@ -1,0 +1,63 @@
+"""What the VM use cases need from storage: the Repository protocol (VMRepository, or the fake of
+the unit tests) and StaleRevision, its answer to a lost compare-and-set."""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+from service.domain.listing import ListQuery
+from service.domain.schemas import VM
+
+VMs = list[VM]  # (inside Repository, `list` names the method)
+
+
+class StaleRevision(Exception):
+    """Storage's answer to a lost compare-and-set: the VM is no longer at the expected revision.
+
+    Never reaches a client: the service retries, or answers 412 when the client sent If-Match.
+    """
+
+    def __init__(self, current_revision: int) -> None:
+        """Record the revision the VM is at now."""
+        super().__init__(f"the VM is at revision {current_revision}")
+        self.current_revision = current_revision
+
+
+class Repository(Protocol):
+    """What the service needs from storage (VMRepository, or a fake in unit tests)."""
+
+    async def ping(self) -> None:
+        """Raise DatabaseUnavailable unless storage answers."""
+
+    async def create(self, fields: dict[str, Any]) -> VM:
+        """Insert (the fields hold the creation record of the `created` event); raise NameConflict
+        for a taken name."""
+
+    async def get_by_id(self, vm_id: str, include_deleted: bool = False) -> VM:
+        """Return the live VM (or a deleted one with `include_deleted`), else raise NotFound."""
+
+    async def list(self, query: ListQuery) -> list[VM]:
+        """Up to `query.limit` VMs in the query's order, after its keyset position."""
+
+    async def list_with_watch_token(self, query: ListQuery) -> tuple[VMs, str]:
+        """`list` from one snapshot, and a watch token no later than that snapshot."""
+
+    async def count(self, query: ListQuery) -> int:
+        """How many VMs match the query's filter."""
+
+    async def update(
+        self, vm_id: str, expected_revision: int, changes: dict[str, Any], event: dict[str, Any]
+    ) -> VM:
+        """Compare-and-set on revision, with its event; raise NotFound or StaleRevision."""
+
+    async def delete(self, vm_id: str, expected_revision: int, event: dict[str, Any]) -> None:
+        """Soft delete: compare-and-set on revision setting deleted_at (the event's timestamp)
+        and purge_at (the event's), with its event; raise NotFound or StaleRevision."""
+
+    async def restore(self, vm_id: str, expected_revision: int, event: dict[str, Any]) -> VM:
+        """Compare-and-set on revision of a deleted VM: live again, with its event; NotFound,
+        StaleRevision (also when it is not deleted), or NameConflict naming the holder."""
+
+    async def purge(self, vm_id: str, expected_revision: int, event: dict[str, Any]) -> None:
+        """Remove the VM, live or deleted, if at `expected_revision`, with its event; raise
+        NotFound or StaleRevision."""
