@@ -179,10 +179,7 @@ def create_app(settings: Settings, startup_check: StartupCheck | None = None) ->
         return service
 
     def provide_watch_hub(state: State) -> Hub:
-        if state.get("not_ready"):
-            raise DatabaseUnavailable(f"not ready: {state.not_ready}")
-        if (reason := state.schema_guard.reason) is not None:
-            raise DatabaseUnavailable(f"not ready: {reason}")
+        provide_vm_service(state)  # the same readiness checks
         hub: Hub = state.watch_hub
         return hub
 

@@ -3,6 +3,7 @@ with its event (deleted, restored, purged) in one transaction."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from bson import ObjectId
@@ -29,29 +30,20 @@ class DeletionWrites(VMStore):
     async def delete(self, vm_id: str, expected_revision: int, event: Raw) -> None:
         """Soft delete: if the live VM is still at `expected_revision`, set its `deleted_at`
         (the event's timestamp) and `purge_at` (the event's), recording `event` with it."""
-        oid = parse_id(vm_id)
-        first = expected_revision == 1  # then the `created` event is recorded too (see update)
         moment = event["timestamp"]
         update = {
             "$set": {"deleted_at": moment, "purge_at": event["purge_at"], "updated_at": moment},
             "$inc": {"revision": 1},
         }
 
-        async def work(session: AsyncClientSession) -> bool:
-            before = await self.vms.find_one_and_update(
-                {"_id": oid, "revision": expected_revision, **LIVE},
-                update,
-                projection=WITH_CREATION if first else {"_id": 1},
-                session=session,
+        def write(
+            match: Raw, projection: Raw, session: AsyncClientSession
+        ) -> Awaitable[Raw | None]:
+            return self.vms.find_one_and_update(
+                {**match, **LIVE}, update, projection=projection, session=session
             )
-            if before is None:
-                return False
-            await self._record(event, oid, before if first else None, session)
-            await record_in_transaction(session, None)
-            return True
 
-        if not await self._transaction(work):
-            await self._raise_missing_or_stale(oid, vm_id)
+        await self._retire(vm_id, expected_revision, event, write, include_deleted=False)
 
     @translate_errors
     async def restore(self, vm_id: str, expected_revision: int, event: Raw) -> VM:
@@ -106,15 +98,31 @@ class DeletionWrites(VMStore):
     @translate_errors
     async def purge(self, vm_id: str, expected_revision: int, event: Raw) -> None:
         """Remove the VM, live or deleted, if still at `expected_revision`, recording `event`."""
+
+        def write(
+            match: Raw, projection: Raw, session: AsyncClientSession
+        ) -> Awaitable[Raw | None]:
+            return self.vms.find_one_and_delete(match, projection=projection, session=session)
+
+        await self._retire(vm_id, expected_revision, event, write, include_deleted=True)
+
+    async def _retire(
+        self,
+        vm_id: str,
+        expected_revision: int,
+        event: Raw,
+        write: Callable[[Raw, Raw, AsyncClientSession], Awaitable[Raw | None]],
+        include_deleted: bool,
+    ) -> None:
+        """A soft delete or purge: `write` is the compare-and-set on `match` (id and revision),
+        returning the state it replaced (None: it missed), committed with `event`."""
         oid = parse_id(vm_id)
         first = expected_revision == 1  # then the `created` event is recorded too (see update)
+        match = {"_id": oid, "revision": expected_revision}
+        projection = WITH_CREATION if first else {"_id": 1}
 
         async def work(session: AsyncClientSession) -> bool:
-            before = await self.vms.find_one_and_delete(
-                {"_id": oid, "revision": expected_revision},
-                projection=WITH_CREATION if first else {"_id": 1},
-                session=session,
-            )
+            before = await write(match, projection, session)
             if before is None:
                 return False
             await self._record(event, oid, before if first else None, session)
@@ -122,4 +130,4 @@ class DeletionWrites(VMStore):
             return True
 
         if not await self._transaction(work):
-            await self._raise_missing_or_stale(oid, vm_id, include_deleted=True)
+            await self._raise_missing_or_stale(oid, vm_id, include_deleted=include_deleted)
