@@ -14,11 +14,9 @@ import pytest
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 
-from service.domain.listing import LIVE, PageTokens, SortOrder, compile_query, sort_value
-from service.domain.listing.paging import page_queries
-from service.storage.errors import parse_id
+from service.domain.listing import LIVE, PageTokens, SortOrder, compile_query
 from service.storage.migrations.runner import upgrade
-from service.storage.vms import DELETED_BY_PURGE_AT, to_vm
+from service.storage.vms import DELETED_BY_PURGE_AT
 from tests.api.listing_data import START, vm_doc
 from tests.integration.test_list_indexes import (
     COUNT,
@@ -27,8 +25,8 @@ from tests.integration.test_list_indexes import (
     LENIENT,
     PAGE,
     RANGES,
+    explain_page,
     make,
-    stages,
 )
 
 Raw = dict[str, Any]
@@ -52,32 +50,6 @@ async def mixed_db(mongo_client: AsyncMongoClient[Raw]) -> AsyncIterator[AsyncDa
     await mongo_client.drop_database(name)
 
 
-async def explain(
-    db: AsyncDatabase[Raw], params: Raw, sort: SortOrder, middle: bool
-) -> tuple[int, int, list[str]]:
-    """(keys examined, VMs matching, stages) of the finds of one page (the middle one)."""
-    tokens = PageTokens(b"k")
-    query = compile_query(make(params, sort=sort, page_size=PAGE), tokens)
-    matching = await db.vms.count_documents(query.filter)
-    if middle and matching > 2:
-        direction = -1 if query.descending else 1
-        order = [(query.sort_field, direction), ("_id", direction)]
-        mid = await db.vms.find(query.filter, sort=order, skip=matching // 2).next()
-        token = tokens.encode(
-            query.binding, sort_value(to_vm(dict(mid)), query.sort_field), str(mid["_id"])
-        )
-        query = compile_query(make(params, sort=sort, page_size=PAGE, page_token=token), tokens)
-    keys, seen = 0, []
-    for mongo_filter, order in page_queries(query, parse_id):
-        command = {"find": "vms", "filter": mongo_filter, "sort": dict(order), "limit": PAGE + 1}
-        explained = await db.command(
-            "explain", command, verbosity="executionStats", codec_options=LENIENT
-        )
-        keys += explained["executionStats"]["totalKeysExamined"]
-        seen += stages(explained["executionStats"]["executionStages"])
-    return keys, matching, seen
-
-
 @pytest.mark.parametrize("sort", list(SortOrder), ids=str)
 @pytest.mark.parametrize("middle", [False, True], ids=["first", "middle"])
 @pytest.mark.parametrize("show_deleted", [True, False], ids=["show_deleted", "live"])
@@ -86,7 +58,7 @@ async def test_equality_filters_keep_their_index_order_with_or_without_deleted_v
 ) -> None:
     for params in EQUALITY:
         given = {**params, "show_deleted": show_deleted}
-        keys, matching, seen = await explain(mixed_db, given, sort, middle)
+        keys, matching, seen = await explain_page(mixed_db, given, sort, middle)
         assert matching > 0, given
         assert "COLLSCAN" not in seen, (given, seen)
         assert "IXSCAN" in seen, (given, seen)
@@ -96,7 +68,7 @@ async def test_equality_filters_keep_their_index_order_with_or_without_deleted_v
         bound = EQUALITY_FACTOR * (PAGE + 1) * values * COUNT // matching
         if len(params) > 1:  # one field bounds the scan, the other filters (as the live test)
             alone = [
-                (await explain(mixed_db, {k: v, "show_deleted": show_deleted}, sort, False))[1]
+                (await explain_page(mixed_db, {k: v, "show_deleted": show_deleted}, sort, False))[1]
                 for k, v in params.items()
             ]
             bound = bound * max(alone) // COUNT
@@ -112,7 +84,7 @@ async def test_ranges_and_prefixes_stay_on_indexes_with_or_without_deleted_vms(
     field = sort.value.removeprefix("-").replace("name", "name_key")
     for params, on_key in RANGES:
         given = {**params, "show_deleted": show_deleted}
-        keys, matching, seen = await explain(mixed_db, given, sort, middle)
+        keys, matching, seen = await explain_page(mixed_db, given, sort, middle)
         assert "COLLSCAN" not in seen, (given, seen)
         assert 0 < matching < COUNT, given
         # On the sort key: the matches, deleted ones included (the live condition is checked on
