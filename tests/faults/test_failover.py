@@ -39,13 +39,14 @@ def test_primary_killed_during_writes_loses_no_acknowledged_write(tmp_path: Path
         outcomes = stream.stop()
 
         assert {o.status for o in outcomes} <= {201, 503}, stream.summary()
-        # Writes in flight when the primary died were retried by the driver on the new one.
-        rode_through = [
-            o for o in outcomes if o.status == 201 and o.started < killed < elected < o.ended
-        ]
-        spanning = [(o.status, round(o.started - killed, 2), round(o.ended - killed, 2))
-                    for o in outcomes if o.started < killed < o.ended]  # fmt: skip
-        assert rode_through, (stream.summary(), round(elected - killed, 2), spanning)
+        # Writes pending while there was no primary (sent to the dying one, or issued before the
+        # election) waited for the new primary and succeeded there instead of failing. Whether one
+        # was on the wire at the very moment of the SIGKILL is luck: four writes acknowledged a
+        # millisecond before it leave none in flight, and that is not a failure.
+        rode_through = [o for o in outcomes if o.status == 201 and o.started < elected < o.ended]
+        pending = [(o.status, round(o.started - killed, 2), round(o.ended - killed, 2))
+                   for o in outcomes if o.started < elected and o.ended > killed]  # fmt: skip
+        assert rode_through, (stream.summary(), round(elected - killed, 2), pending)
         acknowledged = stream.created_names()
         with MongoClient(replica_set.url, serverSelectionTimeoutMS=10000) as check:
             vms = check["faults_failover"]["vms"]
