@@ -39,7 +39,7 @@ from service.http.controllers.health import HealthController
 from service.http.controllers.vms import VMController
 from service.http.controllers.watch import WatchController
 from service.http.head import HeadMiddleware
-from service.http.metrics import MetricsController, prometheus_config
+from service.http.metrics import MetricsController, not_ready_reason, prometheus_config
 from service.http.problems import problem_details_plugin
 from service.http.rate_limit import rate_limit_config
 from service.http.sse import serving
@@ -156,9 +156,7 @@ def create_app(settings: Settings, startup_check: StartupCheck | None = None) ->
     def provide_vm_service(state: State) -> VMService:
         # A plain function, not a generator (Litestar's cleanup of one cost 3-5% of a GetVM):
         # InFlightMiddleware counted this request before this check, as `migrate down` needs.
-        if state.get("not_ready"):
-            raise DatabaseUnavailable(f"not ready: {state.not_ready}")
-        if (reason := state.schema_guard.reason) is not None:
+        if (reason := not_ready_reason(state)) is not None:
             raise DatabaseUnavailable(f"not ready: {reason}")
         service: VMService = state.vm_service
         return service

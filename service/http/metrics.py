@@ -5,8 +5,8 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from litestar import Controller, Response, get
-from litestar.di import NamedDependency
+from litestar import Controller, Response
+from litestar.datastructures import State
 from litestar.enums import ScopeType
 from litestar.plugins.prometheus import PrometheusConfig, PrometheusMiddleware
 from litestar.types import ASGIApp, Message, Receive, ReceiveMessage, Scope, Send
@@ -15,9 +15,11 @@ from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, Gauge, generate_lat
 from service.domain.errors import DomainError
 from service.domain.vms import VMService
 from service.http.context import CLIENT_CLOSED
+from service.http.head import get_and_head
 
 MONGODB_READY = Gauge(
-    "vm_inventory_mongodb_ready", "1 when MongoDB answered the last readiness check, else 0"
+    "vm_inventory_mongodb_ready",
+    "1 when the last readiness check passed (MongoDB answered, its schema is this code's), else 0",
 )
 
 
@@ -110,11 +112,27 @@ class MetricsController(Controller):
 
     path = "/metrics"
 
-    @get("/", include_in_schema=False)
-    async def metrics(self, vm_service: NamedDependency[VMService]) -> Response[bytes]:
-        """Every metric of this process."""
-        await refresh_readiness(vm_service)
-        return Response(generate_latest(REGISTRY), media_type=CONTENT_TYPE_LATEST)
+    @get_and_head("/", operation_id="Metrics", include_in_schema=False)
+    async def metrics(self, state: State) -> Response[bytes]:
+        """Every metric of this process, served whether or not the service is ready."""
+        if not_ready_reason(state) is None:
+            await refresh_readiness(state.vm_service)
+        else:
+            MONGODB_READY.set(0)
+        return Response(generate_latest(REGISTRY), media_type=MEDIA_TYPE)
+
+
+# Litestar appends the charset to every text/ media type itself.
+MEDIA_TYPE = "; ".join(p for p in CONTENT_TYPE_LATEST.split("; ") if not p.startswith("charset="))
+
+
+def not_ready_reason(state: State) -> str | None:
+    """Why the API cannot serve yet: MongoDB not ready since start-up, or its schema not the one
+    this code needs (None: it serves)."""
+    if state.get("not_ready"):
+        return str(state.not_ready)
+    reason: str | None = state.schema_guard.reason
+    return reason
 
 
 async def refresh_readiness(vm_service: VMService) -> bool:

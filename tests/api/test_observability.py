@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 from litestar.testing import AsyncTestClient
+from prometheus_client import CONTENT_TYPE_LATEST
 
 from service.config import Settings
 from service.domain.apikeys import Scope
@@ -72,6 +73,35 @@ async def test_metrics_count_requests_by_route_and_status(client: AsyncTestClien
         ), status
     assert "vm_inventory_request_duration_seconds_bucket{" in text
     assert "vm_inventory_mongodb_ready 1.0" in text
+
+
+async def test_metrics_content_type_is_prometheus_own(client: AsyncTestClient[Any]) -> None:
+    # Litestar appends the charset to text/ types: once, not twice.
+    for method in ("GET", "HEAD"):
+        r = await client.request(method, "/metrics")
+        assert r.headers["content-type"] == CONTENT_TYPE_LATEST, method
+
+
+@pytest.mark.parametrize("unready", ["starting", "schema"])
+async def test_metrics_are_served_while_not_ready(
+    client: AsyncTestClient[Any], unready: str
+) -> None:
+    """A scrape is what shows the service is not ready: it never gets the API's 503."""
+    state = client.app.state
+    if unready == "starting":
+        state.not_ready = "waiting for MongoDB and the migration check"
+    else:
+        state.schema_guard.reason = "the schema is being rolled back"
+    try:
+        assert_problem(await client.get("/health/ready"), 503)
+        r = await client.get("/metrics")
+        assert r.status_code == 200
+        assert "vm_inventory_mongodb_ready 0.0" in r.text
+        assert "vm_inventory_requests_total{" in r.text
+    finally:
+        state.not_ready = None
+        state.schema_guard.reason = None
+    assert "vm_inventory_mongodb_ready 1.0" in (await client.get("/metrics")).text
 
 
 @pytest.fixture
