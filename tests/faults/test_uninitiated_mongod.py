@@ -75,14 +75,17 @@ async def test_requests_before_initiation_leave_transactions_working(
     )
     check = functools.partial(migrate_cli.check_on_start, settings, url)
     async with AsyncTestClient(app=create_app(settings, check)) as client:
-        # Probes, /metrics and clients polling with a token (keys live in the database, so no
-        # token can be valid yet) while the set is uninitiated: 503, never 401 or 500.
+        # Probes and clients polling with a token (keys live in the database, so no token can be
+        # valid yet) while the set is uninitiated: 503, never 401 or 500. /metrics answers, with
+        # the readiness gauge at 0 (and without touching MongoDB).
         client.headers["Authorization"] = "Bearer vmi_not-a-key-yet"
         until = time.monotonic() + UNINITIATED_SECONDS
         while time.monotonic() < until:
+            metrics = await client.get("/metrics")
+            assert metrics.status_code == 200, metrics.text
+            assert "vm_inventory_mongodb_ready 0.0" in metrics.text
             for method, path in [
                 ("GET", "/health/ready"),
-                ("GET", "/metrics"),
                 ("GET", "/api/v1/vms"),
                 ("POST", "/api/v1/vms"),
                 ("GET", "/api/v1/vms/665f1c2e8b3e4a0012345678/events"),

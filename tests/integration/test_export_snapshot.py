@@ -11,6 +11,7 @@ from bson import ObjectId
 from pymongo.asynchronous.database import AsyncDatabase
 
 from service.config import Settings
+from service.domain.errors import DatabaseUnavailable
 from service.domain.listing import ListParams, PageTokens, SortOrder, compile_query, search_keys
 from service.storage.bulk import EXPORT_BATCH_SIZE, BulkVMRepository
 from service.storage.client import make_client
@@ -92,6 +93,21 @@ async def test_an_export_outlasts_the_per_call_timeout(db: Db, settings: Setting
     try:
         repo = BulkVMRepository(client[settings.mongodb_db])
         query = compile_query(ListParams(sort=SortOrder.NAME), PageTokens())
-        assert sum([len(batch) async for batch in repo.export(query)]) == total
+
+        async def export_all() -> int | None:
+            exported = 0
+            try:
+                async for batch in repo.export(query):
+                    exported += len(batch)
+            except DatabaseUnavailable:
+                if exported:
+                    raise  # a later read cut the export short: what this test is about
+                return None  # the first read's own 100 ms bound, passed on a loaded machine
+            return exported
+
+        for _ in range(5):
+            if (exported := await export_all()) is not None:
+                break
+        assert exported == total
     finally:
         await client.close()
