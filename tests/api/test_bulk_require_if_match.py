@@ -2,30 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
 from litestar.testing import AsyncTestClient
-from pymongo.asynchronous.database import AsyncDatabase
 
-from service.config import Settings
-from service.http.app import create_app
 from tests.api.helpers import BASE, assert_problem, vm_body
 
 pytestmark = pytest.mark.usefixtures("clean")
 Client = AsyncTestClient[Any]
-
-
-@pytest.fixture(scope="module")
-async def strict_client(
-    settings: Settings, db: AsyncDatabase[dict[str, Any]], admin_token: str
-) -> AsyncIterator[Client]:
-    """The app with REQUIRE_IF_MATCH=true."""
-    strict = settings.model_copy(update={"require_if_match": True})
-    async with AsyncTestClient(app=create_app(strict)) as test_client:
-        test_client.headers["Authorization"] = f"Bearer {admin_token}"
-        yield test_client
 
 
 async def test_batch_items_without_if_match_are_428_like_single_writes(

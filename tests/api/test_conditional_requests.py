@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
 from litestar.testing import AsyncTestClient
-from pymongo.asynchronous.database import AsyncDatabase
 
-from service.config import Settings
-from service.http.app import create_app
 from tests.api.helpers import BASE, assert_problem, vm_body
 
 pytestmark = pytest.mark.usefixtures("clean")
@@ -22,17 +18,6 @@ async def create(client: Client, **overrides: Any) -> dict[str, Any]:
     assert response.status_code == 201, response.text
     vm: dict[str, Any] = response.json()
     return vm
-
-
-@pytest.fixture(scope="module")
-async def strict_client(
-    settings: Settings, db: AsyncDatabase[dict[str, Any]], admin_token: str
-) -> AsyncIterator[Client]:
-    """The app with REQUIRE_IF_MATCH=true."""
-    strict = settings.model_copy(update={"require_if_match": True})
-    async with AsyncTestClient(app=create_app(strict)) as test_client:
-        test_client.headers["Authorization"] = f"Bearer {admin_token}"
-        yield test_client
 
 
 async def test_every_single_vm_response_carries_the_revision_as_etag(client: Client) -> None:

@@ -45,10 +45,10 @@ from service.http.preconditions import (
     parse_etags,
     write_context,
 )
-from service.http.preconditions import if_match as parse_if_match
 from service.http.problems import (
     responses,
 )
+from service.http.writes import conditional_write
 
 Bulk = NamedDependency[BulkService]
 Idempotency = NamedDependency[IdempotencyService]
@@ -145,8 +145,6 @@ class BulkController(Controller):
                     f"If-None-Match: {message}", [FieldError("If-None-Match", message)]
                 )
             create_only = True
-        expected = parse_if_match(if_match, settings.require_if_match and not create_only)
-        ctx = write_context(request)
 
         def render(result: Any) -> Response[VM]:
             if isinstance(result, VM):  # stored inside a write's transaction: an insert is rev 1
@@ -158,7 +156,9 @@ class BulkController(Controller):
             headers = {"Location": f"{self.path}/{vm.id}", **etag(vm)}
             return Response(vm, status_code=HTTP_201_CREATED, headers=headers)
 
-        return await idempotent(
-            request, idempotency_key, idempotency, ctx.actor, data,
-            lambda: bulk_service.upsert_vm(name, data, expected, create_only, ctx), render,
+        return await conditional_write(
+            request, if_match, settings.require_if_match and not create_only, idempotency_key,
+            idempotency, data,
+            lambda expected, ctx: bulk_service.upsert_vm(name, data, expected, create_only, ctx),
+            render,
         )  # fmt: skip

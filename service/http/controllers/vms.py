@@ -56,8 +56,8 @@ from service.http.preconditions import (
     not_modified,
     write_context,
 )
-from service.http.preconditions import if_match as parse_if_match
 from service.http.problems import NoContentOperation, responses
+from service.http.writes import conditional_write
 
 _WRITE_ERRORS = (
     NotFound, NameConflict, InvalidTransition, RuleViolation, PreconditionFailed,
@@ -163,12 +163,9 @@ class VMController(Controller):
         idempotency_key: IdempotencyKey = None,
     ) -> Response[VM]:
         """Replace a VM."""
-        expected = parse_if_match(if_match, settings.require_if_match)
-        ctx = write_context(request)
-
-        return await idempotent(
-            request, idempotency_key, idempotency, ctx.actor, data,
-            lambda: vm_service.replace_vm(vm_id, data, expected, ctx), _with_etag,
+        return await conditional_write(
+            request, if_match, settings.require_if_match, idempotency_key, idempotency, data,
+            lambda expected, ctx: vm_service.replace_vm(vm_id, data, expected, ctx), _with_etag,
         )  # fmt: skip
 
     @patch(
@@ -190,12 +187,9 @@ class VMController(Controller):
         idempotency_key: IdempotencyKey = None,
     ) -> Response[VM]:
         """Apply a merge patch."""
-        expected = parse_if_match(if_match, settings.require_if_match)
-        ctx = write_context(request)
-
-        return await idempotent(
-            request, idempotency_key, idempotency, ctx.actor, data,
-            lambda: vm_service.update_vm(vm_id, data, expected, ctx), _with_etag,
+        return await conditional_write(
+            request, if_match, settings.require_if_match, idempotency_key, idempotency, data,
+            lambda expected, ctx: vm_service.update_vm(vm_id, data, expected, ctx), _with_etag,
         )  # fmt: skip
 
     @delete(
@@ -234,12 +228,9 @@ class VMController(Controller):
         """Delete a VM (its history stays readable)."""
         if purge:  # the route needs `write` (auth checked it); a purge needs `admin`
             require(request.scope["user"], Scope.ADMIN, "purge=true")
-        expected = parse_if_match(if_match, settings.require_if_match)
-        ctx = write_context(request)
-
-        return await idempotent(
-            request, idempotency_key, idempotency, ctx.actor, None,
-            lambda: vm_service.delete_vm(
+        return await conditional_write(
+            request, if_match, settings.require_if_match, idempotency_key, idempotency, None,
+            lambda expected, ctx: vm_service.delete_vm(
                 vm_id, force=force, if_match=expected, ctx=ctx, purge=purge
             ),
             _no_content,
@@ -275,10 +266,7 @@ class VMController(Controller):
         idempotency_key: IdempotencyKey = None,
     ) -> Response[VM]:
         """Make a deleted VM live again."""
-        expected = parse_if_match(if_match, settings.require_if_match)
-        ctx = write_context(request)
-
-        return await idempotent(
-            request, idempotency_key, idempotency, ctx.actor, None,
-            lambda: vm_service.restore_vm(vm_id, expected, ctx), _with_etag,
+        return await conditional_write(
+            request, if_match, settings.require_if_match, idempotency_key, idempotency, None,
+            lambda expected, ctx: vm_service.restore_vm(vm_id, expected, ctx), _with_etag,
         )  # fmt: skip
