@@ -22,7 +22,9 @@ async def test_predicate_selects_what_mongodb_selects_with_deleted_vms(
 ) -> None:
     docs = await seed(clean, 90)
     gone = [doc["_id"] for i, doc in enumerate(docs) if i % 4 == 1]
-    marks = {"deleted_at": START, "purge_at": START + timedelta(days=30)}
+    # Never due: the test mongod's TTL monitor runs every second, and a purge between reading
+    # `stored` and asking MongoDB would make the two disagree (START + 30 days is in the past).
+    marks = {"deleted_at": START, "purge_at": START + timedelta(days=36500)}
     await clean.vms.update_many({"_id": {"$in": gone}}, {"$set": marks})
     stored = [doc async for doc in clean.vms.find({})]
     for query in [c[0] for c in CASES] + EXTRA_CASES:
