@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Any
 
 from litestar import Controller, Request
@@ -12,8 +11,6 @@ from litestar.response import Stream
 
 from service.config import Settings
 from service.domain.errors import TooManyWatchers, WatchTokenExpired
-from service.domain.listing import MAX_RANGE, ListParams, check_times
-from service.domain.schemas import VMStatus
 from service.domain.watch.hub import (
     Hub,
 )
@@ -22,12 +19,24 @@ from service.domain.watch.model import (
     check_watch_params,
     watch_filter,
 )
+from service.http.controllers.filter_params import (
+    FILTER_FIELDS,
+    CreatedAfter,
+    CreatedBefore,
+    IPAddress,
+    IPIn,
+    Labels,
+    Max,
+    Min,
+    NamePrefix,
+    OSNames,
+    Statuses,
+    check_query,
+    list_params_of,
+)
 from service.http.head import get_and_head
 from service.http.problems import responses
 from service.http.sse import EVENT_STREAM, OPEN_TIMEOUT_S, SSE_HEADERS, sse
-
-Min = Annotated[int | None, Parameter(description="at least", ge=0, le=MAX_RANGE)]
-Max = Annotated[int | None, Parameter(description="at most", ge=0, le=MAX_RANGE)]
 
 
 class WatchController(Controller):
@@ -55,38 +64,20 @@ class WatchController(Controller):
         request: Request[Any, Any, Any],
         watch_hub: NamedDependency[Hub],
         settings: NamedDependency[Settings],
-        status: Annotated[
-            list[VMStatus] | None, Parameter(description="repeatable; any of these statuses")
-        ] = None,
-        os: Annotated[
-            list[str] | None, Parameter(description="repeatable; any of these OS names, exactly")
-        ] = None,
-        name_prefix: Annotated[
-            str | None,
-            Parameter(description="names starting with this, ignoring case, taken literally"),
-        ] = None,
-        label: Annotated[
-            list[str] | None,
-            Parameter(description="repeatable, all must hold: `key=value`, `key` or `!key`"),
-        ] = None,
+        status: Statuses = None,
+        os: OSNames = None,
+        name_prefix: NamePrefix = None,
+        label: Labels = None,
         cpu_cores_min: Min = None,
         cpu_cores_max: Max = None,
         memory_mib_min: Min = None,
         memory_mib_max: Max = None,
         storage_gib_min: Min = None,
         storage_gib_max: Max = None,
-        created_after: Annotated[
-            datetime | None, Parameter(description="RFC 3339; created at or after (inclusive)")
-        ] = None,
-        created_before: Annotated[
-            datetime | None, Parameter(description="RFC 3339; created before (exclusive)")
-        ] = None,
-        ip_address: Annotated[
-            str | None, Parameter(description="this exact IPv4 or IPv6 address")
-        ] = None,
-        ip_in: Annotated[
-            str | None, Parameter(description="addresses inside this CIDR, e.g. 10.0.0.0/24")
-        ] = None,
+        created_after: CreatedAfter = None,
+        created_before: CreatedBefore = None,
+        ip_address: IPAddress = None,
+        ip_in: IPIn = None,
         resume_token: Annotated[
             str | None,
             Parameter(description="an event's id, or ListVMs' watch_token: changes after it"),
@@ -99,17 +90,8 @@ class WatchController(Controller):
         ] = None,
     ) -> Stream:
         """Every change after the request (or after the token) to VMs matching the filters."""
-        query = request.query_params
-        check_watch_params(list(query.keys()), {k: len(query.getall(k)) for k in query})
-        check_times({k: query[k] for k in ("created_after", "created_before") if k in query})
-        params = ListParams(
-            status=status, os=os, name_prefix=name_prefix, label=label,
-            cpu_cores_min=cpu_cores_min, cpu_cores_max=cpu_cores_max,
-            memory_mib_min=memory_mib_min, memory_mib_max=memory_mib_max,
-            storage_gib_min=storage_gib_min, storage_gib_max=storage_gib_max,
-            created_after=created_after, created_before=created_before,
-            ip_address=ip_address, ip_in=ip_in,
-        )  # fmt: skip
+        check_query(request, check_watch_params)
+        params = list_params_of(locals(), FILTER_FIELDS)  # the filters, by name
         mongo_filter = watch_filter(params)
         token = None
         if last_event_id:
