@@ -62,8 +62,8 @@ def _ip_address() -> Schema:
 
 
 def _refine_list_parameters(openapi: OpenAPI) -> None:
-    """The length and format rules ListVMs (and ExportVMs) check on their query parameters."""
-    for path in ("/api/v1/vms", "/api/v1/vms/export"):
+    """The length and format rules ListVMs, ExportVMs and WatchVMs check on their filters."""
+    for path in ("/api/v1/vms", "/api/v1/vms/export", "/api/v1/vms/watch"):
         item = openapi.paths.get(path) if openapi.paths else None
         operation = item.get if item is not None else None
         if operation is not None and operation.parameters:

@@ -14,8 +14,8 @@ from ...types import UNSET, Response, Unset
 def _get_kwargs(
     *,
     status: list[VMStatus] | None | Unset = UNSET,
-    os: list[str] | None | Unset = UNSET,
-    name_prefix: None | str | Unset = UNSET,
+    os: list[str] | Unset = UNSET,
+    name_prefix: str | Unset = UNSET,
     label: list[str] | None | Unset = UNSET,
     cpu_cores_min: int | None | Unset = UNSET,
     cpu_cores_max: int | None | Unset = UNSET,
@@ -25,7 +25,7 @@ def _get_kwargs(
     storage_gib_max: int | None | Unset = UNSET,
     created_after: datetime.datetime | None | Unset = UNSET,
     created_before: datetime.datetime | None | Unset = UNSET,
-    ip_address: None | str | Unset = UNSET,
+    ip_address: str | Unset = UNSET,
     ip_in: None | str | Unset = UNSET,
     resume_token: None | str | Unset = UNSET,
     last_event_id: None | str | Unset = UNSET,
@@ -49,22 +49,13 @@ def _get_kwargs(
         json_status = status
     params["status"] = json_status
 
-    json_os: list[str] | None | Unset
-    if isinstance(os, Unset):
-        json_os = UNSET
-    elif isinstance(os, list):
+    json_os: list[str] | Unset = UNSET
+    if not isinstance(os, Unset):
         json_os = os
 
-    else:
-        json_os = os
     params["os"] = json_os
 
-    json_name_prefix: None | str | Unset
-    if isinstance(name_prefix, Unset):
-        json_name_prefix = UNSET
-    else:
-        json_name_prefix = name_prefix
-    params["name_prefix"] = json_name_prefix
+    params["name_prefix"] = name_prefix
 
     json_label: list[str] | None | Unset
     if isinstance(label, Unset):
@@ -136,7 +127,7 @@ def _get_kwargs(
         json_created_before = created_before
     params["created_before"] = json_created_before
 
-    json_ip_address: None | str | Unset
+    json_ip_address: str | Unset
     if isinstance(ip_address, Unset):
         json_ip_address = UNSET
     else:
@@ -242,8 +233,8 @@ def sync_detailed(
     *,
     client: AuthenticatedClient,
     status: list[VMStatus] | None | Unset = UNSET,
-    os: list[str] | None | Unset = UNSET,
-    name_prefix: None | str | Unset = UNSET,
+    os: list[str] | Unset = UNSET,
+    name_prefix: str | Unset = UNSET,
     label: list[str] | None | Unset = UNSET,
     cpu_cores_min: int | None | Unset = UNSET,
     cpu_cores_max: int | None | Unset = UNSET,
@@ -253,7 +244,7 @@ def sync_detailed(
     storage_gib_max: int | None | Unset = UNSET,
     created_after: datetime.datetime | None | Unset = UNSET,
     created_before: datetime.datetime | None | Unset = UNSET,
-    ip_address: None | str | Unset = UNSET,
+    ip_address: str | Unset = UNSET,
     ip_in: None | str | Unset = UNSET,
     resume_token: None | str | Unset = UNSET,
     last_event_id: None | str | Unset = UNSET,
@@ -262,8 +253,8 @@ def sync_detailed(
 
     Args:
         status (list[VMStatus] | None | Unset): repeatable; any of these statuses
-        os (list[str] | None | Unset): repeatable; any of these OS names, exactly
-        name_prefix (None | str | Unset): names starting with this, ignoring case, taken literally
+        os (list[str] | Unset):
+        name_prefix (str | Unset):
         label (list[str] | None | Unset): repeatable, all must hold: `key=value`, `key` or `!key`
         cpu_cores_min (int | None | Unset): at least
         cpu_cores_max (int | None | Unset): at most
@@ -274,7 +265,7 @@ def sync_detailed(
         created_after (datetime.datetime | None | Unset): RFC 3339; created at or after
             (inclusive)
         created_before (datetime.datetime | None | Unset): RFC 3339; created before (exclusive)
-        ip_address (None | str | Unset): this exact IPv4 or IPv6 address
+        ip_address (str | Unset):
         ip_in (None | str | Unset): addresses inside this CIDR, e.g. 10.0.0.0/24
         resume_token (None | str | Unset): an event's id, or ListVMs' watch_token: changes after
             it
@@ -318,8 +309,8 @@ def sync(
     *,
     client: AuthenticatedClient,
     status: list[VMStatus] | None | Unset = UNSET,
-    os: list[str] | None | Unset = UNSET,
-    name_prefix: None | str | Unset = UNSET,
+    os: list[str] | Unset = UNSET,
+    name_prefix: str | Unset = UNSET,
     label: list[str] | None | Unset = UNSET,
     cpu_cores_min: int | None | Unset = UNSET,
     cpu_cores_max: int | None | Unset = UNSET,
@@ -329,7 +320,7 @@ def sync(
     storage_gib_max: int | None | Unset = UNSET,
     created_after: datetime.datetime | None | Unset = UNSET,
     created_before: datetime.datetime | None | Unset = UNSET,
-    ip_address: None | str | Unset = UNSET,
+    ip_address: str | Unset = UNSET,
     ip_in: None | str | Unset = UNSET,
     resume_token: None | str | Unset = UNSET,
     last_event_id: None | str | Unset = UNSET,
@@ -338,8 +329,8 @@ def sync(
 
     Args:
         status (list[VMStatus] | None | Unset): repeatable; any of these statuses
-        os (list[str] | None | Unset): repeatable; any of these OS names, exactly
-        name_prefix (None | str | Unset): names starting with this, ignoring case, taken literally
+        os (list[str] | Unset):
+        name_prefix (str | Unset):
         label (list[str] | None | Unset): repeatable, all must hold: `key=value`, `key` or `!key`
         cpu_cores_min (int | None | Unset): at least
         cpu_cores_max (int | None | Unset): at most
@@ -350,7 +341,7 @@ def sync(
         created_after (datetime.datetime | None | Unset): RFC 3339; created at or after
             (inclusive)
         created_before (datetime.datetime | None | Unset): RFC 3339; created before (exclusive)
-        ip_address (None | str | Unset): this exact IPv4 or IPv6 address
+        ip_address (str | Unset):
         ip_in (None | str | Unset): addresses inside this CIDR, e.g. 10.0.0.0/24
         resume_token (None | str | Unset): an event's id, or ListVMs' watch_token: changes after
             it
@@ -389,8 +380,8 @@ async def asyncio_detailed(
     *,
     client: AuthenticatedClient,
     status: list[VMStatus] | None | Unset = UNSET,
-    os: list[str] | None | Unset = UNSET,
-    name_prefix: None | str | Unset = UNSET,
+    os: list[str] | Unset = UNSET,
+    name_prefix: str | Unset = UNSET,
     label: list[str] | None | Unset = UNSET,
     cpu_cores_min: int | None | Unset = UNSET,
     cpu_cores_max: int | None | Unset = UNSET,
@@ -400,7 +391,7 @@ async def asyncio_detailed(
     storage_gib_max: int | None | Unset = UNSET,
     created_after: datetime.datetime | None | Unset = UNSET,
     created_before: datetime.datetime | None | Unset = UNSET,
-    ip_address: None | str | Unset = UNSET,
+    ip_address: str | Unset = UNSET,
     ip_in: None | str | Unset = UNSET,
     resume_token: None | str | Unset = UNSET,
     last_event_id: None | str | Unset = UNSET,
@@ -409,8 +400,8 @@ async def asyncio_detailed(
 
     Args:
         status (list[VMStatus] | None | Unset): repeatable; any of these statuses
-        os (list[str] | None | Unset): repeatable; any of these OS names, exactly
-        name_prefix (None | str | Unset): names starting with this, ignoring case, taken literally
+        os (list[str] | Unset):
+        name_prefix (str | Unset):
         label (list[str] | None | Unset): repeatable, all must hold: `key=value`, `key` or `!key`
         cpu_cores_min (int | None | Unset): at least
         cpu_cores_max (int | None | Unset): at most
@@ -421,7 +412,7 @@ async def asyncio_detailed(
         created_after (datetime.datetime | None | Unset): RFC 3339; created at or after
             (inclusive)
         created_before (datetime.datetime | None | Unset): RFC 3339; created before (exclusive)
-        ip_address (None | str | Unset): this exact IPv4 or IPv6 address
+        ip_address (str | Unset):
         ip_in (None | str | Unset): addresses inside this CIDR, e.g. 10.0.0.0/24
         resume_token (None | str | Unset): an event's id, or ListVMs' watch_token: changes after
             it
@@ -463,8 +454,8 @@ async def asyncio(
     *,
     client: AuthenticatedClient,
     status: list[VMStatus] | None | Unset = UNSET,
-    os: list[str] | None | Unset = UNSET,
-    name_prefix: None | str | Unset = UNSET,
+    os: list[str] | Unset = UNSET,
+    name_prefix: str | Unset = UNSET,
     label: list[str] | None | Unset = UNSET,
     cpu_cores_min: int | None | Unset = UNSET,
     cpu_cores_max: int | None | Unset = UNSET,
@@ -474,7 +465,7 @@ async def asyncio(
     storage_gib_max: int | None | Unset = UNSET,
     created_after: datetime.datetime | None | Unset = UNSET,
     created_before: datetime.datetime | None | Unset = UNSET,
-    ip_address: None | str | Unset = UNSET,
+    ip_address: str | Unset = UNSET,
     ip_in: None | str | Unset = UNSET,
     resume_token: None | str | Unset = UNSET,
     last_event_id: None | str | Unset = UNSET,
@@ -483,8 +474,8 @@ async def asyncio(
 
     Args:
         status (list[VMStatus] | None | Unset): repeatable; any of these statuses
-        os (list[str] | None | Unset): repeatable; any of these OS names, exactly
-        name_prefix (None | str | Unset): names starting with this, ignoring case, taken literally
+        os (list[str] | Unset):
+        name_prefix (str | Unset):
         label (list[str] | None | Unset): repeatable, all must hold: `key=value`, `key` or `!key`
         cpu_cores_min (int | None | Unset): at least
         cpu_cores_max (int | None | Unset): at most
@@ -495,7 +486,7 @@ async def asyncio(
         created_after (datetime.datetime | None | Unset): RFC 3339; created at or after
             (inclusive)
         created_before (datetime.datetime | None | Unset): RFC 3339; created before (exclusive)
-        ip_address (None | str | Unset): this exact IPv4 or IPv6 address
+        ip_address (str | Unset):
         ip_in (None | str | Unset): addresses inside this CIDR, e.g. 10.0.0.0/24
         resume_token (None | str | Unset): an event's id, or ListVMs' watch_token: changes after
             it
