@@ -16,7 +16,7 @@ import uvicorn
 from service.config import Settings
 from service.domain.apikeys import Scope
 from service.domain.errors import DomainError
-from service.http.server import run_workers, uvicorn_options
+from service.http.server import freeze_startup_heap, run_workers, uvicorn_options
 from service.storage.api_keys import ApiKeyRepository
 from service.storage.client import answers, make_client
 from service.storage.migrations import cli as migrate_cli
@@ -134,6 +134,7 @@ def serve(settings: Settings) -> int:
             run_workers(settings, url, deferred_check=startup_check is not None)
             return 0
         app = create_app(settings, startup_check)
+        freeze_startup_heap()
         # uvicorn re-raises SIGTERM/SIGINT after its graceful shutdown; a no-op handler lets the
         # re-raised signal return here so the local mongod stops and the exit code is 0.
         for sig in (signal.SIGTERM, signal.SIGINT):

@@ -8,6 +8,7 @@ reads its settings from that environment, exactly as a single-process `serve` wo
 from __future__ import annotations
 
 import functools
+import gc
 import os
 import secrets
 from typing import Any
@@ -59,7 +60,24 @@ def worker_app() -> Litestar:
     if os.environ.get(DEFERRED_CHECK_ENV):
         url = os.environ["MONGODB_URL"]  # exported by the parent
         startup_check = functools.partial(migrate_cli.check_on_start, settings, url)
-    return create_app(settings, startup_check)
+    app = create_app(settings, startup_check)
+    freeze_startup_heap()
+    return app
+
+
+def freeze_startup_heap() -> None:
+    """Tune the cyclic garbage collector for serving (measured with scripts/bench: README).
+
+    What start-up built (modules, the app, its OpenAPI document: ~75,000 objects) is never
+    garbage, yet every full collection walked it: frozen, it is left out (gc.freeze, as the gc
+    docs advise before serving). And a collection of the youngest objects every 700 allocations
+    ran every few requests (a ListVMs page allocates hundreds), each walking the objects of every
+    request in flight: every 10,000 it runs ~14 times less often, holding at most that many more
+    objects. Together: ListVMs 733 -> 538 us of CPU, GetVM 349 -> 301 us under wrk -c32.
+    """
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(10_000, 10, 10)
 
 
 def __getattr__(name: str) -> Any:
