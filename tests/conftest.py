@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import uuid
+import warnings
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
@@ -11,6 +12,7 @@ import pytest
 from litestar.testing import AsyncTestClient
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import PyMongoError
 
 from service.config import Settings
 from service.domain.apikeys import Scope
@@ -74,7 +76,17 @@ async def mongo_client(settings: Settings) -> AsyncIterator[AsyncMongoClient[dic
     """A raw client, to look at what the service stored."""
     client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(settings.mongodb_url, tz_aware=True)
     yield client
-    await client.drop_database(settings.mongodb_db)
+    # Clean-up, not a test: on a saturated machine the driver can drop a connection it is
+    # opening (a failed heartbeat resets the pool), which must not turn a green run red.
+    for attempt in range(3):
+        try:
+            await client.drop_database(settings.mongodb_db)
+            break
+        except PyMongoError as exc:
+            if attempt == 2:
+                warnings.warn(
+                    f"test database {settings.mongodb_db} left behind: {exc}", stacklevel=1
+                )
     await client.close()
 
 
