@@ -1,4 +1,4 @@
-"""ListVMs and WatchVMs take the same filter parameters: one contract, one set of checks."""
+"""ListVMs, WatchVMs and ExportVMs take the same filters: one contract, one set of checks."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from service.http.controllers.filter_params import FILTER_FIELDS
 from tests.api.helpers import BASE, assert_problem
 
 Client = AsyncTestClient[Any]
-ROUTES = [BASE, f"{BASE}/watch"]
+ROUTES = [BASE, f"{BASE}/watch", f"{BASE}/export"]
 INTEGERS = [name for name in FILTER_FIELDS if name.endswith(("_min", "_max"))]
 
 
@@ -20,15 +20,16 @@ def _query_params(spec: dict[str, Any], path: str) -> dict[str, dict[str, Any]]:
     return {p["name"]: p for p in parameters if p["in"] == "query"}
 
 
-async def test_both_operations_document_the_same_filters(client: Client) -> None:
-    """Each filter has the same name, type, bounds, description and required-ness in both."""
+@pytest.mark.parametrize("route", ROUTES[1:])
+async def test_every_operation_documents_the_filters_as_listvms(client: Client, route: str) -> None:
+    """Each filter has the same name, type, bounds, description and required-ness as ListVMs'."""
     spec = (await client.get("/schema/openapi.json")).json()
-    listing, watching = _query_params(spec, BASE), _query_params(spec, f"{BASE}/watch")
+    listing, other = _query_params(spec, BASE), _query_params(spec, route)
     assert list(listing)[: len(FILTER_FIELDS)] == list(FILTER_FIELDS)
-    assert [name for name in watching if name in FILTER_FIELDS] == list(FILTER_FIELDS)
+    assert [name for name in other if name in FILTER_FIELDS] == list(FILTER_FIELDS)
     for name in FILTER_FIELDS:
         # The schemas too: the length and format rules service/http/openapi.py adds included.
-        assert listing[name] == watching[name], name
+        assert listing[name] == other[name], name
         assert listing[name]["required"] is False, name
 
 
@@ -53,7 +54,7 @@ async def test_an_integer_filter_given_as_anything_but_digits_is_400(
         ("colour", "red"),  # no such filter
     ],
 )
-async def test_a_bad_filter_is_400_naming_it_on_both_routes(
+async def test_a_bad_filter_is_400_naming_it_on_every_route(
     client: Client, route: str, name: str, value: str | list[str]
 ) -> None:
     assert_problem(await client.get(route, params={name: value}), 400, name)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import AsyncIterator
-from datetime import datetime
 from typing import Annotated, Any
 
 import msgspec
@@ -18,9 +17,23 @@ from litestar.response import Stream
 
 from service.domain.bulk import BulkService
 from service.domain.errors import FieldError, NotAcceptable, ValidationFailed
-from service.domain.listing import MAX_RANGE, QUERY_PARAMS, ListParams, SortOrder, check_param_names
-from service.domain.listing import check_times as check_time_params
-from service.domain.schemas import VM, VMStatus
+from service.domain.listing import QUERY_PARAMS, SortOrder, check_param_names
+from service.domain.schemas import VM
+from service.http.controllers.filter_params import (
+    FILTER_FIELDS,
+    CreatedAfter,
+    CreatedBefore,
+    IPAddress,
+    IPIn,
+    Labels,
+    Max,
+    Min,
+    NamePrefix,
+    OSNames,
+    Statuses,
+    check_query,
+    list_params_of,
+)
 from service.http.head import get_and_head
 from service.http.problems import responses
 
@@ -122,20 +135,20 @@ class ExportController(Controller):
         self,
         request: Req,
         bulk_service: Bulk,
-        status: Annotated[list[VMStatus] | None, Parameter(description="as ListVMs")] = None,
-        os: Annotated[list[str] | None, Parameter(description="as ListVMs")] = None,
-        name_prefix: Annotated[str | None, Parameter(description="as ListVMs")] = None,
-        label: Annotated[list[str] | None, Parameter(description="as ListVMs")] = None,
-        cpu_cores_min: Annotated[int | None, Parameter(ge=0, le=MAX_RANGE)] = None,
-        cpu_cores_max: Annotated[int | None, Parameter(ge=0, le=MAX_RANGE)] = None,
-        memory_mib_min: Annotated[int | None, Parameter(ge=0, le=MAX_RANGE)] = None,
-        memory_mib_max: Annotated[int | None, Parameter(ge=0, le=MAX_RANGE)] = None,
-        storage_gib_min: Annotated[int | None, Parameter(ge=0, le=MAX_RANGE)] = None,
-        storage_gib_max: Annotated[int | None, Parameter(ge=0, le=MAX_RANGE)] = None,
-        created_after: Annotated[datetime | None, Parameter(description="as ListVMs")] = None,
-        created_before: Annotated[datetime | None, Parameter(description="as ListVMs")] = None,
-        ip_address: Annotated[str | None, Parameter(description="as ListVMs")] = None,
-        ip_in: Annotated[str | None, Parameter(description="as ListVMs")] = None,
+        status: Statuses = None,
+        os: OSNames = None,
+        name_prefix: NamePrefix = None,
+        label: Labels = None,
+        cpu_cores_min: Min = None,
+        cpu_cores_max: Max = None,
+        memory_mib_min: Min = None,
+        memory_mib_max: Max = None,
+        storage_gib_min: Min = None,
+        storage_gib_max: Max = None,
+        created_after: CreatedAfter = None,
+        created_before: CreatedBefore = None,
+        ip_address: IPAddress = None,
+        ip_in: IPIn = None,
         sort: Annotated[SortOrder, Parameter(description="as ListVMs")] = SortOrder.CREATED_AT_DESC,
     ) -> Stream:
         """The filters, sort and rules of ListVMs; one snapshot, streamed in constant memory."""
@@ -145,17 +158,9 @@ class ExportController(Controller):
             if name in NOT_EXPORT_PARAMS:
                 known = ", ".join(sorted(QUERY_PARAMS - NOT_EXPORT_PARAMS))
                 raise _invalid(name, f"unknown query parameter (known: {known})")
-        check_param_names(names, {k: len(query.getall(k)) for k in query})
-        check_time_params({k: query[k] for k in ("created_after", "created_before") if k in query})
+        check_query(request, check_param_names)
         as_csv = wants_csv(request.headers.get("accept"))
-        params = ListParams(
-            status=status, os=os, name_prefix=name_prefix, label=label,
-            cpu_cores_min=cpu_cores_min, cpu_cores_max=cpu_cores_max,
-            memory_mib_min=memory_mib_min, memory_mib_max=memory_mib_max,
-            storage_gib_min=storage_gib_min, storage_gib_max=storage_gib_max,
-            created_after=created_after, created_before=created_before,
-            ip_address=ip_address, ip_in=ip_in, sort=sort,
-        )  # fmt: skip
+        params = list_params_of(locals(), (*FILTER_FIELDS, "sort"))
         batches = bulk_service.export(params)
         # The first batch before the answer starts: a bad filter or MongoDB down is still a
         # problem+json; later failures can only cut the stream short.

@@ -1,4 +1,4 @@
-"""The VM filter query parameters ListVMs and WatchVMs share: each declared once; their checks."""
+"""The VM filter query parameters ListVMs, WatchVMs and ExportVMs share: each declared once."""
 
 from __future__ import annotations
 
@@ -38,7 +38,7 @@ IPAddress = Annotated[str | None, Parameter(description="this exact IPv4 or IPv6
 IPIn = Annotated[str | None, Parameter(description="addresses inside this CIDR, e.g. 10.0.0.0/24")]
 
 FILTER_FIELDS = ListParams.__struct_fields__[: ListParams.__struct_fields__.index("sort")]
-"""ListParams' filter fields (those before sort and paging): the parameters both routes take."""
+"""ListParams' filter fields (before sort and paging): what every filtering route takes."""
 
 
 def check_query(request: Req, check_names: Callable[[list[str], dict[str, int]], None]) -> None:

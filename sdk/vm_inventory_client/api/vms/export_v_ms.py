@@ -246,20 +246,21 @@ def sync_detailed(
     """Every VM matching ListVMs' filters, streamed as NDJSON or CSV
 
     Args:
-        status (list[VMStatus] | None | Unset): as ListVMs
+        status (list[VMStatus] | None | Unset): repeatable; any of these statuses
         os (list[str] | Unset):
         name_prefix (str | Unset):
-        label (list[str] | None | Unset): as ListVMs
-        cpu_cores_min (int | None | Unset):
-        cpu_cores_max (int | None | Unset):
-        memory_mib_min (int | None | Unset):
-        memory_mib_max (int | None | Unset):
-        storage_gib_min (int | None | Unset):
-        storage_gib_max (int | None | Unset):
-        created_after (datetime.datetime | None | Unset): as ListVMs
-        created_before (datetime.datetime | None | Unset): as ListVMs
+        label (list[str] | None | Unset): repeatable, all must hold: `key=value`, `key` or `!key`
+        cpu_cores_min (int | None | Unset): at least
+        cpu_cores_max (int | None | Unset): at most
+        memory_mib_min (int | None | Unset): at least
+        memory_mib_max (int | None | Unset): at most
+        storage_gib_min (int | None | Unset): at least
+        storage_gib_max (int | None | Unset): at most
+        created_after (datetime.datetime | None | Unset): RFC 3339; created at or after
+            (inclusive)
+        created_before (datetime.datetime | None | Unset): RFC 3339; created before (exclusive)
         ip_address (str | Unset):
-        ip_in (None | str | Unset): as ListVMs
+        ip_in (None | str | Unset): addresses inside this CIDR, e.g. 10.0.0.0/24
         sort (SortOrder | Unset): `-` for descending; ties broken by id
 
     Raises:
@@ -317,20 +318,21 @@ def sync(
     """Every VM matching ListVMs' filters, streamed as NDJSON or CSV
 
     Args:
-        status (list[VMStatus] | None | Unset): as ListVMs
+        status (list[VMStatus] | None | Unset): repeatable; any of these statuses
         os (list[str] | Unset):
         name_prefix (str | Unset):
-        label (list[str] | None | Unset): as ListVMs
-        cpu_cores_min (int | None | Unset):
-        cpu_cores_max (int | None | Unset):
-        memory_mib_min (int | None | Unset):
-        memory_mib_max (int | None | Unset):
-        storage_gib_min (int | None | Unset):
-        storage_gib_max (int | None | Unset):
-        created_after (datetime.datetime | None | Unset): as ListVMs
-        created_before (datetime.datetime | None | Unset): as ListVMs
+        label (list[str] | None | Unset): repeatable, all must hold: `key=value`, `key` or `!key`
+        cpu_cores_min (int | None | Unset): at least
+        cpu_cores_max (int | None | Unset): at most
+        memory_mib_min (int | None | Unset): at least
+        memory_mib_max (int | None | Unset): at most
+        storage_gib_min (int | None | Unset): at least
+        storage_gib_max (int | None | Unset): at most
+        created_after (datetime.datetime | None | Unset): RFC 3339; created at or after
+            (inclusive)
+        created_before (datetime.datetime | None | Unset): RFC 3339; created before (exclusive)
         ip_address (str | Unset):
-        ip_in (None | str | Unset): as ListVMs
+        ip_in (None | str | Unset): addresses inside this CIDR, e.g. 10.0.0.0/24
         sort (SortOrder | Unset): `-` for descending; ties broken by id
 
     Raises:
@@ -383,20 +385,21 @@ async def asyncio_detailed(
     """Every VM matching ListVMs' filters, streamed as NDJSON or CSV
 
     Args:
-        status (list[VMStatus] | None | Unset): as ListVMs
+        status (list[VMStatus] | None | Unset): repeatable; any of these statuses
         os (list[str] | Unset):
         name_prefix (str | Unset):
-        label (list[str] | None | Unset): as ListVMs
-        cpu_cores_min (int | None | Unset):
-        cpu_cores_max (int | None | Unset):
-        memory_mib_min (int | None | Unset):
-        memory_mib_max (int | None | Unset):
-        storage_gib_min (int | None | Unset):
-        storage_gib_max (int | None | Unset):
-        created_after (datetime.datetime | None | Unset): as ListVMs
-        created_before (datetime.datetime | None | Unset): as ListVMs
+        label (list[str] | None | Unset): repeatable, all must hold: `key=value`, `key` or `!key`
+        cpu_cores_min (int | None | Unset): at least
+        cpu_cores_max (int | None | Unset): at most
+        memory_mib_min (int | None | Unset): at least
+        memory_mib_max (int | None | Unset): at most
+        storage_gib_min (int | None | Unset): at least
+        storage_gib_max (int | None | Unset): at most
+        created_after (datetime.datetime | None | Unset): RFC 3339; created at or after
+            (inclusive)
+        created_before (datetime.datetime | None | Unset): RFC 3339; created before (exclusive)
         ip_address (str | Unset):
-        ip_in (None | str | Unset): as ListVMs
+        ip_in (None | str | Unset): addresses inside this CIDR, e.g. 10.0.0.0/24
         sort (SortOrder | Unset): `-` for descending; ties broken by id
 
     Raises:
@@ -452,20 +455,21 @@ async def asyncio(
     """Every VM matching ListVMs' filters, streamed as NDJSON or CSV
 
     Args:
-        status (list[VMStatus] | None | Unset): as ListVMs
+        status (list[VMStatus] | None | Unset): repeatable; any of these statuses
         os (list[str] | Unset):
         name_prefix (str | Unset):
-        label (list[str] | None | Unset): as ListVMs
-        cpu_cores_min (int | None | Unset):
-        cpu_cores_max (int | None | Unset):
-        memory_mib_min (int | None | Unset):
-        memory_mib_max (int | None | Unset):
-        storage_gib_min (int | None | Unset):
-        storage_gib_max (int | None | Unset):
-        created_after (datetime.datetime | None | Unset): as ListVMs
-        created_before (datetime.datetime | None | Unset): as ListVMs
+        label (list[str] | None | Unset): repeatable, all must hold: `key=value`, `key` or `!key`
+        cpu_cores_min (int | None | Unset): at least
+        cpu_cores_max (int | None | Unset): at most
+        memory_mib_min (int | None | Unset): at least
+        memory_mib_max (int | None | Unset): at most
+        storage_gib_min (int | None | Unset): at least
+        storage_gib_max (int | None | Unset): at most
+        created_after (datetime.datetime | None | Unset): RFC 3339; created at or after
+            (inclusive)
+        created_before (datetime.datetime | None | Unset): RFC 3339; created before (exclusive)
         ip_address (str | Unset):
-        ip_in (None | str | Unset): as ListVMs
+        ip_in (None | str | Unset): addresses inside this CIDR, e.g. 10.0.0.0/24
         sort (SortOrder | Unset): `-` for descending; ties broken by id
 
     Raises:
