@@ -119,11 +119,14 @@ def check_times(raw: dict[str, str]) -> None:
             raise invalid(name, f"{value!r} is not an RFC 3339 time such as 2025-01-31T12:00:00Z")
 
 
-def check_param_names(names: list[str], counts: dict[str, int]) -> None:
-    """Reject unknown parameters, and non-repeatable ones given more than once."""
+def check_param_names(
+    names: list[str], counts: dict[str, int], allowed: frozenset[str] = QUERY_PARAMS
+) -> None:
+    """Reject parameters not `allowed` (ListVMs' by default), and non-repeatable ones given
+    more than once."""
     for name in names:
-        if name not in QUERY_PARAMS:
-            known = ", ".join(sorted(QUERY_PARAMS))
+        if name not in allowed:
+            known = ", ".join(sorted(allowed))
             raise invalid(name, f"unknown query parameter (known: {known})")
         if counts.get(name, 1) > 1 and name not in REPEATABLE:
             raise invalid(name, "may be given only once")

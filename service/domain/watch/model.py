@@ -16,14 +16,13 @@ from typing import Any
 import msgspec
 
 from service.domain.errors import invalid
-from service.domain.listing import ListParams, build_filter
+from service.domain.listing import ListParams, build_filter, check_param_names
 from service.domain.schemas import VM
 
 Doc = dict[str, Any]
 WATCH_PARAMS = frozenset(ListParams.__struct_fields__) - {
     "sort", "page_size", "page_token", "include_total", "show_deleted"
 } | {"resume_token"}  # fmt: skip
-_REPEATABLE = frozenset({"status", "os", "label"})
 # An event's resume token (hex of MongoDB's `_data`), or a cluster time `t<seconds>.<increment>`.
 _TOKEN_RE = re.compile(r"(?:[0-9A-F]{2}){1,512}|t\d{1,10}\.\d{1,10}")
 
@@ -75,13 +74,8 @@ class Change:
 
 
 def check_watch_params(names: list[str], counts: dict[str, int]) -> None:
-    """Reject unknown parameters (sort and paging are ListVMs' only) and repeated single ones."""
-    for name in names:
-        if name not in WATCH_PARAMS:
-            known = ", ".join(sorted(WATCH_PARAMS))
-            raise invalid(name, f"unknown query parameter (known: {known})")
-        if counts.get(name, 1) > 1 and name not in _REPEATABLE:
-            raise invalid(name, "may be given only once")
+    """ListVMs' parameter check with WatchVMs' parameters (sort and paging are ListVMs' only)."""
+    check_param_names(names, counts, WATCH_PARAMS)
 
 
 def check_token(token: str, field: str) -> str:

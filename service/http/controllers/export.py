@@ -16,7 +16,7 @@ from litestar.params import Parameter
 from litestar.response import Stream
 
 from service.domain.bulk import BulkService
-from service.domain.errors import FieldError, NotAcceptable, ValidationFailed
+from service.domain.errors import NotAcceptable
 from service.domain.listing import QUERY_PARAMS, SortOrder, check_param_names
 from service.domain.schemas import VM
 from service.http.controllers.filter_params import (
@@ -45,7 +45,12 @@ CSV_COLUMNS = (
     "id", "name", "status", "os", "cpu_cores", "memory_mib", "storage_gib", "ip_address",
     "labels", "description", "revision", "created_at", "updated_at",
 )  # fmt: skip
-NOT_EXPORT_PARAMS = frozenset({"page_size", "page_token", "include_total", "show_deleted"})
+EXPORT_PARAMS = QUERY_PARAMS - {"page_size", "page_token", "include_total", "show_deleted"}
+
+
+def check_export_params(names: list[str], counts: dict[str, int]) -> None:
+    """ListVMs' parameter check with ExportVMs' parameters (paging is ListVMs' only)."""
+    check_param_names(names, counts, EXPORT_PARAMS)
 
 
 def wants_csv(accept: str | None) -> bool:
@@ -152,13 +157,7 @@ class ExportController(Controller):
         sort: Annotated[SortOrder, Parameter(description="as ListVMs")] = SortOrder.CREATED_AT_DESC,
     ) -> Stream:
         """The filters, sort and rules of ListVMs; one snapshot, streamed in constant memory."""
-        query = request.query_params
-        names = list(query.keys())
-        for name in names:
-            if name in NOT_EXPORT_PARAMS:
-                known = ", ".join(sorted(QUERY_PARAMS - NOT_EXPORT_PARAMS))
-                raise _invalid(name, f"unknown query parameter (known: {known})")
-        check_query(request, check_param_names)
+        check_query(request, check_export_params)
         as_csv = wants_csv(request.headers.get("accept"))
         params = list_params_of(locals(), (*FILTER_FIELDS, "sort"))
         batches = bulk_service.export(params)
@@ -179,10 +178,6 @@ class ExportController(Controller):
 
         media_type = "text/csv; charset=utf-8" if as_csv else NDJSON
         return Stream(body(), media_type=media_type)
-
-
-def _invalid(name: str, message: str) -> ValidationFailed:
-    return ValidationFailed(f"{name}: {message}", [FieldError(name, message)])
 
 
 def refine_export_openapi(openapi: OpenAPI) -> None:
