@@ -13,16 +13,7 @@ from prometheus_client import Counter, Gauge
 
 from service.domain.errors import WatchTokenExpired
 from service.domain.schemas import VM
-from service.domain.watch.hub import (
-    SHUTTING_DOWN,
-    ChangeCursor,
-    Ended,
-    Hub,
-    Idle,
-    Sent,
-    Watcher,
-    catch_up,
-)
+from service.domain.watch.hub import ChangeCursor, Hub, catch_up
 from service.domain.watch.model import (
     EventType,
     WatchBookmark,
@@ -30,6 +21,7 @@ from service.domain.watch.model import (
     WatchEvent,
     is_later,
 )
+from service.domain.watch.watcher import SHUTTING_DOWN, Ended, Idle, Sent, Watcher
 
 EVENT_STREAM = "text/event-stream"
 SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}  # no proxy buffering

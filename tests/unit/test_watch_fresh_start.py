@@ -6,8 +6,9 @@ from __future__ import annotations
 from typing import Any
 
 from service.domain.listing import ListParams, build_filter
-from service.domain.watch.hub import Hub, Sent, Watcher
+from service.domain.watch.hub import Hub
 from service.domain.watch.model import Change
+from service.domain.watch.watcher import Sent, Watcher
 
 
 class _NoSource:

@@ -9,8 +9,9 @@ from typing import Any
 
 from service.domain.listing import ListParams, build_filter
 from service.domain.schemas import VMStatus
-from service.domain.watch.hub import Ended, Hub, Idle, Item, Sent, Watcher
+from service.domain.watch.hub import Hub
 from service.domain.watch.model import Change, Doc, classify, seen_by
+from service.domain.watch.watcher import Ended, Idle, Item, Sent, Watcher
 
 STATUSES = ["running", "stopped", "provisioning"]
 LABELS = ["g=0", "g=1", "env=prod", "team=a"]

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from service.domain.watch.hub import IDLE, Ended, Sent, Watcher
 from service.domain.watch.model import Change
+from service.domain.watch.watcher import IDLE, Ended, Sent, Watcher
 
 RUNNING = {"status": {"$in": ["running"]}}
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from service.domain.watch.hub import Ended, Sent, Watcher
 from service.domain.watch.model import Change, EventType, check_token, classify, is_later, seen_by
+from service.domain.watch.watcher import Ended, Sent, Watcher
 
 RUNNING = {"status": {"$in": ["running"]}}
 
