@@ -41,6 +41,7 @@ from service.http.controllers.watch import WatchController
 from service.http.head import HeadMiddleware
 from service.http.metrics import MetricsController, not_ready_reason, prometheus_config
 from service.http.problems import problem_details_plugin
+from service.http.query_check import QueryCheckMiddleware
 from service.http.rate_limit import rate_limit_config
 from service.http.sse import serving
 from service.storage.bulk import BulkVMRepository
@@ -195,6 +196,7 @@ def create_app(settings: Settings, startup_check: StartupCheck | None = None) ->
         ),
         DefineMiddleware(ApiKeyAuthMiddleware, verifier=verifier, exclude=public),
         rate_limit_config(settings.rate_limit_per_minute).middleware,
+        DefineMiddleware(QueryCheckMiddleware),
         DefineMiddleware(InFlightMiddleware),
     ]
     app = Litestar(
