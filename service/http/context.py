@@ -9,7 +9,6 @@ import sys
 import time
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import parse_qsl
 
 import msgspec
 from litestar import Request, Response
@@ -19,11 +18,9 @@ from litestar.types import ASGIApp, Message, Receive, ReceiveMessage, Scope, Sen
 
 from service.domain.errors import DomainError
 from service.http.problems import domain_problem, http_problem
-from service.http.query_check import bad_query
 
 access_log = logging.getLogger("service.access")
 
-MAX_QUERY_PARAMS = 64
 # nginx's "client closed request": the client went away before any response was sent, so neither
 # the access log nor the metrics count it as the 500 Litestar renders for the broken body read.
 CLIENT_CLOSED = 499
@@ -186,13 +183,10 @@ class RequestContextMiddleware:
                     access_log.info("request", extra={"fields": fields})
 
     def _check_limits(self, scope: Scope) -> None:
-        query = scope["query_string"]
-        if query:
-            if len(query) > self.max_query_bytes:
-                raise HTTPException(
-                    status_code=414, detail=f"query string longer than {self.max_query_bytes} bytes"
-                )
-            _check_query_string(query)
+        if len(scope["query_string"]) > self.max_query_bytes:
+            raise HTTPException(
+                status_code=414, detail=f"query string longer than {self.max_query_bytes} bytes"
+            )
         size = sum(len(k) + len(v) for k, v in scope["headers"])
         if size > self.max_header_bytes:
             raise HTTPException(
@@ -211,14 +205,3 @@ def _with_full_allow(scope: Scope, headers: list[tuple[bytes, bytes]]) -> list[t
         return headers
     allow = ", ".join(sorted(route.methods)).encode()
     return [(k, allow if k.lower() == b"allow" else v) for k, v in headers]
-
-
-def _check_query_string(query: bytes) -> None:
-    """400 for a query string that is not UTF-8 or has too many parameters (any route, before
-    authentication: what the route declares is checked after it, service.http.query_check)."""
-    try:
-        pairs = parse_qsl(query.decode(), keep_blank_values=True, errors="strict")
-    except UnicodeDecodeError:
-        raise bad_query("query", "not valid UTF-8 once percent-decoded") from None
-    if len(pairs) > MAX_QUERY_PARAMS:
-        raise bad_query("query", f"more than {MAX_QUERY_PARAMS} parameters")

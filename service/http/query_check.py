@@ -1,5 +1,6 @@
-"""Query strings against what the route declares: unknown, repeated or non-integer parameters get
-a 400 naming them, after authentication (a caller without a key gets 401 whatever it asks)."""
+"""Query strings: UTF-8, at most MAX_QUERY_PARAMS, and only what the route declares (unknown,
+repeated or non-integer parameters get a 400 naming them), after authentication and the rate
+limit (a caller without a key gets 401 whatever it asks)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from litestar.exceptions import ValidationException
 from litestar.handlers import HTTPRouteHandler
 from litestar.types import ASGIApp, Receive, Scope, Send
 
+MAX_QUERY_PARAMS = 64
 _INTEGER_RE = re.compile(r"-?(0|[1-9][0-9]*)")  # as JSON writes integers: no +, no leading 0
 
 
@@ -66,12 +68,19 @@ def bad_query(name: str, message: str) -> ValidationException:
     )
 
 
-def check_query(scope: Scope, query: bytes) -> None:
-    """400 for a parameter the route does not take, a scalar one repeated or an integer one
-    given as anything but digits (RequestContextMiddleware checked the string's UTF-8 and size).
+def check_query_string(scope: Scope, query: bytes) -> None:
+    """400 for a query string that is not UTF-8, has too many parameters, names one the route
+    does not take, repeats a scalar one or gives an integer one as anything but digits (its
+    length is RequestContextMiddleware's: 414).
 
-    Routes left out of the OpenAPI document are not checked.
+    Routes left out of the OpenAPI document get only the first two checks.
     """
+    try:
+        pairs = parse_qsl(query.decode(), keep_blank_values=True, errors="strict")
+    except UnicodeDecodeError:
+        raise bad_query("query", "not valid UTF-8 once percent-decoded") from None
+    if len(pairs) > MAX_QUERY_PARAMS:
+        raise bad_query("query", f"more than {MAX_QUERY_PARAMS} parameters")
     handler = scope.get("route_handler")
     if not isinstance(handler, HTTPRouteHandler) or scope.get("method") == "OPTIONS":
         return  # OPTIONS answers for the path; a CORS preflight carries the real request's query
@@ -79,7 +88,7 @@ def check_query(scope: Scope, query: bytes) -> None:
         return  # the documented contract only: /schema serves browsers, /metrics Prometheus
     spec = query_spec(handler, frozenset(scope.get("path_params") or ()))
     seen: set[str] = set()
-    for name, value in parse_qsl(query.decode(), keep_blank_values=True):
+    for name, value in pairs:
         if name not in spec.names:
             known = ", ".join(sorted(spec.names)) or "none"
             raise bad_query(name, f"unknown query parameter (known: {known})")
@@ -91,7 +100,7 @@ def check_query(scope: Scope, query: bytes) -> None:
 
 
 class QueryCheckMiddleware:
-    """Runs check_query inside authentication and the rate limit (their errors come first)."""
+    """Runs check_query_string inside authentication and the rate limit (their errors first)."""
 
     def __init__(self, app: ASGIApp) -> None:
         """Wrap `app`."""
@@ -100,5 +109,5 @@ class QueryCheckMiddleware:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Check the query string, if any, then pass the request on."""
         if scope["type"] == ScopeType.HTTP and (query := scope["query_string"]):
-            check_query(scope, query)
+            check_query_string(scope, query)
         await self.app(scope, receive, send)

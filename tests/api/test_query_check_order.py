@@ -24,6 +24,8 @@ ROUTES = [
     ("GET", f"{VM}/events", "page_size"), ("DELETE", VM, "force"),
 ]  # fmt: skip
 BAD = ["colour=red", "{name}=1&{name}=2", "{name}=1.5"]
+# Refused on any route, whatever it declares: not UTF-8, too many parameters.
+MALFORMED = ["x=%ff", "&".join(f"p{i}=1" for i in range(65))]
 
 
 def _bad(query: str, name: str) -> str:
@@ -31,7 +33,7 @@ def _bad(query: str, name: str) -> str:
 
 
 @pytest.mark.parametrize(("method", "path", "name"), ROUTES)
-@pytest.mark.parametrize("query", BAD)
+@pytest.mark.parametrize("query", BAD + MALFORMED)
 async def test_no_key_is_401_whatever_the_query(
     client: Client, method: str, path: str, name: str, query: str
 ) -> None:
@@ -63,3 +65,10 @@ async def test_with_a_key_the_400_names_the_parameter_and_the_line_the_key(
     lines = [json.loads(JsonFormatter().format(rec)) for rec in caplog.records]
     access = [line for line in lines if line["logger"] == "service.access"]
     assert [(line["status"], line["key"]) for line in access] == [(400, "test-admin")] * 3
+
+
+@pytest.mark.parametrize("query", MALFORMED)
+async def test_with_a_key_a_malformed_query_is_400_naming_the_query(
+    client: Client, query: str
+) -> None:
+    assert_problem(await client.get(f"{BASE}?{query}"), 400, "query")
