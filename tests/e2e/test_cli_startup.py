@@ -175,6 +175,8 @@ def test_ctrl_c_while_waiting_for_mongodb_exits_130_quietly() -> None:
         process = subprocess.Popen(
             [sys.executable, "-m", "service", "serve"],
             cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            # As from a terminal: a pytest-xdist worker ignores SIGINT, and a child inherits that.
+            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
         )  # fmt: skip
         try:
             connection, _ = black_hole.accept()  # start-up is now waiting for an answer
