@@ -1,8 +1,9 @@
-# Sourced by the scripts: puts a `uv` command in reach, installing it with pip when missing.
+# Sourced by the scripts: puts a `uv` command in reach (scripts/bootstrap-uv installs one under
+# ~/.cache when none is on PATH) and creates or updates .venv from uv.lock.
 if command -v uv >/dev/null 2>&1; then
   uv() { command uv "$@"; }
 else
-  python3 -m uv --version >/dev/null 2>&1 || python3 -m pip install --quiet --disable-pip-version-check uv
-  uv() { python3 -m uv "$@"; }
+  _uv_command="$("$(dirname "${BASH_SOURCE[0]}")/bootstrap-uv")" || return 1
+  uv() { "$_uv_command" "$@"; }
 fi
 uv sync --frozen --all-extras --quiet

@@ -13,14 +13,17 @@ from pathlib import Path
 
 import uvicorn
 
-from service.config import Settings
+from service.config import Settings, SettingsError, load_settings
 from service.domain.apikeys import Scope
 from service.domain.errors import DomainError
-from service.http.server import freeze_startup_heap, run_workers, uvicorn_options
+from service.http.server import freeze_startup_heap, listen, run_workers, uvicorn_options
 from service.storage.api_keys import ApiKeyRepository
 from service.storage.client import answers, make_client
 from service.storage.migrations import cli as migrate_cli
-from service.storage.mongod import LocalMongod
+from service.storage.mongod import LocalMongod, LocalMongodError
+
+# What the shell reports for a process ended by Ctrl-C (128 + SIGINT).
+INTERRUPTED = 128 + signal.SIGINT
 
 
 @contextlib.contextmanager
@@ -30,9 +33,7 @@ def database_url(settings: Settings, quiet: bool = False) -> Iterator[str]:
         yield settings.mongodb_url
         return
     mongod = LocalMongod(settings.data_dir.resolve() / "mongo", settings.local_mongod_port)
-    if not quiet:
-        print(f"starting local mongod on 127.0.0.1:{mongod.port} (data in {mongod.dbpath})")
-    url = mongod.start()
+    url = mongod.start(announce=None if quiet else functools.partial(print, flush=True))
     try:
         yield url
     finally:
@@ -117,29 +118,41 @@ def serve(settings: Settings) -> int:
         elif problem := asyncio.run(migrate_cli.check_on_start(settings, url)):
             print(f"error: not serving: {problem}", file=sys.stderr, flush=True)
             return 1
-        if settings.dev_api_key_file is not None and startup_check is None:
-            token = ensure_dev_key(settings, url, settings.dev_api_key_file)
+        try:
+            listener = listen(settings.host, settings.port)
+        except OSError as exc:
+            reason = exc.strerror or str(exc)
             print(
-                f"development API key 'dev' (admin), kept in {settings.dev_api_key_file}:\n"
-                f"  curl -H 'Authorization: Bearer {token}' "
-                f"http://{settings.host}:{settings.port}/api/v1/vms",
+                f"error: cannot listen on {settings.host}:{settings.port} ({reason}): "
+                "stop what uses it, or set PORT (or HOST)",
+                file=sys.stderr,
                 flush=True,
             )
-        workers = f" with {settings.workers} workers" if settings.workers > 1 else ""
-        print(
-            f"serving on http://{settings.host}:{settings.port}{workers}  (docs: /schema)",
-            flush=True,
-        )
-        if settings.workers > 1:
-            run_workers(settings, url, deferred_check=startup_check is not None)
-            return 0
-        app = create_app(settings, startup_check)
-        freeze_startup_heap()
-        # uvicorn re-raises SIGTERM/SIGINT after its graceful shutdown; a no-op handler lets the
-        # re-raised signal return here so the local mongod stops and the exit code is 0.
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            signal.signal(sig, lambda *_: None)
-        uvicorn.run(app, **uvicorn_options(settings))
+            return 1
+        with listener:
+            address = "http://{}:{}".format(
+                f"[{settings.host}]" if ":" in settings.host else settings.host,
+                listener.getsockname()[1],
+            )
+            if settings.dev_api_key_file is not None and startup_check is None:
+                token = ensure_dev_key(settings, url, settings.dev_api_key_file)
+                print(
+                    f"development API key 'dev' (admin), kept in {settings.dev_api_key_file}:\n"
+                    f"  curl -H 'Authorization: Bearer {token}' {address}/api/v1/vms",
+                    flush=True,
+                )
+            workers = f" with {settings.workers} workers" if settings.workers > 1 else ""
+            print(f"serving on {address}{workers}  (docs: /schema)", flush=True)
+            if settings.workers > 1:
+                run_workers(settings, url, startup_check is not None, listener)
+                return 0
+            app = create_app(settings, startup_check)
+            freeze_startup_heap()
+            # uvicorn re-raises SIGTERM/SIGINT after its graceful shutdown; a no-op handler lets
+            # the re-raised signal return here so the local mongod stops and the exit code is 0.
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                signal.signal(sig, lambda *_: None)
+            uvicorn.Server(uvicorn.Config(app, **uvicorn_options(settings))).run([listener])
     return 0
 
 
@@ -149,37 +162,95 @@ def migrate(args: argparse.Namespace, settings: Settings) -> int:
         return asyncio.run(migrate_cli.run(args, settings, url))
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Parse the command line and run one command."""
-    parser = argparse.ArgumentParser(prog="python -m service")
+class HelpFormatter(argparse.HelpFormatter):
+    """Help that ends each option's text with its default, when it has one worth saying."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        text = action.help or ""
+        if action.default in (None, False, argparse.SUPPRESS) or "default" in text:
+            return text
+        return f"{text} (default: %(default)s)"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The command line: `serve`, `migrate ...` and `apikey ...`."""
+    parser = argparse.ArgumentParser(
+        prog="python -m service",
+        description="The VM Inventory service. Settings come from the environment and .env.",
+        formatter_class=HelpFormatter,
+    )
     commands = parser.add_subparsers(dest="command", required=True)
-    serve_parser = commands.add_parser("serve", help="run the HTTP API")
+    serve_parser = commands.add_parser(
+        "serve", help="run the HTTP API", formatter_class=HelpFormatter
+    )
     serve_parser.add_argument(
         "--workers", type=int, help="server processes sharing the port (default: WORKERS, 1)"
     )
-    migrate_cli.add_parser(commands)
-    keys = commands.add_parser("apikey", help="manage API keys").add_subparsers(
-        dest="action", required=True
+    serve_parser.add_argument(
+        "--dev-api-key",
+        action="store_true",
+        help="keep an admin key named `dev` in DEV_API_KEY_FILE, or DATA_DIR/dev-api-key when "
+        "that is unset, created on first run (development only; scripts/run passes it)",
     )
-    create = keys.add_parser("create", help="create a key; prints its token once, on the last line")
-    create.add_argument("--name", required=True)
-    create.add_argument("--scope", required=True, choices=[s.value for s in Scope])
-    keys.add_parser("list", help="list keys (never their tokens)")
-    keys.add_parser("revoke", help="delete a key").add_argument("name")
+    migrate_cli.add_parser(commands, HelpFormatter)
+    keys = commands.add_parser(
+        "apikey", help="manage API keys", formatter_class=HelpFormatter
+    ).add_subparsers(dest="action", required=True)
+    create = keys.add_parser(
+        "create",
+        help="create a key; prints its token once, on the last line",
+        formatter_class=HelpFormatter,
+    )
+    create.add_argument(
+        "--name", required=True, help="the key's name: unique, shown as the actor in VM history"
+    )
+    create.add_argument(
+        "--scope",
+        required=True,
+        choices=[s.value for s in Scope],
+        help="read: GET only; write: also create, change and delete VMs; admin: everything",
+    )
+    keys.add_parser("list", help="list keys (never their tokens)", formatter_class=HelpFormatter)
+    keys.add_parser(
+        "revoke",
+        help="delete a key (it stops working within API_KEY_CACHE_SECONDS)",
+        formatter_class=HelpFormatter,
+    ).add_argument("name", help="the name of the key to delete")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Parse the command line and run one command; Ctrl-C exits 130 without a traceback."""
+    try:
+        return _run(build_parser(), argv)
+    except KeyboardInterrupt:
+        return INTERRUPTED
+
+
+def _run(parser: argparse.ArgumentParser, argv: list[str] | None) -> int:
     args = parser.parse_args(argv)
-    settings = Settings()
-    if args.command == "serve":
-        if args.workers is not None:
-            if args.workers < 1:
-                parser.error("--workers must be at least 1")
-            settings = settings.model_copy(update={"workers": args.workers})
-        return serve(settings)
-    if args.command == "migrate":
-        return migrate(args, settings)
-    if args.command == "apikey":
+    try:
+        settings = load_settings()
+    except SettingsError as exc:
+        for line in exc.lines:
+            print(f"error: {line}", file=sys.stderr)
+        return 2
+    try:
+        if args.command == "serve":
+            if args.workers is not None:
+                if args.workers < 1:
+                    parser.error("--workers must be at least 1")
+                settings = settings.model_copy(update={"workers": args.workers})
+            if args.dev_api_key and settings.dev_api_key_file is None:
+                key_file = settings.data_dir / "dev-api-key"
+                settings = settings.model_copy(update={"dev_api_key_file": key_file})
+            return serve(settings)
+        if args.command == "migrate":
+            return migrate(args, settings)
         return apikey(settings, args)
-    parser.error(f"unknown command {args.command}")
-    return 2
+    except LocalMongodError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

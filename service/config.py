@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
+from typing import Any, Literal, get_args
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
 
 
 class Settings(BaseSettings):
     """Every setting of the service; each one is an environment variable of the same name."""
 
-    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+    model_config = SettingsConfigDict(
+        env_file=".env", env_file_encoding="utf-8", extra="ignore", allow_inf_nan=False
+    )
 
     mongodb_url: str | None = Field(
         default=None, description="MongoDB URL; unset starts the bundled local mongod"
@@ -23,7 +29,9 @@ class Settings(BaseSettings):
     host: str = Field(default="127.0.0.1", description="address the HTTP server binds")
     port: int = Field(default=8000, ge=0, le=65535, description="port the HTTP server binds")
     data_dir: Path = Field(default=Path(".data"), description="where the local mongod keeps data")
-    local_mongod_port: int = Field(default=27018, description="port of the local mongod")
+    local_mongod_port: int = Field(
+        default=27018, ge=1, le=65535, description="port of the local mongod"
+    )
     migrate_on_start: bool = Field(default=False, description="apply pending migrations on serve")
     schema_check_seconds: float = Field(
         default=1.0,
@@ -35,7 +43,7 @@ class Settings(BaseSettings):
     require_if_match: bool = Field(
         default=False, description="answer 428 to a PUT, PATCH or DELETE without If-Match"
     )
-    log_level: str = Field(default="INFO", description="log level")
+    log_level: LogLevel = Field(default="INFO", description="log level (any case)")
     api_key_cache_seconds: float = Field(
         default=10.0,
         ge=0,
@@ -93,8 +101,92 @@ class Settings(BaseSettings):
         description="events queued per watcher; a client further behind is disconnected",
     )
 
-    @field_validator("dev_api_key_file", mode="before")
+    @field_validator("mongodb_url")
+    @classmethod
+    def _mongodb_scheme(cls, value: str | None) -> str | None:
+        """A MongoDB connection string (the driver checks the rest when it connects)."""
+        if value is not None and not re.match(r"mongodb(\+srv)?://[^/?]", value):
+            raise ValueError("not a MongoDB URL (mongodb://host... or mongodb+srv://host...)")
+        return value
+
+    @field_validator("mongodb_db")
+    @classmethod
+    def _database_name(cls, value: str) -> str:
+        """A name MongoDB accepts for a database."""
+        if not value or len(value.encode()) > 63 or re.search(r'[/\\. "$\x00]', value):
+            raise ValueError('not a MongoDB database name (1-63 bytes, none of / \\ . " $)')
+        return value
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _any_case(cls, value: object) -> object:
+        """`info` is `INFO` (anything else stays as given, for the error to quote)."""
+        if isinstance(value, str) and value.upper() in get_args(LogLevel):
+            return value.upper()
+        return value
+
+    @field_validator("mongodb_url", "dev_api_key_file", "page_token_secret", mode="before")
     @classmethod
     def _empty_is_unset(cls, value: object) -> object:
-        """`DEV_API_KEY_FILE=` (as in .env.example) means no development key."""
+        """An empty value (as in .env.example) means unset."""
         return None if value == "" else value
+
+
+class SettingsError(Exception):
+    """Settings that do not validate: one line per bad setting, every one of them."""
+
+    def __init__(self, lines: list[str]) -> None:
+        """Keep the lines (`NAME: what is wrong: 'value'`)."""
+        super().__init__("\n".join(lines))
+        self.lines = lines
+
+
+def load_settings() -> Settings:
+    """The settings from the environment and `.env`; SettingsError names every bad one."""
+    try:
+        return Settings()
+    except ValidationError as exc:
+        raise SettingsError(describe_errors(exc)) from None
+
+
+# pydantic's error types, as a line of `error: NAME: <this>: 'value'` says them.
+_MESSAGES = {
+    "int_parsing": "not an integer",
+    "int_from_float": "not an integer",
+    "float_parsing": "not a number",
+    "finite_number": "not a finite number",
+    "bool_parsing": "not a boolean (true or false)",
+    "greater_than_equal": "must be at least {ge}",
+    "greater_than": "must be more than {gt}",
+    "less_than_equal": "must be at most {le}",
+    "less_than": "must be less than {lt}",
+    "literal_error": "must be one of {expected}",
+}
+
+
+def describe_errors(exc: ValidationError) -> list[str]:
+    """One line per setting at fault, named as its environment variable, in field order."""
+    by_field: dict[str, str] = {}
+    for error in exc.errors():
+        name = str(error["loc"][0]) if error["loc"] else ""
+        if name in by_field:
+            continue  # the first error of a setting says enough
+        ctx: dict[str, Any] = error.get("ctx") or {}
+        if error["type"] == "value_error" and "error" in ctx:
+            message = str(ctx["error"])
+        elif error["type"] in _MESSAGES:
+            message = _MESSAGES[error["type"]].format(**ctx)
+        else:
+            message = error["msg"][:1].lower() + error["msg"][1:]
+        field = Settings.model_fields.get(name)
+        shown = "" if field is None or _is_secret(field.annotation) else f": {error['input']!r}"
+        # A URL's user and password stay off the terminal.
+        by_field[name] = re.sub(r"//[^/@]*@", "//***@", f"{name.upper()}: {message}{shown}")
+    order = list(Settings.model_fields)
+    return [
+        by_field[n] for n in sorted(by_field, key=lambda n: order.index(n) if n in order else 0)
+    ]
+
+
+def _is_secret(annotation: object) -> bool:
+    return annotation is SecretStr or SecretStr in getattr(annotation, "__args__", ())

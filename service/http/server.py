@@ -11,10 +11,12 @@ import functools
 import gc
 import os
 import secrets
+import socket
 from typing import Any
 
 import uvicorn
 from litestar import Litestar
+from uvicorn.supervisors import Multiprocess
 
 from service.config import Settings
 from service.http.protocol import bounded_protocol
@@ -35,6 +37,20 @@ def uvicorn_options(settings: Settings) -> dict[str, Any]:
         "timeout_keep_alive": settings.keep_alive_timeout_seconds,
         "http": protocol(settings),
     }
+
+
+def listen(host: str, port: int) -> socket.socket:
+    """A socket listening on host:port, bound before `serve` says it serves (OSError: taken)."""
+    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+        sock.listen(2048)  # uvicorn's backlog
+    except BaseException:
+        sock.close()
+        raise
+    sock.set_inheritable(True)
+    return sock
 
 
 def protocol(settings: Settings) -> type[Any]:
@@ -87,8 +103,10 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(name)
 
 
-def run_workers(settings: Settings, url: str, deferred_check: bool) -> None:
-    """Serve with `settings.workers` processes sharing one socket, until SIGTERM or SIGINT.
+def run_workers(
+    settings: Settings, url: str, deferred_check: bool, listener: socket.socket
+) -> None:
+    """Serve with `settings.workers` processes sharing `listener`, until SIGTERM or SIGINT.
 
     uvicorn's supervisor forwards the signal to every worker, each finishes its in-flight
     requests, and this returns once all have exited.
@@ -100,4 +118,7 @@ def run_workers(settings: Settings, url: str, deferred_check: bool) -> None:
     if deferred_check:
         os.environ[DEFERRED_CHECK_ENV] = "1"
     options = uvicorn_options(settings) | {"http": "service.http.server:WorkerProtocol"}
-    uvicorn.run("service.http.server:worker_app", factory=True, workers=settings.workers, **options)
+    config = uvicorn.Config(
+        "service.http.server:worker_app", factory=True, workers=settings.workers, **options
+    )
+    Multiprocess(config, sockets=[listener]).run()  # what uvicorn.run does, on our socket

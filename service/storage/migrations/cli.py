@@ -20,14 +20,17 @@ from service.storage.migrations.runner import MigrationError, Migrator, Status
 from service.storage.migrations.scripts import SCRIPTS_DIR
 
 
-def add_parser(commands: Any) -> None:
+def add_parser(commands: Any, formatter_class: type[argparse.HelpFormatter]) -> None:
     """Add the `migrate` command and its subcommands to the CLI's subparsers."""
-    migrate = commands.add_parser("migrate", help="show, apply or roll back schema migrations")
+    style = {"formatter_class": formatter_class}
+    migrate = commands.add_parser(
+        "migrate", help="show, apply or roll back schema migrations", **style
+    )
     actions = migrate.add_subparsers(dest="action", required=True)
-    actions.add_parser("status", help="every version, applied or pending, and any problem")
-    up = actions.add_parser("up", help="apply pending migrations")
+    actions.add_parser("status", help="every version, applied or pending, and any problem", **style)
+    up = actions.add_parser("up", help="apply pending migrations", **style)
     up.add_argument("--to", type=int, help="stop at this version (default: the newest)")
-    down = actions.add_parser("down", help="roll back migrations above a version")
+    down = actions.add_parser("down", help="roll back migrations above a version", **style)
     down.add_argument("--to", type=int, required=True, help="version to go back to (0: all)")
     down.add_argument(
         "--force",
@@ -94,7 +97,7 @@ async def run(args: argparse.Namespace, settings: Settings, url: str) -> int:
         )
         return 0
     except (MigrationError, LockBusy) as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print("\n".join([f"error: {exc}", *getattr(exc, "__notes__", ())]), file=sys.stderr)
         return 1
     except PyMongoError as exc:
         print(f"error: MongoDB at {url} failed: {exc}", file=sys.stderr)

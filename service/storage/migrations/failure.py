@@ -117,8 +117,10 @@ async def explain(
     exc: Exception,
     before: Shape,
     in_txn: bool,
+    rerun: str,
 ) -> str:
-    """A failed script's message: what was rolled back, what stayed, what blocked it, what next."""
+    """A failed script's message: what was rolled back, what stayed, what blocked it, and the
+    command to run again (`migrate <rerun>`) once its cause is fixed."""
     verb = "applying" if direction == "up" else "rolling back"
     state = "pending" if direction == "up" else "applied"
     undone = (
@@ -147,10 +149,8 @@ async def explain(
     )
     if blocking:
         lines.append(f"  blocking: {blocking}")
-    version = int(name[:4])
-    command = "up" if direction == "up" else f"down --to {version - 1}"
     lines.append(
-        f"  fix the cause, then run `python -m service migrate {command}` again (the lock is "
+        f"  fix the cause, then run `python -m service migrate {rerun}` again (the lock is "
         "released; scripts are safe to re-run)"
     )
     return "\n".join(lines)

@@ -150,18 +150,17 @@ class Migrator:
         """Apply pending scripts in order up to version `to` (default: all); return the versions."""
         async with self.lock:
             status = await self._checked_status()
-            target = status.newest if to is None else to
-            if not 0 <= target <= status.newest:
-                raise MigrationError(f"no version {target}: the newest is {status.newest}")
+            target = status.newest if to is None else self._check_target(status, to)
             if target < status.current:
                 raise MigrationError(
                     f"the database is at version {status.current}, above {target}: "
                     f"use `python -m service migrate down --to {target}`"
                 )
+            rerun = "up" if to is None else f"up --to {to}"
             done = []
             for script in status.pending:
                 if script.version <= target:
-                    await self._run(script, "up")
+                    await self._run(script, "up", rerun)
                     done.append(script.version)
             return done
 
@@ -173,8 +172,12 @@ class Migrator:
         """
         async with self.lock:
             status = await self._checked_status(rolling_back=True)
-            if to < 0:
-                raise MigrationError("--to must be 0 (roll back everything) or more")
+            self._check_target(status, to)
+            if to > status.current:
+                raise MigrationError(
+                    f"the database is at version {status.current}, below {to}: "
+                    f"use `python -m service migrate up --to {to}`"
+                )
             applied = {e.version for e in status.entries if e.state == "applied"}
             todo = [s for s in reversed(status.scripts) if s.version > to and s.version in applied]
             if not todo:
@@ -190,13 +193,30 @@ class Migrator:
                     + "; ".join(s.describe() for s in stuck)
                     + ". Nothing was rolled back."
                 )
+            rerun = f"down --to {to}" + (" --force" if force else "")
+            done = []
+            try:
+                for script in todo:
+                    await self._run(script, "down", rerun)
+                    done.append(script.version)
+            except MigrationError as exc:
+                if needing:
+                    exc.add_note(
+                        f"{len(needing)} live server(s) stopped using the database for this "
+                        "rollback; each serves again by itself while the versions it needs "
+                        "are applied"
+                    )
+                raise
             if needing:
                 self.report(f"{len(needing)} live server(s) stopped using the database")
-            done = []
-            for script in todo:
-                await self._run(script, "down")
-                done.append(script.version)
             return done
+
+    @staticmethod
+    def _check_target(status: Status, to: int) -> int:
+        """`to` when it is a version of these scripts (0: none), else MigrationError."""
+        if not 0 <= to <= status.newest:
+            raise MigrationError(f"no version {to}: versions are 0 to {status.newest}")
+        return to
 
     async def _refuse_while_needed(self, to: int, force: bool) -> list[servers.Server]:
         """The live servers needing more than `to`; with any and no `force`, refuse."""
@@ -217,8 +237,9 @@ class Migrator:
             self._transactions = "setName" in hello or hello.get("msg") == "isdbgrid"
         return self._transactions
 
-    async def _run(self, script: Script, direction: str) -> None:
-        """Run one script's up() or down() and write its history, in one transaction if possible."""
+    async def _run(self, script: Script, direction: str, rerun: str) -> None:
+        """Run one script's up() or down() and write its history, in one transaction if possible;
+        a failure's message says to run `migrate <rerun>` again."""
         if self.lock.lost:
             raise MigrationError("lost the migration lock (lease expired); stopping, run again")
         in_txn = await self.transactions_supported()
@@ -249,7 +270,7 @@ class Migrator:
                 await body(None)
         except Exception as exc:
             explained = await failure.explain(
-                self.db, script.name, script.load(), direction, exc, before, in_txn
+                self.db, script.name, script.load(), direction, exc, before, in_txn, rerun
             )
             raise MigrationFailed(script.version, explained) from exc
         took = round((time.perf_counter() - started) * 1000)
