@@ -18,6 +18,7 @@ from litestar.types import ASGIApp, Message, Receive, ReceiveMessage, Scope, Sen
 
 from service.domain.errors import DomainError
 from service.http.problems import domain_problem, http_problem
+from service.http.tracing import current_trace_id
 
 access_log = logging.getLogger("service.access")
 
@@ -179,6 +180,8 @@ class RequestContextMiddleware:
                 }
                 if closed:
                     fields["client_closed"] = True
+                if trace_id := current_trace_id():  # tracing on (OTEL_EXPORTER_OTLP_ENDPOINT)
+                    fields["trace_id"] = trace_id
                 if not _write_access_line(fields):
                     access_log.info("request", extra={"fields": fields})
 
