@@ -231,7 +231,7 @@ def create_app(
         lifespan=[lifespan],
         request_class=StrictRequest,
         request_max_body_size=MAX_BODY_BYTES,
-        plugins=[problem_details_plugin(), *traces.plugins()],
+        plugins=[problem_details_plugin()],
         openapi_config=OpenAPIConfig(
             title="VM Inventory",
             version="1.0.0",

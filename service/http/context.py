@@ -18,7 +18,6 @@ from litestar.types import ASGIApp, Message, Receive, ReceiveMessage, Scope, Sen
 
 from service.domain.errors import DomainError
 from service.http.problems import domain_problem, http_problem
-from service.http.tracing import current_trace_id
 
 access_log = logging.getLogger("service.access")
 
@@ -180,7 +179,7 @@ class RequestContextMiddleware:
                 }
                 if closed:
                     fields["client_closed"] = True
-                if trace_id := current_trace_id():  # tracing on (OTEL_EXPORTER_OTLP_ENDPOINT)
+                if trace_id := scope.get("trace_id"):  # tracing on: the HTTP span's
                     fields["trace_id"] = trace_id
                 if not _write_access_line(fields):
                     access_log.info("request", extra={"fields": fields})

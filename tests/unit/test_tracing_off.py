@@ -1,6 +1,6 @@
 """Tracing off (no OTEL_EXPORTER_OTLP_ENDPOINT) costs no request anything: no plugin, middleware
-or listener is installed, and neither the SDK nor our tracing modules are imported (Litestar
-itself imports its OpenTelemetry plugin module, and so the ASGI instrumentation, when installed).
+or listener is installed, and neither opentelemetry's API, its SDK nor our tracing modules are
+imported (Litestar tries its own OpenTelemetry plugin, which imports semantic-convention names).
 A bad tracing setting is refused at start."""
 
 from __future__ import annotations
@@ -21,7 +21,10 @@ import sys
 from service.config import Settings
 from service.http.app import create_app
 app = create_app(Settings(_env_file=None, mongodb_url="mongodb://127.0.0.1:1"))
-ours = ("opentelemetry.sdk", "service.http.tracing.instrument", "service.storage.tracing")
+ours = (
+    "opentelemetry.trace", "opentelemetry.context", "opentelemetry.sdk",
+    "service.http.tracing.instrument", "service.storage.tracing",
+)
 loaded = sorted(m for m in sys.modules if m.startswith(ours))
 print(loaded, [p.__class__.__name__ for p in app.plugins])
 """

@@ -8,7 +8,6 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 if TYPE_CHECKING:
     from litestar.middleware.base import DefineMiddleware
-    from litestar.plugins import PluginProtocol
     from pymongo.monitoring import CommandListener
 
     from service.config import Settings
@@ -41,10 +40,6 @@ class NoTracing:
 
     def middleware(self) -> list[DefineMiddleware]:
         """Middleware to put before the app's own."""
-        return []
-
-    def plugins(self) -> list[PluginProtocol]:
-        """Litestar plugins to add."""
         return []
 
     async def close(self) -> None:
