@@ -122,9 +122,7 @@ def layered_apps(col: Any, verifier: KeyVerifier) -> dict[str, Litestar]:
     }
 
 
-async def measure(
-    url: str, rounds: int, requests: int, collector_url: str
-) -> dict[str, float]:
+async def measure(url: str, rounds: int, requests: int, collector_url: str) -> dict[str, float]:
     """Median CPU us per GetVM of each app, rounds interleaved (the traced apps' span export,
     in the SDK's batch thread, counted: process time)."""
     os.environ["MONGODB_URL"], os.environ["MONGODB_DB"] = url, "layers"

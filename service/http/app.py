@@ -40,7 +40,12 @@ from service.http.controllers.health import HealthController
 from service.http.controllers.vms import VMController
 from service.http.controllers.watch import WatchController
 from service.http.head import HeadMiddleware
-from service.http.metrics import MetricsController, not_ready_reason, prometheus_config
+from service.http.metrics import (
+    MetricsController,
+    export_limits,
+    not_ready_reason,
+    prometheus_config,
+)
 from service.http.problems import problem_details_plugin
 from service.http.query_check import QueryCheckMiddleware
 from service.http.rate_limit import rate_limit_config
@@ -110,6 +115,7 @@ def create_app(
     verifier = KeyVerifier(settings.api_key_cache_seconds)
     needs_version = needed_version()
     traces = tracing.setup(settings, tracer_provider)
+    export_limits(settings.watch_max_clients, settings.max_connections)
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
