@@ -7,11 +7,15 @@ of the app alone (median of interleaved rounds), steady even on a busy machine.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import importlib.util
 import logging
 import os
 import statistics
+import subprocess
+import sys
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -118,8 +122,9 @@ def layered_apps(col: Any, verifier: KeyVerifier) -> dict[str, Litestar]:
     }
 
 
-async def measure(url: str, rounds: int, requests: int) -> dict[str, float]:
-    """Median CPU us per GetVM of each app, rounds interleaved."""
+async def measure(url: str, rounds: int, requests: int, collector_url: str) -> dict[str, float]:
+    """Median CPU us per GetVM of each app, rounds interleaved (the traced apps' span export,
+    in the SDK's batch thread, counted: process time)."""
     os.environ["MONGODB_URL"], os.environ["MONGODB_DB"] = url, "layers"
     from bench import floor  # reads MONGODB_URL at import
 
@@ -144,6 +149,16 @@ async def measure(url: str, rounds: int, requests: int) -> dict[str, float]:
     apps: dict[str, ASGI] = {"floor (bench/floor.py)": floor.app}
     apps |= layered_apps(db.vms, verifier)
     apps["the service (create_app)"] = create_app(settings)
+    if importlib.util.find_spec("opentelemetry.sdk") is not None:  # the `otel` extra
+        for ratio in (0.1, 1.0):
+            traced = settings.model_copy(
+                update={
+                    "otel_exporter_otlp_endpoint": collector_url,
+                    "otel_traces_sampler": "parentbased_traceidratio",
+                    "otel_traces_sampler_arg": ratio,
+                }
+            )
+            apps[f"+ tracing, {ratio:.0%} sampled"] = create_app(traced)
     for app in apps.values():
         await start(app)
     await asyncio.sleep(0.5)
@@ -160,13 +175,42 @@ async def measure(url: str, rounds: int, requests: int) -> dict[str, float]:
     return {name: statistics.median(values) for name, values in figures.items()}
 
 
+# An OTLP/HTTP receiver that accepts and drops every export, in a process of its own.
+COLLECTOR = """
+import sys
+from http.server import BaseHTTPRequestHandler, HTTPServer
+class Drop(BaseHTTPRequestHandler):
+    def do_POST(self):
+        self.rfile.read(int(self.headers["Content-Length"]))
+        self.send_response(200); self.send_header("Content-Length", "0"); self.end_headers()
+    def log_message(self, *args):
+        pass
+HTTPServer(("127.0.0.1", int(sys.argv[1])), Drop).serve_forever()
+"""
+
+
+@contextlib.contextmanager
+def collector() -> Iterator[str]:
+    """The traced apps' collector: its URL while it runs."""
+    from service.storage.mongod import free_port
+
+    port = free_port()
+    process = subprocess.Popen([sys.executable, "-c", COLLECTOR, str(port)])
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        process.terminate()
+        process.wait(10)
+
+
 def run(url: str, rounds: int = 5, requests: int = 1000) -> dict[str, float]:
     """Measure and print the table; return it."""
     import uvloop
 
     configure_logging("INFO")  # the access log as in production, written to /dev/null
     logging.getLogger().handlers[0].setStream(open(os.devnull, "w"))  # noqa: SIM115
-    result = uvloop.run(measure(url, rounds, requests))
+    with collector() as collector_url:
+        result = uvloop.run(measure(url, rounds, requests, collector_url))
     floor_us = next(iter(result.values()))
     print(f"\nCPU per GetVM in-process (median of {rounds} interleaved rounds x {requests}):")
     for name, micros in result.items():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import re
 from pathlib import Path
 from typing import Any, Literal, get_args
@@ -54,6 +55,23 @@ class Settings(BaseSettings):
         default=6000, ge=1, description="requests per key (or client address) per minute on /api"
     )
     metrics_public: bool = Field(default=True, description="serve /metrics without an API key")
+    # OpenTelemetry tracing, under the standard variable names (README "Operating it").
+    otel_exporter_otlp_endpoint: str | None = Field(
+        default=None,
+        description="OTLP/HTTP collector URL (spans go to <url>/v1/traces); unset: tracing off",
+    )
+    otel_service_name: str = Field(default="vm-inventory", description="service.name of spans")
+    otel_traces_sampler: Literal[
+        "always_on",
+        "always_off",
+        "traceidratio",
+        "parentbased_always_on",
+        "parentbased_always_off",
+        "parentbased_traceidratio",
+    ] = Field(default="parentbased_always_on", description="which requests are traced")
+    otel_traces_sampler_arg: float = Field(
+        default=1.0, ge=0, le=1, description="the *traceidratio samplers' fraction of requests"
+    )
     max_query_bytes: int = Field(default=4096, ge=256, description="longest query string (414)")
     max_header_bytes: int = Field(default=16384, ge=1024, description="largest header block (431)")
     header_timeout_seconds: float = Field(
@@ -123,6 +141,20 @@ class Settings(BaseSettings):
         """`info` is `INFO` (anything else stays as given, for the error to quote)."""
         if isinstance(value, str) and value.upper() in get_args(LogLevel):
             return value.upper()
+        return value
+
+    @field_validator("otel_exporter_otlp_endpoint")
+    @classmethod
+    def _tracing_installed(cls, value: str | None) -> str | None:
+        """Tracing needs the `otel` extra (opentelemetry's SDK and exporter)."""
+        if not value:
+            return None
+        try:
+            found = importlib.util.find_spec("opentelemetry.sdk") is not None
+        except ModuleNotFoundError:  # no opentelemetry at all
+            found = False
+        if not found:
+            raise ValueError("tracing needs the otel extra: uv sync --extra otel")
         return value
 
     @field_validator("mongodb_url", "dev_api_key_file", "page_token_secret", mode="before")

@@ -7,6 +7,7 @@ import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from datetime import timedelta
+from typing import Any
 
 from litestar import Litestar
 from litestar.datastructures import State
@@ -28,7 +29,7 @@ from service.domain.idempotency import IdempotencyService
 from service.domain.listing import PageTokens
 from service.domain.vms import VMService
 from service.domain.watch.hub import Hub
-from service.http import openapi
+from service.http import openapi, tracing
 from service.http.auth import ApiKeyAuthMiddleware, KeyVerifier
 from service.http.bodies import MAX_BODY_BYTES, StrictRequest
 from service.http.context import PUBLIC_PATHS, RequestContextMiddleware
@@ -39,7 +40,12 @@ from service.http.controllers.health import HealthController
 from service.http.controllers.vms import VMController
 from service.http.controllers.watch import WatchController
 from service.http.head import HeadMiddleware
-from service.http.metrics import MetricsController, not_ready_reason, prometheus_config
+from service.http.metrics import (
+    MetricsController,
+    export_limits,
+    not_ready_reason,
+    prometheus_config,
+)
 from service.http.problems import problem_details_plugin
 from service.http.query_check import QueryCheckMiddleware
 from service.http.rate_limit import rate_limit_config
@@ -94,21 +100,26 @@ class InFlightMiddleware:
             guard.in_flight -= 1
 
 
-def create_app(settings: Settings, startup_check: StartupCheck | None = None) -> Litestar:
+def create_app(
+    settings: Settings, startup_check: StartupCheck | None = None, tracer_provider: Any = None
+) -> Litestar:
     """Build the application for `settings` (which must name a MongoDB URL).
 
     `startup_check` (serve's migration check, when MongoDB did not answer at start) keeps the
-    service not ready, answering 503, until it returns None.
+    service not ready, answering 503, until it returns None. `tracer_provider` (tests) traces
+    with it instead of the OTEL_* settings.
     """
     if not settings.mongodb_url:
         raise ValueError("settings.mongodb_url is required (the CLI starts a local mongod)")
     url = settings.mongodb_url
     verifier = KeyVerifier(settings.api_key_cache_seconds)
     needs_version = needed_version()
+    traces = tracing.setup(settings, tracer_provider)
+    export_limits(settings.watch_max_clients, settings.max_connections)
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
-        client = make_client(url, settings)
+        client = make_client(url, settings, traces.listeners())
         database = client[settings.mongodb_db]
         # Never block start-up on MongoDB: /health/ready tells when it answers. Without a
         # startup check the caller found MongoDB ready and its schema ok just now; with one,
@@ -118,7 +129,7 @@ def create_app(settings: Settings, startup_check: StartupCheck | None = None) ->
         if startup_check is not None:
             waiting = app.state.not_ready = "waiting for MongoDB and the migration check"
         odm = asyncio.create_task(prepare(app, url, settings, startup_check))
-        watch_client = make_client(url, settings)
+        watch_client = make_client(url, settings, traces.listeners())
         guard = app.state.schema_guard = SchemaGuard(
             database, needs_version, settings.schema_check_seconds, reason=waiting
         )
@@ -134,10 +145,13 @@ def create_app(settings: Settings, startup_check: StartupCheck | None = None) ->
             tokens = PageTokens(secret.get_secret_value() if secret else None)
             repository = VMRepository(database)
             retention = timedelta(days=settings.deleted_retention_days)
-            app.state.vm_service = VMService(repository, page_tokens=tokens, retention=retention)
-            app.state.bulk_service = BulkService(app.state.vm_service, BulkVMRepository(database))
-            app.state.event_service = EventService(repository, page_tokens=tokens)
-            app.state.idempotency = IdempotencyService(IdempotencyRepository(database))
+            vm_service = VMService(repository, page_tokens=tokens, retention=retention)
+            app.state.vm_service = traces.traced(vm_service)
+            bulk_service = BulkService(vm_service, BulkVMRepository(database))
+            app.state.bulk_service = traces.traced(bulk_service)
+            app.state.event_service = traces.traced(EventService(repository, page_tokens=tokens))
+            idempotency = IdempotencyService(IdempotencyRepository(database))
+            app.state.idempotency = traces.traced(idempotency)
             verifier.repo = GuardedKeys(database, guard)
             # The change streams' own client: their long polls never hold a connection requests
             # need; and not before MongoDB is ready (a connection pooled too early never works).
@@ -153,6 +167,7 @@ def create_app(settings: Settings, startup_check: StartupCheck | None = None) ->
             await guard.stop()
             await client.close()
             await watch_client.close()
+            await traces.close()
 
     def provide_vm_service(state: State) -> VMService:
         # A plain function, not a generator (Litestar's cleanup of one cost 3-5% of a GetVM):
@@ -187,6 +202,7 @@ def create_app(settings: Settings, startup_check: StartupCheck | None = None) ->
 
     public = [*PUBLIC_PATHS, "^/metrics"] if settings.metrics_public else list(PUBLIC_PATHS)
     middleware = [
+        *traces.middleware(),
         DefineMiddleware(HeadMiddleware),
         prometheus_config().middleware,
         DefineMiddleware(

@@ -179,6 +179,8 @@ class RequestContextMiddleware:
                 }
                 if closed:
                     fields["client_closed"] = True
+                if trace_id := scope.get("trace_id"):  # tracing on: the HTTP span's
+                    fields["trace_id"] = trace_id
                 if not _write_access_line(fields):
                     access_log.info("request", extra={"fields": fields})
 

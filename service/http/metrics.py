@@ -23,6 +23,21 @@ MONGODB_READY = Gauge(
 )
 
 
+SCHEMA_MISMATCH = Gauge(
+    "vm_inventory_schema_mismatch",
+    "1 while the database's schema is not the one this code needs (migrations pending), else 0",
+)
+# The configured limits, for alerts on usage near them.
+WATCH_MAX_CLIENTS = Gauge("vm_inventory_watch_max_clients", "WATCH_MAX_CLIENTS (per process)")
+MAX_CONNECTIONS = Gauge("vm_inventory_max_connections", "MAX_CONNECTIONS (per process)")
+
+
+def export_limits(watch_max_clients: int, max_connections: int) -> None:
+    """Publish the configured limits as gauges."""
+    WATCH_MAX_CLIENTS.set(watch_max_clients)
+    MAX_CONNECTIONS.set(max_connections)
+
+
 class LeanPrometheusMiddleware(PrometheusMiddleware):
     """Litestar's Prometheus middleware with the same metrics and labels, minus its per-request
     costs (a Request object, label dicts, four label look-ups): it took ~20% of a GET's CPU."""
@@ -117,8 +132,12 @@ class MetricsController(Controller):
         """Every metric of this process, served whether or not the service is ready."""
         if not_ready_reason(state) is None:
             await refresh_readiness(state.vm_service)
+            SCHEMA_MISMATCH.set(0)
         else:
             MONGODB_READY.set(0)
+            # Not ready although MongoDB answers: its schema is not this code's.
+            off = state.schema_guard.reason is not None and not state.get("not_ready")
+            SCHEMA_MISMATCH.set(int(off and await _answers(state.vm_service)))
         return Response(generate_latest(REGISTRY), media_type=MEDIA_TYPE)
 
 
@@ -143,4 +162,12 @@ async def refresh_readiness(vm_service: VMService) -> bool:
         MONGODB_READY.set(0)
         return False
     MONGODB_READY.set(1)
+    return True
+
+
+async def _answers(vm_service: VMService) -> bool:
+    try:
+        await vm_service.ping()
+    except DomainError:
+        return False
     return True

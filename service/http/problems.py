@@ -40,6 +40,7 @@ from service.domain.errors import (
     WatchTokenExpired,
     WriteContention,
 )
+from service.http.tracing import current_trace_id
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 PROBLEM_TYPE_BASE = "https://vm-inventory.dev/problems/"
@@ -60,6 +61,7 @@ class Problem(msgspec.Struct, omit_defaults=True):
     allowed_transitions: list[str] | None = None
     current_revision: int | None = None
     holder_id: str | None = None
+    trace_id: str | None = None
 
 
 STATUS: dict[type[DomainError], int] = {
@@ -112,13 +114,22 @@ def status_of(exc_type: type[DomainError]) -> int:
     return 500
 
 
+def with_trace_id(status: int, extra: dict[str, Any] | None) -> dict[str, Any] | None:
+    """`extra` with the request's trace id for a 5xx when tracing is on: the trace that says
+    what failed."""
+    if status < 500 or (trace_id := current_trace_id()) is None:
+        return extra
+    return {**(extra or {}), "trace_id": trace_id}
+
+
 def domain_problem(exc: DomainError) -> ProblemDetailsException:
     """A domain error as a problem (status from STATUS, extra members kept)."""
+    status = status_of(type(exc))
     return ProblemDetailsException(
         detail=exc.detail,
-        status_code=status_of(type(exc)),
+        status_code=status,
         headers=exc.headers,
-        extra=exc.extra,
+        extra=with_trace_id(status, exc.extra),
         type_=PROBLEM_TYPE_BASE + exc.slug,
         title=exc.title,
     )
@@ -149,7 +160,7 @@ def http_problem(exc: HTTPException) -> ProblemDetailsException:
         detail=detail,
         status_code=status,
         headers=dict(exc.headers or {}),
-        extra=extra,
+        extra=with_trace_id(status, extra),
         type_=PROBLEM_TYPE_BASE + _HTTP_SLUGS.get(status, title.lower().replace(" ", "-")),
         title=title,
     )
@@ -161,6 +172,7 @@ def internal_problem(exc: Exception) -> ProblemDetailsException:
     return ProblemDetailsException(
         detail="an unexpected error occurred",
         status_code=500,
+        extra=with_trace_id(500, None),
         type_=PROBLEM_TYPE_BASE + "internal",
         title="Internal server error",
     )

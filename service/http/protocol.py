@@ -8,6 +8,7 @@ from typing import Any
 
 import httptools
 import msgspec
+from prometheus_client import Gauge
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 SLACK_BYTES = 16 * 1024  # request line, path and what the app's own 414/431 checks need to see
@@ -49,6 +50,11 @@ def problem_response(status: int, detail: str) -> bytes:
         + b"content-length: %d\r\nconnection: close\r\n\r\n" % len(body)
         + body
     )
+
+
+OPEN_CONNECTIONS = Gauge(
+    "vm_inventory_connections", "open HTTP connections of this process (MAX_CONNECTIONS caps them)"
+)
 
 
 class _Refused(Exception):
@@ -93,6 +99,7 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
         self._in_head = True
         self._timer: asyncio.TimerHandle | None = None
         super().connection_made(transport)
+        OPEN_CONNECTIONS.set(len(self.connections))
         if len(self.connections) > self.limits.max_connections:
             self._refuse(503, f"more than {self.limits.max_connections} open connections")
             return
@@ -102,6 +109,7 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
         """Stop the timer with the connection."""
         self._disarm()
         super().connection_lost(exc)
+        OPEN_CONNECTIONS.set(len(self.connections))
 
     def data_received(self, data: bytes) -> None:
         """Parse `data`; refuse a head that passes its bounds (414, 431) or does not parse (400)."""

@@ -4,19 +4,23 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from pymongo import AsyncMongoClient
 from pymongo.errors import PyMongoError
+from pymongo.monitoring import CommandListener
 
 from service.config import Settings
 
 log = logging.getLogger("service.db")
 
 
-def make_client(url: str, settings: Settings) -> AsyncMongoClient[dict[str, object]]:
-    """Build the async client with every call bounded by `mongodb_timeout_ms`.
+def make_client(
+    url: str, settings: Settings, listeners: Sequence[CommandListener] = ()
+) -> AsyncMongoClient[dict[str, object]]:
+    """Build the async client with every call bounded by `mongodb_timeout_ms` (`listeners`: the
+    command spans of service.storage.tracing when tracing is on).
 
     Writes wait for a majority of the replica set (a 2xx is never rolled back by a failover) and
     are retried once the driver finds the new primary, within the same time bound.
@@ -31,6 +35,7 @@ def make_client(url: str, settings: Settings) -> AsyncMongoClient[dict[str, obje
         serverSelectionTimeoutMS=settings.mongodb_timeout_ms,
         connectTimeoutMS=settings.mongodb_timeout_ms,
         appname="vm-inventory",
+        event_listeners=list(listeners),
     )
 
 

@@ -81,3 +81,36 @@ def test_docker_compose_config_accepts_the_file(tmp_path: Path) -> None:
         cwd=ROOT, capture_output=True, text=True, timeout=60, check=False,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
+
+
+def test_observability_profile_is_optional_and_wired_to_the_api() -> None:
+    services = compose()["services"]
+    extra = {"prometheus", "grafana", "otel-collector", "jaeger"}
+    assert extra <= services.keys()
+    for name, service in services.items():
+        # Without `--profile observability` only the service itself starts.
+        assert (service.get("profiles") == ["observability"]) == (name in extra), name
+        for volume in service.get("volumes", []):
+            source = volume.split(":")[0]
+            if source.startswith("./"):
+                assert (ROOT / source).exists(), (name, source)
+    assert (
+        "${OTEL_EXPORTER_OTLP_ENDPOINT"
+        in services["api"]["environment"]["OTEL_EXPORTER_OTLP_ENDPOINT"]
+    )
+    prometheus = yaml.safe_load((ROOT / "deploy/prometheus/prometheus.yml").read_text())
+    (job,) = prometheus["scrape_configs"]
+    assert job["static_configs"][0]["targets"] == ["api:8000"]
+    assert job["metrics_path"] == "/metrics"
+    assert prometheus["rule_files"] == ["alerts.yaml"]
+    mounted = " ".join(services["prometheus"]["volumes"])
+    assert "alerts.yaml:/etc/prometheus/alerts.yaml" in mounted
+    collector = yaml.safe_load((ROOT / "deploy/otel-collector.yaml").read_text())
+    assert collector["receivers"]["otlp"]["protocols"]["http"]["endpoint"].endswith(":4318")
+    assert collector["service"]["pipelines"]["traces"]["receivers"] == ["otlp"]
+    grafana = " ".join(services["grafana"]["volumes"])
+    assert "vm-inventory.json:/var/lib/grafana/dashboards/" in grafana
+    sources = yaml.safe_load(
+        (ROOT / "deploy/grafana/provisioning/datasources/datasources.yaml").read_text()
+    )["datasources"]
+    assert {"http://prometheus:9090", "http://jaeger:16686"} == {s["url"] for s in sources}

@@ -29,6 +29,7 @@ class Problem:
         errors (list[FieldError] | None | Unset):
         holder_id (None | str | Unset):
         instance (None | str | Unset):
+        trace_id (None | str | Unset):
     """
 
     detail: str
@@ -41,6 +42,7 @@ class Problem:
     errors: list[FieldError] | None | Unset = UNSET
     holder_id: None | str | Unset = UNSET
     instance: None | str | Unset = UNSET
+    trace_id: None | str | Unset = UNSET
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
@@ -97,6 +99,12 @@ class Problem:
         else:
             instance = self.instance
 
+        trace_id: None | str | Unset
+        if isinstance(self.trace_id, Unset):
+            trace_id = UNSET
+        else:
+            trace_id = self.trace_id
+
         field_dict: dict[str, Any] = {}
         field_dict.update(self.additional_properties)
         field_dict.update(
@@ -119,6 +127,8 @@ class Problem:
             field_dict["holder_id"] = holder_id
         if instance is not UNSET:
             field_dict["instance"] = instance
+        if trace_id is not UNSET:
+            field_dict["trace_id"] = trace_id
 
         return field_dict
 
@@ -210,6 +220,15 @@ class Problem:
 
         instance = _parse_instance(d.pop("instance", UNSET))
 
+        def _parse_trace_id(data: object) -> None | str | Unset:
+            if data is None:
+                return data
+            if isinstance(data, Unset):
+                return data
+            return cast(None | str | Unset, data)
+
+        trace_id = _parse_trace_id(d.pop("trace_id", UNSET))
+
         problem = cls(
             detail=detail,
             status=status,
@@ -221,6 +240,7 @@ class Problem:
             errors=errors,
             holder_id=holder_id,
             instance=instance,
+            trace_id=trace_id,
         )
 
         problem.additional_properties = d
