@@ -149,6 +149,8 @@ class Settings(BaseSettings):
         """Tracing needs the `otel` extra (opentelemetry's SDK and exporter)."""
         if not value:
             return None
+        if not re.match(r"https?://[^/?]", value):
+            raise ValueError("not an http:// or https:// URL")
         try:
             found = importlib.util.find_spec("opentelemetry.sdk") is not None
         except ModuleNotFoundError:  # no opentelemetry at all

@@ -33,9 +33,13 @@ BAD: dict[str, list[tuple[str, str]]] = {
         ("a/b", "not a MongoDB database name"),
         ("x" * 64, "not a MongoDB database name"),
     ],
+    "otel_exporter_otlp_endpoint": [
+        ("collector:4318", "not an http:// or https:// URL"),
+        ("grpc://collector:4317", "not an http:// or https:// URL"),
+    ],
 }
 # Settings for which every value is valid (any text is a host name, path or secret until used).
-ANY_VALUE = {"host", "data_dir", "dev_api_key_file", "page_token_secret"}
+ANY_VALUE = {"host", "data_dir", "dev_api_key_file", "page_token_secret", "otel_service_name"}
 
 
 def bare(annotation: object) -> object:
