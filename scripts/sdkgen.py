@@ -6,6 +6,7 @@ import argparse
 import difflib
 import json
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -16,11 +17,8 @@ SPEC = ROOT / "openapi.json"
 SDK = ROOT / "sdk"
 CONFIG = ROOT / "sdk-config.yaml"
 TEMPLATES = ROOT / "sdk-templates"
-# Hand-written files inside sdk/ that generation keeps (paths relative to sdk/).
-HAND_WRITTEN = frozenset(
-    f"vm_inventory_client/{name}.py"
-    for name in ("facade", "reading", "bulk", "problems", "retries", "arguments", "watching")
-)
+# The hand-written subpackage inside sdk/, which generation keeps; everything else is generated.
+HAND_WRITTEN = ("vm_inventory_client", "facade")
 SKIP_DIRS = frozenset({"__pycache__", ".ruff_cache", ".mypy_cache", ".pytest_cache"})
 
 
@@ -36,6 +34,27 @@ def spec_text() -> str:
     settings = Settings.model_construct(mongodb_url="mongodb://unused")
     schema = create_app(settings).openapi_schema.to_schema()
     return json.dumps(json.loads(encode_json(schema)), indent=2, sort_keys=True) + "\n"
+
+
+def module_name(operation_id: str) -> str:
+    """An operation id as the name of its generated module: ListVMs -> list_vms, ListVMEvents ->
+    list_vm_events (the generator's own snake case splits a plural acronym: list_v_ms)."""
+    return "_".join(re.findall(r"[A-Z]+s?(?![a-z])|[A-Z]?[a-z]+|[0-9]+", operation_id)).lower()
+
+
+def generator_input(text: str) -> str:
+    """The spec as the generator gets it: operation ids already in snake case (module_name),
+    since it names each module, in code no template reaches, from its operation id."""
+    spec = json.loads(text)
+    names: dict[str, str] = {}
+    for item in spec["paths"].values():
+        for operation in item.values():
+            if isinstance(operation, dict) and "operationId" in operation:
+                name = module_name(operation["operationId"])
+                if names.setdefault(name, operation["operationId"]) != operation["operationId"]:
+                    sys.exit(f"{names[name]} and {operation['operationId']} both name {name}")
+                operation["operationId"] = name
+    return json.dumps(spec, indent=2, sort_keys=True) + "\n"
 
 
 def generate(spec: Path, out: Path) -> None:
@@ -57,7 +76,8 @@ def tree(root: Path) -> dict[str, bytes]:
     files: dict[str, bytes] = {}
     for path in sorted(root.rglob("*")):
         rel = path.relative_to(root)
-        if path.is_file() and not SKIP_DIRS & set(rel.parts) and rel.as_posix() not in HAND_WRITTEN:
+        generated = rel.parts[: len(HAND_WRITTEN)] != HAND_WRITTEN
+        if path.is_file() and generated and not SKIP_DIRS & set(rel.parts):
             files[rel.as_posix()] = path.read_bytes()
     return files
 
@@ -80,7 +100,7 @@ def main() -> int:
     text = spec_text()
     with tempfile.TemporaryDirectory() as tmp:
         spec = Path(tmp) / "openapi.json"
-        spec.write_text(text)
+        spec.write_text(generator_input(text))
         generate(spec, Path(tmp) / "sdk")
         fresh = tree(Path(tmp) / "sdk")
         if args.check:

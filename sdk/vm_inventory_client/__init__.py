@@ -1,62 +1,8 @@
 """A client library for accessing VM Inventory"""
 
+from . import facade
 from .client import AuthenticatedClient, Client
-from .facade import RetryPolicy, VMInventory
-from .problems import (
-    APIError,
-    Conflict,
-    ConnectionFailed,
-    Forbidden,
-    IdempotencyKeyInFlight,
-    IdempotencyKeyReused,
-    InvalidTransition,
-    NameConflict,
-    NotDeleted,
-    NotFound,
-    PayloadTooLarge,
-    PreconditionFailed,
-    PreconditionRequired,
-    RateLimited,
-    RuleViolation,
-    ServerError,
-    Unauthorized,
-    Unavailable,
-    UnsupportedMediaType,
-    ValidationFailed,
-    VMInventoryError,
-    WatchExpired,
-    WriteContention,
-)
-from .watching import Informer, WatchEvent
+from .facade import *  # noqa: F403 - the hand-written facade's public names (facade.__all__)
 
-__all__ = (
-    "APIError",
-    "AuthenticatedClient",
-    "Informer",
-    "Client",
-    "Conflict",
-    "ConnectionFailed",
-    "Forbidden",
-    "IdempotencyKeyInFlight",
-    "IdempotencyKeyReused",
-    "InvalidTransition",
-    "NameConflict",
-    "NotDeleted",
-    "NotFound",
-    "PayloadTooLarge",
-    "PreconditionFailed",
-    "PreconditionRequired",
-    "RateLimited",
-    "RetryPolicy",
-    "RuleViolation",
-    "ServerError",
-    "Unauthorized",
-    "Unavailable",
-    "UnsupportedMediaType",
-    "VMInventory",
-    "VMInventoryError",
-    "ValidationFailed",
-    "WatchEvent",
-    "WatchExpired",
-    "WriteContention",
-)
+__all__ = ["AuthenticatedClient", "Client"]
+__all__ += facade.__all__

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from typing import Any
@@ -27,6 +28,16 @@ def test_committed_spec_and_sdk_are_fresh() -> None:
         cwd=ROOT, capture_output=True, text=True, timeout=300, check=False,
     )  # fmt: skip
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_generated_modules_are_named_after_their_operation_ids() -> None:
+    api = ROOT / "sdk" / "vm_inventory_client" / "api"
+    modules = {path.stem for path in api.glob("*/*.py")} - {"__init__"}
+    ids = {op["operationId"] for item in SPEC["paths"].values() for op in item.values()}
+    assert len(modules) == len(ids)
+    assert {"list_vms", "list_vm_events", "batch_vms", "export_vms", "watch_vms"} <= modules
+    for name in modules:
+        assert not re.search(r"(^|_)[a-z](_|$)", name), name  # an acronym split into letters
 
 
 def test_spec_is_valid_openapi_3_1() -> None:

@@ -10,8 +10,8 @@ from vm_inventory_client.api.vms import (
     create_vm,
     delete_vm,
     get_vm,
-    list_v_ms,
     list_vm_events,
+    list_vms,
     replace_vm,
     update_vm,
 )
@@ -70,11 +70,11 @@ async def test_every_operation_parses_into_models(server: ServerProcess) -> None
 
         other = await create_vm.asyncio(client=client, body=create_body(name + "-b"))
         assert isinstance(other, VM)
-        first = await list_v_ms.asyncio(client=client, name_prefix=name, page_size=1)
+        first = await list_vms.asyncio(client=client, name_prefix=name, page_size=1)
         assert isinstance(first, VMPage)
         assert len(first.items) == 1
         assert isinstance(first.next_page_token, str)
-        last = await list_v_ms.asyncio(client=client, name_prefix=name, page_size=2)
+        last = await list_vms.asyncio(client=client, name_prefix=name, page_size=2)
         assert isinstance(last, VMPage)
         assert last.next_page_token is None  # null parses
         assert [item.id for item in last.items] == [other.id, vm.id]

@@ -1,4 +1,4 @@
-"""Typed exceptions for the API's RFC 9457 problem answers (hand-written, beside generated code)."""
+"""Typed exceptions for the API's RFC 9457 problem answers."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ from datetime import UTC, datetime
 from http import HTTPStatus
 from typing import Any
 
-from .models.field_error import FieldError
-from .models.problem import Problem
-from .types import Unset
+from ..models.field_error import FieldError
+from ..models.problem import Problem
+from ..types import Unset
 
 
 class VMInventoryError(Exception):

@@ -1,42 +1,30 @@
 """The bulk operations of `inv.vms`: UpsertVM, BatchVMs, `sync` (upserts in batches) and
-ExportVMs; and `_write`, how every single write is sent (with its Idempotency-Key)."""
+ExportVMs."""
 
 from __future__ import annotations
 
 import builtins
-import functools
 import itertools
 import json
-import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from http import HTTPStatus
 from typing import Any, Unpack
 
 import httpx
 
-from .api.vms import batch_v_ms, upsert_vm
+from ..api.vms import batch_vms, upsert_vm
+from ..models import VM, BatchItemResult, BatchRequest, BatchResults, SortOrder, VMReplace
+from ..types import UNSET, Response, Unset
 from .arguments import Filters, Revision, etag, parsed, query
-from .models import VM, BatchItemResult, BatchRequest, BatchResults, SortOrder, VMReplace
-from .reading import VMReads
-from .types import UNSET, Response, Unset
+from .sending import Sender
 
 
-class VMBulk(VMReads):
-    """Bulk operations of /api/v1/vms, and the sender of every single write."""
+class VMBulk:
+    """The bulk operations of /api/v1/vms."""
 
-    async def _write(
-        self,
-        operation: Callable[..., Awaitable[Response[Any]]],
-        key: str | None,
-        *args: Any,
-        **kwargs: Any,
-    ) -> VM:
-        """Send a write with an Idempotency-Key (generated unless given), reused by each retry."""
-        send = functools.partial(
-            operation, *args, client=self._inv.client, idempotency_key=key or str(uuid.uuid4()),
-            **kwargs,
-        )  # fmt: skip
-        return parsed(await self._inv.call(send, resend_safe=True), VM)
+    def __init__(self, sender: Sender) -> None:
+        """Send through `sender` (shared with the reads and the single writes)."""
+        self._sender = sender
 
     async def upsert(
         self,
@@ -50,10 +38,12 @@ class VMBulk(VMReads):
         """Create or replace the VM named `name`, ignoring case (UpsertVM); `vm` is a ReplaceVM
         body (its name equal to `name` ignoring case). `create_only`: PreconditionFailed if it
         exists; `if_match`: only that revision of an existing VM."""
-        return await self._write(
-            upsert_vm.asyncio_detailed, idempotency_key, name, body=VMReplace.from_dict(dict(vm)),
+        response = await self._sender.write(
+            upsert_vm.asyncio_detailed, name, body=VMReplace.from_dict(dict(vm)),
             if_match=etag(if_match), if_none_match="*" if create_only else UNSET,
+            idempotency_key=idempotency_key,
         )  # fmt: skip
+        return parsed(response, VM)
 
     async def batch(
         self,
@@ -69,11 +59,10 @@ class VMBulk(VMReads):
         body = BatchRequest.from_dict(
             {"operations": [dict(o) for o in operations], "atomic": atomic}
         )
-        send = functools.partial(
-            batch_v_ms.asyncio_detailed, client=self._inv.client, body=body,
-            idempotency_key=idempotency_key or str(uuid.uuid4()),
-        )  # fmt: skip
-        return parsed(await self._inv.call(send, resend_safe=True), BatchResults).results
+        response = await self._sender.write(
+            batch_vms.asyncio_detailed, body=body, idempotency_key=idempotency_key
+        )
+        return parsed(response, BatchResults).results
 
     async def sync(
         self, vms: Iterable[Mapping[str, Any]], *, chunk_size: int = 500, attempts: int = 3
@@ -120,7 +109,7 @@ class VMBulk(VMReads):
         params: dict[str, Any] = {k: _param(v) for k, v in query(filters).items()}
         if sort is not None:
             params["sort"] = SortOrder(sort).value
-        http = self._inv.client.get_async_httpx_client()
+        http = self._sender.http()
         headers = {"Accept": "application/x-ndjson"}
         stream: list[httpx.Response] = []
 
@@ -141,7 +130,7 @@ class VMBulk(VMReads):
                 parsed=None,
             )
 
-        await self._inv.call(send, resend_safe=True)
+        await self._sender.call(send, resend_safe=True)  # a read
         answer = stream[-1]
         try:
             async for line in answer.aiter_lines():

@@ -1,58 +1,50 @@
 """The reads of `inv.vms`: GetVM, ListVMs (lazy pages, counts), ListVMEvents, WatchVMs and the
-informer; VMReads is the base of the `inv.vms` class (facade.VMs)."""
+informer."""
 
 from __future__ import annotations
 
 import builtins
-import functools
 from collections.abc import AsyncIterator
-from typing import TYPE_CHECKING, Unpack
+from typing import Unpack
 
-from .api.vms import get_vm, list_v_ms, list_vm_events
+from ..api.vms import get_vm, list_vm_events, list_vms
+from ..models import VM, SortOrder, VMEvent, VMEventPage, VMPage
+from ..types import UNSET, Unset
 from .arguments import Filters, Revision, etag, pages, parsed, query
-from .models import VM, SortOrder, VMEvent, VMEventPage, VMPage
-from .types import UNSET, Unset
+from .sending import Sender
 from .watching import Informer, WatchEvent, watch_events
-
-if TYPE_CHECKING:
-    from .facade import VMInventory
 
 
 class VMReads:
     """The read operations of /api/v1/vms."""
 
-    def __init__(self, inventory: VMInventory) -> None:
-        """Bind to a `VMInventory`."""
-        self._inv = inventory
+    def __init__(self, sender: Sender) -> None:
+        """Send through `sender` (shared with the writes and the bulk operations)."""
+        self._sender = sender
 
     async def get(self, vm_id: str, *, show_deleted: bool = False) -> VM:
         """One VM (GetVM); `show_deleted=True` also finds a deleted one (with `deleted_at` and
         `purge_at`)."""
-        send = functools.partial(
-            get_vm.asyncio_detailed, vm_id, client=self._inv.client, show_deleted=show_deleted
+        response = await self._sender.read(
+            get_vm.asyncio_detailed, vm_id, show_deleted=show_deleted
         )
-        return parsed(await self._inv.call(send, resend_safe=True), VM)
+        return parsed(response, VM)
 
     async def get_if_changed(self, vm_id: str, revision: Revision) -> VM | None:
         """The VM when its revision is no longer `revision`, else None (GetVM, If-None-Match)."""
-        send = functools.partial(
-            get_vm.asyncio_detailed, vm_id, client=self._inv.client, if_none_match=etag(revision)
+        response = await self._sender.read(
+            get_vm.asyncio_detailed, vm_id, if_none_match=etag(revision)
         )
-        response = await self._inv.call(send, resend_safe=True)
         return None if response.status_code == 304 else parsed(response, VM)
 
     def events(self, vm_id: str, *, page_size: int = 100) -> AsyncIterator[VMEvent]:
         """The VM's change history, newest first, fetching pages as they are needed."""
 
         async def fetch(token: str | Unset) -> VMEventPage:
-            send = functools.partial(
-                list_vm_events.asyncio_detailed,
-                vm_id,
-                client=self._inv.client,
-                page_size=page_size,
-                page_token=token,
+            response = await self._sender.read(
+                list_vm_events.asyncio_detailed, vm_id, page_size=page_size, page_token=token
             )
-            return parsed(await self._inv.call(send, resend_safe=True), VMEventPage)
+            return parsed(response, VMEventPage)
 
         return pages(fetch)
 
@@ -68,16 +60,15 @@ class VMReads:
         `show_deleted=True` includes deleted VMs."""
 
         async def fetch(token: str | Unset) -> VMPage:
-            send = functools.partial(
-                list_v_ms.asyncio_detailed,
-                client=self._inv.client,
+            response = await self._sender.read(
+                list_vms.asyncio_detailed,
                 sort=UNSET if sort is None else SortOrder(sort),
                 page_size=page_size,
                 page_token=token,
                 show_deleted=show_deleted,
                 **query(filters),
             )
-            return parsed(await self._inv.call(send, resend_safe=True), VMPage)
+            return parsed(response, VMPage)
 
         return pages(fetch)
 
@@ -89,15 +80,14 @@ class VMReads:
 
     async def count(self, *, show_deleted: bool = False, **filters: Unpack[Filters]) -> int:
         """How many VMs match `filters` (deleted ones too with `show_deleted=True`)."""
-        send = functools.partial(
-            list_v_ms.asyncio_detailed,
-            client=self._inv.client,
+        response = await self._sender.read(
+            list_vms.asyncio_detailed,
             page_size=1,
             include_total=True,
             show_deleted=show_deleted,
             **query(filters),
         )
-        total = parsed(await self._inv.call(send, resend_safe=True), VMPage).total_size
+        total = parsed(response, VMPage).total_size
         if isinstance(total, Unset):
             raise TypeError("the server did not return total_size")
         return total
@@ -111,18 +101,17 @@ class VMReads:
     ) -> AsyncIterator[WatchEvent]:
         """Every change to VMs matching `filters` after `resume_token` (a ListVMs watch_token or
         an event's resume_token; None: from now), reconnecting on its own; 410 -> WatchExpired."""
-        http = self._inv.client.get_async_httpx_client
-        return watch_events(http, filters, resume_token, bookmarks=bookmarks)
+        return watch_events(self._sender.http, filters, resume_token, bookmarks=bookmarks)
 
     def informer(self, **filters: Unpack[Filters]) -> Informer:
         """A live local cache of the VMs matching `filters`: `await start()`, read `.vms`, and
         `async for event in informer` to follow each change."""
 
         async def fetch(token: str | None) -> VMPage:
-            send = functools.partial(
-                list_v_ms.asyncio_detailed, client=self._inv.client, page_size=500,
+            response = await self._sender.read(
+                list_vms.asyncio_detailed, page_size=500,
                 page_token=UNSET if token is None else token, **query(filters),
             )  # fmt: skip
-            return parsed(await self._inv.call(send, resend_safe=True), VMPage)
+            return parsed(response, VMPage)
 
-        return Informer(fetch, self._inv.client.get_async_httpx_client, filters)
+        return Informer(fetch, self._sender.http, filters)

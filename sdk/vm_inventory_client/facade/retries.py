@@ -1,4 +1,4 @@
-"""Retries with exponential backoff for the facade (hand-written, beside the generated code)."""
+"""Retries with exponential backoff: how the facade's sender (sending.Sender) answers a failure."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ from typing import Any
 
 import httpx
 
+from ..types import Response
 from .problems import ConnectionFailed, IdempotencyKeyInFlight, error_from
-from .types import Response
 
 # Failures before the request reached the server: always safe to send again.
 NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)

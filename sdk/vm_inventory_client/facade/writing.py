@@ -1,30 +1,12 @@
-"""VMInventory: a thin hand-written async facade over the generated client.
-
-It pages lazily, retries with exponential backoff (connection errors, 503, 429 honouring
-`Retry-After`), and raises the typed exceptions of `problems` for problem+json answers.
-"""
+"""The single writes of `inv.vms`: CreateVM, ReplaceVM, UpdateVM, DeleteVM and RestoreVM, each
+with an Idempotency-Key that its retries reuse."""
 
 from __future__ import annotations
 
-import functools
-import uuid
-from collections.abc import Awaitable, Callable, Mapping
-from types import TracebackType
-from typing import Any, Self
+from collections.abc import Mapping
 
-import httpx
-
-from .api.vms import (
-    create_vm,
-    delete_vm,
-    replace_vm,
-    restore_vm,
-    update_vm,
-)
-from .arguments import Revision, etag, labels_model
-from .bulk import VMBulk
-from .client import AuthenticatedClient
-from .models import (
+from ..api.vms import create_vm, delete_vm, replace_vm, restore_vm, update_vm
+from ..models import (
     VM,
     InitialStatus,
     VMCreate,
@@ -35,56 +17,17 @@ from .models import (
     VMReplaceLabels,
     VMStatus,
 )
-from .retries import RetryPolicy, send_with_retries
-from .types import UNSET, Response, Unset
+from ..types import UNSET, Unset
+from .arguments import Revision, etag, labels_model, parsed
+from .sending import Sender
 
 
-class VMInventory:
-    """`async with VMInventory(base_url, token=...) as inv:` then use `inv.vms`."""
+class VMWrites:
+    """The single writes of /api/v1/vms."""
 
-    def __init__(
-        self,
-        base_url: str,
-        *,
-        token: str,
-        timeout: float = 10.0,
-        retry: RetryPolicy | None = None,
-        httpx_args: Mapping[str, Any] | None = None,
-    ) -> None:
-        """Talk to the API at `base_url` with an API key (`token`, sent as a Bearer token)."""
-        self.client = AuthenticatedClient(
-            base_url=base_url,
-            token=token,
-            timeout=httpx.Timeout(timeout),
-            httpx_args=dict(httpx_args or {}),
-        )
-        self.retry = retry or RetryPolicy()
-        self.vms = VMs(self)
-
-    async def __aenter__(self) -> Self:
-        """Open the connection pool."""
-        await self.client.__aenter__()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        """Close the connection pool."""
-        await self.client.__aexit__(exc_type, exc, tb)
-
-    async def call(
-        self, send: Callable[[], Awaitable[Response[Any]]], *, resend_safe: bool
-    ) -> Response[Any]:
-        """Send with retries (see `RetryPolicy`); return a 2xx answer or raise an `APIError`."""
-        return await send_with_retries(send, self.retry, resend_safe=resend_safe)
-
-
-class VMs(VMBulk):
-    """The /api/v1/vms operations: the single writes here, the reads (reading.VMReads) and the
-    bulk operations (bulk.VMBulk) inherited."""
+    def __init__(self, sender: Sender) -> None:
+        """Send through `sender` (shared with the reads and the bulk operations)."""
+        self._sender = sender
 
     async def create(
         self,
@@ -112,7 +55,10 @@ class VMs(VMBulk):
             labels=labels_model(VMCreateLabels, labels or {}),
             description=description,
         )
-        return await self._write(create_vm.asyncio_detailed, idempotency_key, body=body)
+        response = await self._sender.write(
+            create_vm.asyncio_detailed, body=body, idempotency_key=idempotency_key
+        )
+        return parsed(response, VM)
 
     async def replace(
         self,
@@ -145,9 +91,11 @@ class VMs(VMBulk):
             labels=labels_model(VMReplaceLabels, labels or {}),
             description=description,
         )
-        return await self._write(
-            replace_vm.asyncio_detailed, idempotency_key, vm_id, body=body, if_match=etag(if_match)
-        )
+        response = await self._sender.write(
+            replace_vm.asyncio_detailed, vm_id, body=body, if_match=etag(if_match),
+            idempotency_key=idempotency_key,
+        )  # fmt: skip
+        return parsed(response, VM)
 
     async def update(
         self,
@@ -178,9 +126,11 @@ class VMs(VMBulk):
             labels=UNSET if isinstance(labels, Unset) else labels_model(VMPatchLabelsType0, labels),
             description=description,
         )
-        return await self._write(
-            update_vm.asyncio_detailed, idempotency_key, vm_id, body=body, if_match=etag(if_match)
-        )
+        response = await self._sender.write(
+            update_vm.asyncio_detailed, vm_id, body=body, if_match=etag(if_match),
+            idempotency_key=idempotency_key,
+        )  # fmt: skip
+        return parsed(response, VM)
 
     async def delete(
         self,
@@ -194,22 +144,18 @@ class VMs(VMBulk):
         """Delete a VM (DeleteVM), restorable until its `purge_at`; `force=True` also deletes a
         running or suspended one. `purge=True` (an admin key) removes it at once, live or
         deleted."""
-        send = functools.partial(
-            delete_vm.asyncio_detailed,
-            vm_id,
-            client=self._inv.client,
-            force=force,
-            purge=purge,
-            if_match=etag(if_match),
-            idempotency_key=idempotency_key or str(uuid.uuid4()),
-        )
-        await self._inv.call(send, resend_safe=True)
+        await self._sender.write(
+            delete_vm.asyncio_detailed, vm_id, force=force, purge=purge, if_match=etag(if_match),
+            idempotency_key=idempotency_key,
+        )  # fmt: skip
 
     async def restore(
         self, vm_id: str, *, if_match: Revision | None = None, idempotency_key: str | None = None
     ) -> VM:
         """Make a deleted VM live again at a new revision (RestoreVM). NotDeleted when it is
         live; NameConflict (`holder_id`) when a live VM took its name; NotFound once purged."""
-        return await self._write(
-            restore_vm.asyncio_detailed, idempotency_key, vm_id, if_match=etag(if_match)
-        )
+        response = await self._sender.write(
+            restore_vm.asyncio_detailed, vm_id, if_match=etag(if_match),
+            idempotency_key=idempotency_key,
+        )  # fmt: skip
+        return parsed(response, VM)

@@ -11,8 +11,8 @@ from typing import Any, Protocol
 
 import httpx
 
+from ..models import VM, Problem
 from .arguments import Filters
-from .models import VM
 from .problems import WatchExpired, error_from, retry_after
 
 CHANGES = frozenset({"ADDED", "MODIFIED", "DELETED"})
@@ -124,9 +124,8 @@ async def watch_events(
         await asyncio.sleep(wait if wait is not None else delay)
 
 
-def _problem(data: dict[str, Any]) -> Any:
-    from .models import Problem
-
+def _problem(data: dict[str, Any]) -> Problem:
+    """The problem document of a 410 that arrived as an ERROR event of the stream."""
     return Problem(
         type_="https://vm-inventory.dev/problems/watch-token-expired",
         title="Resume token expired",

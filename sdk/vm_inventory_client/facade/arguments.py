@@ -6,8 +6,8 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequenc
 from datetime import datetime
 from typing import Any, Protocol, TypedDict, TypeVar
 
-from .models import VMCreateLabels, VMPatchLabelsType0, VMReplaceLabels, VMStatus
-from .types import UNSET, Response, Unset
+from ..models import VMCreateLabels, VMPatchLabelsType0, VMReplaceLabels, VMStatus
+from ..types import UNSET, Response, Unset
 
 T = TypeVar("T")
 T_co = TypeVar("T_co", covariant=True)
