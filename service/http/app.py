@@ -44,6 +44,7 @@ from service.http.problems import problem_details_plugin
 from service.http.query_check import QueryCheckMiddleware
 from service.http.rate_limit import rate_limit_config
 from service.http.sse import serving
+from service.http.stream_keys import StreamKeys
 from service.storage.bulk import BulkVMRepository
 from service.storage.client import make_client, wait_until_ready
 from service.storage.idempotency import IdempotencyRepository
@@ -104,6 +105,7 @@ def create_app(settings: Settings, startup_check: StartupCheck | None = None) ->
         raise ValueError("settings.mongodb_url is required (the CLI starts a local mongod)")
     url = settings.mongodb_url
     verifier = KeyVerifier(settings.api_key_cache_seconds)
+    stream_keys = StreamKeys(verifier, settings.api_key_cache_seconds)
     needs_version = needed_version()
 
     @asynccontextmanager
@@ -146,6 +148,7 @@ def create_app(settings: Settings, startup_check: StartupCheck | None = None) ->
             async with serving(hub, asyncio.shield(odm)):
                 app.state.watch_hub = hub
                 yield
+            await stream_keys.close()
             await verifier.drain()
         finally:
             odm.cancel()
@@ -185,6 +188,9 @@ def create_app(settings: Settings, startup_check: StartupCheck | None = None) ->
     def provide_settings() -> Settings:
         return settings
 
+    def provide_stream_keys() -> StreamKeys:
+        return stream_keys
+
     public = [*PUBLIC_PATHS, "^/metrics"] if settings.metrics_public else list(PUBLIC_PATHS)
     middleware = [
         DefineMiddleware(HeadMiddleware),
@@ -217,6 +223,7 @@ def create_app(settings: Settings, startup_check: StartupCheck | None = None) ->
             "idempotency": Provide(provide_idempotency, sync_to_thread=False),
             "watch_hub": Provide(provide_watch_hub, sync_to_thread=False),
             "settings": Provide(provide_settings, sync_to_thread=False),
+            "stream_keys": Provide(provide_stream_keys, sync_to_thread=False),
         },
         lifespan=[lifespan],
         request_class=StrictRequest,

@@ -37,7 +37,8 @@ from service.http.controllers.filter_params import (
 )
 from service.http.head import get_and_head
 from service.http.problems import responses
-from service.http.sse import EVENT_STREAM, OPEN_TIMEOUT_S, SSE_HEADERS, sse
+from service.http.sse import EVENT_STREAM, KEY_REVOKED, OPEN_TIMEOUT_S, SSE_HEADERS, sse
+from service.http.stream_keys import StreamKeys
 
 
 class WatchController(Controller):
@@ -65,6 +66,7 @@ class WatchController(Controller):
         request: Request[Any, Any, Any],
         watch_hub: NamedDependency[Hub],
         settings: NamedDependency[Settings],
+        stream_keys: NamedDependency[StreamKeys],
         status: Statuses = None,
         os: OSNames = None,
         name_prefix: NamePrefix = None,
@@ -119,6 +121,7 @@ class WatchController(Controller):
                 await cursor.close()
             return Stream(iter(()), media_type=EVENT_STREAM, headers=SSE_HEADERS)
         events = sse(watch_hub, watcher, cursor, token, settings.watch_heartbeat_seconds)
+        events = stream_keys.guard(request, events, lambda: watcher.end(KEY_REVOKED))
         return Stream(
             events,
             media_type=EVENT_STREAM,
