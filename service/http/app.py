@@ -50,6 +50,7 @@ from service.http.problems import problem_details_plugin
 from service.http.query_check import QueryCheckMiddleware
 from service.http.rate_limit import rate_limit_config
 from service.http.sse import serving
+from service.http.stream_keys import StreamKeys
 from service.storage.bulk import BulkVMRepository
 from service.storage.client import make_client, wait_until_ready
 from service.storage.idempotency import IdempotencyRepository
@@ -113,6 +114,7 @@ def create_app(
         raise ValueError("settings.mongodb_url is required (the CLI starts a local mongod)")
     url = settings.mongodb_url
     verifier = KeyVerifier(settings.api_key_cache_seconds)
+    stream_keys = StreamKeys(verifier, settings.api_key_cache_seconds)
     needs_version = needed_version()
     traces = tracing.setup(settings, tracer_provider)
     export_limits(settings.watch_max_clients, settings.max_connections)
@@ -160,6 +162,7 @@ def create_app(
             async with serving(hub, asyncio.shield(odm)):
                 app.state.watch_hub = hub
                 yield
+            await stream_keys.close()
             await verifier.drain()
         finally:
             odm.cancel()
@@ -200,6 +203,9 @@ def create_app(
     def provide_settings() -> Settings:
         return settings
 
+    def provide_stream_keys() -> StreamKeys:
+        return stream_keys
+
     public = [*PUBLIC_PATHS, "^/metrics"] if settings.metrics_public else list(PUBLIC_PATHS)
     middleware = [
         *traces.middleware(),
@@ -233,6 +239,7 @@ def create_app(
             "idempotency": Provide(provide_idempotency, sync_to_thread=False),
             "watch_hub": Provide(provide_watch_hub, sync_to_thread=False),
             "settings": Provide(provide_settings, sync_to_thread=False),
+            "stream_keys": Provide(provide_stream_keys, sync_to_thread=False),
         },
         lifespan=[lifespan],
         request_class=StrictRequest,

@@ -93,6 +93,16 @@ class KeyVerifier:
                 return await self._look_up(token, digest, client)
         return await self._look_up(token, digest, client)
 
+    async def recheck(self, token: str) -> Caller | None:
+        """Ask MongoDB whether `token` still has a key, whatever the cache says (an open
+        stream's periodic check); a key gone leaves the cache too."""
+        assert self.repo is not None, "KeyVerifier.repo is set by the lifespan"
+        key = await self.repo.find(token)
+        if key is None:
+            self._cache.pop(hash_token(token), None)
+            return None
+        return Caller(key.name, key.scope)
+
     async def _look_up(self, token: str, digest: str, client: str) -> Caller | None:
         assert self.repo is not None, "KeyVerifier.repo is set by the lifespan"
         key = await self.repo.find(token)

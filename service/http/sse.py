@@ -22,6 +22,7 @@ from service.domain.watch.model import (
     is_later,
 )
 from service.domain.watch.watcher import SHUTTING_DOWN, Ended, Idle, Sent, Watcher
+from service.http.stream_keys import KEY_GONE
 
 EVENT_STREAM = "text/event-stream"
 SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}  # no proxy buffering
@@ -33,6 +34,7 @@ SLOW_DROPPED = Counter(
     "vm_inventory_watch_slow_consumers_dropped", "WatchVMs clients disconnected for falling behind"
 )
 _SENT = {t: EVENTS_SENT.labels(t.value) for t in EventType}
+KEY_REVOKED = Ended(401, "unauthorized", f"{KEY_GONE}; watch again with a valid key")
 
 
 def frame(event: EventType, data: msgspec.Struct, token: str | None) -> bytes:

@@ -14,9 +14,16 @@ from pymongo.errors import DuplicateKeyError
 from service.domain.errors import NameConflict
 from service.domain.idempotency import record_in_transaction
 from service.domain.listing import LIVE
+from service.domain.rules import utcnow
 from service.domain.schemas import VM
 from service.storage.errors import parse_id, translate_errors
-from service.storage.stored import DELETION_FIELDS, VM_PROJECTION, WITH_CREATION, to_vm
+from service.storage.stored import (
+    DELETION_FIELDS,
+    VM_PROJECTION,
+    WITH_CREATION,
+    to_vm,
+    unexpired,
+)
 from service.storage.vm_store import VMStore
 
 Raw = dict[str, Any]
@@ -24,7 +31,8 @@ Raw = dict[str, Any]
 
 class DeletionWrites(VMStore):
     """A deleted VM keeps its document (with `deleted_at`, `purge_at`) until MongoDB's TTL index
-    on `purge_at` removes it or a purge does; the unique name index covers live VMs only."""
+    on `purge_at` removes it or a purge does; the unique name index covers live VMs only. Past
+    its `purge_at` it is gone to restore and purge too, in their compare-and-set."""
 
     @translate_errors
     async def delete(self, vm_id: str, expected_revision: int, event: Raw) -> None:
@@ -57,8 +65,9 @@ class DeletionWrites(VMStore):
         }
 
         async def work(session: AsyncClientSession) -> VM | None:
+            deleted = {"deleted_at": {"$ne": None}, **unexpired(utcnow())}
             doc = await self.vms.find_one_and_update(
-                {"_id": oid, "revision": expected_revision, "deleted_at": {"$ne": None}},
+                {"_id": oid, "revision": expected_revision, **deleted},
                 update,
                 projection=VM_PROJECTION,
                 return_document=ReturnDocument.AFTER,
@@ -119,6 +128,8 @@ class DeletionWrites(VMStore):
         oid = parse_id(vm_id)
         first = expected_revision == 1  # then the `created` event is recorded too (see update)
         match = {"_id": oid, "revision": expected_revision}
+        if include_deleted:  # a purge: a VM past its purge_at is gone already
+            match.update(unexpired(utcnow()))
         projection = WITH_CREATION if first else {"_id": 1}
 
         async def work(session: AsyncClientSession) -> bool:

@@ -12,8 +12,9 @@ from pymongo import DESCENDING
 from pymongo.asynchronous.collection import AsyncCollection
 
 from service.domain.events import derived_created_event, derived_purged_event
+from service.domain.rules import utcnow
 from service.domain.schemas import VMEvent
-from service.storage.stored import WITH_CREATION
+from service.storage.stored import WITH_CREATION, unexpired
 
 Raw = dict[str, Any]
 
@@ -54,10 +55,11 @@ async def read_events(
 
 async def _derived_purge(vms: AsyncCollection[Raw], oid: ObjectId, last: Raw) -> Raw | None:
     """The `purged` event after `last` when it is a soft delete (with `purge_at`) and the VM is
-    gone: only MongoDB's TTL index removes a deleted VM without recording an event."""
+    gone (removed, or past its purge_at and not yet removed): only MongoDB's TTL index removes a
+    deleted VM without recording an event."""
     if last.get("action") != "deleted" or "purge_at" not in last:
         return None
-    if await vms.find_one({"_id": oid}, {"_id": 1}) is not None:
+    if await vms.find_one({"_id": oid, **unexpired(utcnow())}, {"_id": 1}) is not None:
         return None
     return {**derived_purged_event(last), "vm_id": oid}
 

@@ -63,6 +63,20 @@ WITH_CREATION: dict[str, Any] = {**VM_PROJECTION, **dict.fromkeys(CREATION_FIELD
 DELETION_FIELDS = ("deleted_at", "purge_at")
 """Only on a deleted VM (a live one lacks both); a TTL index on `purge_at` purges it then."""
 
+
+def unexpired(now: datetime) -> dict[str, Any]:
+    """The condition of a VM not purged by its retention at `now`: live, or deleted with its
+    `purge_at` still ahead. MongoDB's TTL monitor removes the others only every 60 s; until it
+    does, every read and write that can see deleted VMs adds this, so they are gone at once."""
+    return {"purge_at": {"$not": {"$lte": now}}}
+
+
+def expired(document: dict[str, Any], now: datetime) -> bool:
+    """Whether a `vms` document read with its `purge_at` is past it at `now` (see unexpired)."""
+    purge_at = document.get("purge_at")
+    return purge_at is not None and bool(purge_at <= now)
+
+
 CHANGEABLE_FIELDS = frozenset(VM_FIELDS) - {"revision", "created_at", *DELETION_FIELDS}
 """What an update may set (the revision moves by the compare-and-set alone; deletion fields
 are set and unset by a delete and a restore only)."""

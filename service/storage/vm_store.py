@@ -18,7 +18,8 @@ from service.domain.errors import NotFound, WriteContention
 from service.domain.events import derived_created_event
 from service.domain.listing import LIVE
 from service.domain.repository import StaleRevision
-from service.storage.stored import VM_EVENTS_COLLECTION, VMS_COLLECTION
+from service.domain.rules import utcnow
+from service.storage.stored import VM_EVENTS_COLLECTION, VMS_COLLECTION, unexpired
 
 R = TypeVar("R")
 Raw = dict[str, Any]
@@ -70,8 +71,8 @@ class VMStore:
     ) -> None:
         """After a compare-and-set matched nothing: NotFound (a deleted VM is missing unless
         `include_deleted`), or the internal StaleRevision (the service decides whether the client
-        sees 412 or the write is retried)."""
-        match = {"_id": oid} if include_deleted else {"_id": oid, **LIVE}
+        sees 412 or the write is retried); past its purge_at a deleted VM is missing to all."""
+        match = {"_id": oid, **(unexpired(utcnow()) if include_deleted else LIVE)}
         current = await self.vms.find_one(match, {"revision": 1}, session=BATCH_SESSION.get())
         if current is None:
             raise NotFound(f"no VM with id {vm_id!r}")

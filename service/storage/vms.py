@@ -18,6 +18,7 @@ from service.domain.errors import (
 from service.domain.idempotency import record_in_transaction, recording
 from service.domain.listing import LIVE, ListQuery, search_keys
 from service.domain.listing.paging import page_queries
+from service.domain.rules import utcnow
 from service.domain.schemas import VM, VMEvent
 from service.storage.deletion import DeletionWrites
 from service.storage.errors import parse_id, translate_errors
@@ -26,8 +27,10 @@ from service.storage.stored import (
     CHANGEABLE_FIELDS,
     VM_PROJECTION,
     WITH_CREATION,
+    expired,
     stored_vm,
     to_vm,
+    unexpired,
 )
 from service.storage.vm_store import BATCH_SESSION
 from service.storage.watch import cluster_time_token
@@ -80,7 +83,8 @@ class VMRepository(DeletionWrites):
         # the query: ~15 us more of our CPU per read, waiting longer); deleted ones told apart here.
         match = {"_id": parse_id(vm_id)}
         doc = await self.vms.find_one(match, VM_PROJECTION, session=BATCH_SESSION.get())
-        if doc is None or (not include_deleted and doc.get("deleted_at") is not None):
+        deleted = doc is not None and doc.get("deleted_at") is not None
+        if doc is None or (deleted and (not include_deleted or expired(doc, utcnow()))):
             raise NotFound(f"no VM with id {vm_id!r}")
         return to_vm(doc)
 
@@ -88,10 +92,12 @@ class VMRepository(DeletionWrites):
     async def list(self, query: ListQuery) -> list[VM]:
         """Up to `query.limit` VMs in the query's order, starting after its keyset position."""
         items: list[VM] = []
+        visible = not_purged(query.filter)
         for mongo_filter, sort in page_queries(query, parse_id):
             cursor = self.vms.find(
-                mongo_filter, VM_PROJECTION, sort=sort, limit=query.limit - len(items)
-            )
+                {**mongo_filter, **visible}, VM_PROJECTION, sort=sort,
+                limit=query.limit - len(items),
+            )  # fmt: skip
             items.extend([to_vm(doc) async for doc in cursor])
             if len(items) >= query.limit:
                 break
@@ -105,11 +111,12 @@ class VMRepository(DeletionWrites):
         seam, one it does: consumers drop revisions they hold).
         """
         items: list[VM] = []
+        visible = not_purged(query.filter)
         async with self.vms.database.client.start_session(snapshot=True) as session:
             for mongo_filter, sort in page_queries(query, parse_id):
                 cursor = self.vms.find(
-                    mongo_filter, VM_PROJECTION, sort=sort, limit=query.limit - len(items),
-                    session=session,
+                    {**mongo_filter, **visible}, VM_PROJECTION, sort=sort,
+                    limit=query.limit - len(items), session=session,
                 )  # fmt: skip
                 items.extend([to_vm(doc) async for doc in cursor])
                 if len(items) >= query.limit:
@@ -123,8 +130,11 @@ class VMRepository(DeletionWrites):
     async def count(self, query: ListQuery) -> int:
         """How many VMs match the query's filter (its keyset position is ignored)."""
         if not query.filter:
-            # The collection's own count: O(1), where counting 1,000,000 index keys takes ~0.7 s.
-            return await self.vms.estimated_document_count()
+            # The collection's own count: O(1), where counting 1,000,000 index keys takes ~0.7 s;
+            # less the VMs past purge_at the TTL monitor has not removed yet (on its index).
+            total = await self.vms.estimated_document_count()
+            gone = await self.vms.count_documents({"purge_at": {"$lte": utcnow()}})
+            return max(0, total - gone)
         if query.filter == LIVE:
             # Every VM but the deleted ones, which the TTL index on purge_at counts (only they
             # have one): O(deleted VMs) instead of a scan of every live one.
@@ -134,7 +144,8 @@ class VMRepository(DeletionWrites):
         try:
             # Counting may visit every match (~1.4 s for 136,000 of 1,000,000 on two filters).
             with pymongo.timeout(COUNT_TIMEOUT_S):
-                return await self.vms.count_documents(query.filter)
+                match = {**query.filter, **not_purged(query.filter)}
+                return await self.vms.count_documents(match)
         except PyMongoError as exc:
             if exc.timeout:
                 raise DatabaseUnavailable(
@@ -189,3 +200,9 @@ class VMRepository(DeletionWrites):
         `created` event of a VM never written since its create is derived from the VM, the
         `purged` event of a VM purged by its retention from its `deleted` event."""
         return await read_events(self.vms, self.events, parse_id(vm_id), limit, before_revision)
+
+
+def not_purged(mongo_filter: Raw) -> Raw:
+    """What a ListVMs filter needs besides itself: nothing when it takes live VMs only, else
+    that the VM is not past its purge_at."""
+    return {} if LIVE.items() <= mongo_filter.items() else unexpired(utcnow())

@@ -92,8 +92,11 @@ class MongoChangeSource:
         moment: Timestamp = reply["operationTime"]
         return cluster_time_token(Timestamp(moment.time, moment.inc + 1))
 
-    async def open(self, after: str | None, quick: bool = False) -> MongoChangeCursor:
-        """A stream of the changes after `after` (None: from now); 410 when history is gone."""
+    async def open(
+        self, after: str | None, quick: bool = False, field: str = "resume_token"
+    ) -> MongoChangeCursor:
+        """A stream of the changes after `after` (None: from now); 410 when history is gone,
+        400 naming `field` when MongoDB refuses `after` (checked by model.check_token first)."""
         options: Raw = {
             # Pre- and post-images (migration 0008): the states around each change, never a
             # later lookup. "whenAvailable": changes written before 0008 have none.
@@ -117,7 +120,7 @@ class MongoChangeSource:
                 ) from exc
             if after is not None and not exc.timeout:
                 message = "MongoDB does not accept it as a resume point"
-                raise invalid("resume_token", message) from exc
+                raise invalid(field, message) from exc
             raise DatabaseUnavailable() from exc
         except PyMongoError as exc:
             raise DatabaseUnavailable() from exc

@@ -35,7 +35,7 @@ from service.domain.listing import (
 from service.domain.listing.paging import page_queries
 from service.storage.errors import parse_id
 from service.storage.migrations.runner import upgrade
-from service.storage.vms import DELETED_BY_PURGE_AT, to_vm
+from service.storage.vms import DELETED_BY_PURGE_AT, not_purged, to_vm
 from tests.api.listing_data import vm_doc
 
 COUNT = 3000
@@ -113,6 +113,7 @@ async def explain_page(
         query = compile_query(with_token, tokens)
     keys, seen = 0, []
     for mongo_filter, order in page_queries(query, parse_id):
+        mongo_filter = {**mongo_filter, **not_purged(query.filter)}  # as VMRepository.list adds
         command = {"find": "vms", "filter": mongo_filter, "sort": dict(order), "limit": PAGE + 1}
         explained = await db.command(
             "explain", command, verbosity="executionStats", codec_options=LENIENT

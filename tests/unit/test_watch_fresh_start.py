@@ -12,7 +12,7 @@ from service.domain.watch.watcher import Sent, Watcher
 
 
 class _NoSource:
-    async def open(self, after: str | None, quick: bool = False) -> Any:
+    async def open(self, after: str | None, quick: bool = False, field: str = "") -> Any:
         raise AssertionError("attach and fan_out need no stream")
 
     async def now(self) -> str:

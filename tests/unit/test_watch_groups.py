@@ -27,7 +27,7 @@ FILTERS: list[Doc] = [
 
 
 class _NoSource:
-    async def open(self, after: str | None, quick: bool = False) -> Any:
+    async def open(self, after: str | None, quick: bool = False, field: str = "") -> Any:
         raise AssertionError("fan_out needs no stream")
 
     async def now(self) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import re
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
@@ -173,7 +173,7 @@ def _checked(params: ListParams) -> None:
         if moment is not None and moment.utcoffset() is None:
             raise invalid(name, "an RFC 3339 time needs a timezone offset, such as Z")
         try:
-            moment is not None and moment.astimezone(UTC)
+            moment is not None and time_bound(moment)
         except OverflowError:
             raise invalid(name, "out of range once converted to UTC") from None
     after, before = params.created_after, params.created_before
@@ -181,6 +181,18 @@ def _checked(params: ListParams) -> None:
         raise invalid("created_after", "created_after must be earlier than created_before")
     if not 1 <= params.page_size <= MAX_PAGE_SIZE:
         raise invalid("page_size", f"between 1 and {MAX_PAGE_SIZE}")
+
+
+def time_bound(moment: datetime) -> datetime:
+    """A created_after/created_before bound as both ListVMs (MongoDB) and WatchVMs (in process)
+    compare it: in UTC, up to the next whole millisecond. Stored times are whole milliseconds
+    (MongoDB keeps no more), so `t >= bound` and `t < bound` hold exactly as they would for the
+    bound given; truncating it, as BSON would, made `created_after` take earlier VMs."""
+    moment = moment.astimezone(UTC)
+    try:
+        return moment + timedelta(microseconds=-moment.microsecond % 1000)
+    except OverflowError:  # in the last millisecond of year 9999: no VM is created then
+        return moment.replace(microsecond=moment.microsecond // 1000 * 1000)
 
 
 def build_filter(params: ListParams) -> dict[str, Any]:
@@ -205,9 +217,9 @@ def build_filter(params: ListParams) -> dict[str, Any]:
             query[field] = bound
     created: dict[str, Any] = {}
     if params.created_after is not None:
-        created["$gte"] = params.created_after.astimezone(UTC)
+        created["$gte"] = time_bound(params.created_after)
     if params.created_before is not None:
-        created["$lt"] = params.created_before.astimezone(UTC)
+        created["$lt"] = time_bound(params.created_before)
     if created:
         query["created_at"] = created
     query.update(ip_condition(params.ip_address, params.ip_in))

@@ -36,8 +36,11 @@ class ChangeCursor(Protocol):
 class ChangeSource(Protocol):
     """Where changes come from: opens a stream after a resume point (None: from now)."""
 
-    async def open(self, after: str | None, quick: bool = False) -> ChangeCursor:
-        """Open after `after`; WatchTokenExpired when history no longer reaches it."""
+    async def open(
+        self, after: str | None, quick: bool = False, field: str = "resume_token"
+    ) -> ChangeCursor:
+        """Open after `after`; WatchTokenExpired when history no longer reaches it, a 400 naming
+        `field` (where the client sent `after`) when MongoDB refuses it."""
 
     async def now(self) -> str:
         """A resume point after every change committed so far."""

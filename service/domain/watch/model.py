@@ -23,8 +23,10 @@ Doc = dict[str, Any]
 WATCH_PARAMS = frozenset(ListParams.__struct_fields__) - {
     "sort", "page_size", "page_token", "include_total", "show_deleted"
 } | {"resume_token"}  # fmt: skip
-# An event's resume token (hex of MongoDB's `_data`), or a cluster time `t<seconds>.<increment>`.
-_TOKEN_RE = re.compile(r"(?:[0-9A-F]{2}){1,512}|t\d{1,10}\.\d{1,10}")
+# An event's resume token (hex of MongoDB's `_data`: 0x82, the cluster time's seconds and
+# increment, then the event's key), or a cluster time `t<seconds>.<increment>`.
+_TOKEN_RE = re.compile(r"82[0-9A-F]{16}(?:[0-9A-F]{2}){0,503}|t[0-9]{1,10}\.[0-9]{1,10}")
+TIME_PART_MAX = 2**32 - 1  # a cluster time's seconds and increment are unsigned 32-bit
 
 
 class EventType(StrEnum):
@@ -82,7 +84,16 @@ def check_token(token: str, field: str) -> str:
     """A resume token as the service hands them out, else 400 naming `field`."""
     if not _TOKEN_RE.fullmatch(token):
         raise invalid(field, "not a resume token this service issued (an event id or watch_token)")
+    if max(token_time(token)) > TIME_PART_MAX:
+        raise invalid(field, f"a cluster time's seconds and increment are 0 to {TIME_PART_MAX}")
     return token
+
+
+def check_not_after(token: str, now: str, field: str) -> None:
+    """400 naming `field` when `token` lies after `now` (the cluster's latest time): no change
+    is there yet, so a watch from it would skip every change until then."""
+    if is_later(token, now):
+        raise invalid(field, "lies after the cluster's current time: no such resume point yet")
 
 
 def watch_filter(params: ListParams) -> Doc:

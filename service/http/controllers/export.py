@@ -36,6 +36,7 @@ from service.http.controllers.filter_params import (
 )
 from service.http.head import get_and_head
 from service.http.problems import responses
+from service.http.stream_keys import StreamKeys
 
 Bulk = NamedDependency[BulkService]
 Req = Request[Any, Any, Any]
@@ -140,6 +141,7 @@ class ExportController(Controller):
         self,
         request: Req,
         bulk_service: Bulk,
+        stream_keys: NamedDependency[StreamKeys],
         status: Statuses = None,
         os: OSNames = None,
         name_prefix: NamePrefix = None,
@@ -177,7 +179,7 @@ class ExportController(Controller):
                 await batches.aclose()
 
         media_type = "text/csv; charset=utf-8" if as_csv else NDJSON
-        return Stream(body(), media_type=media_type)
+        return Stream(stream_keys.guard(request, body()), media_type=media_type)
 
 
 def refine_export_openapi(openapi: OpenAPI) -> None:

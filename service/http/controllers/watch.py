@@ -15,6 +15,7 @@ from service.domain.watch.hub import (
     Hub,
 )
 from service.domain.watch.model import (
+    check_not_after,
     check_token,
     check_watch_params,
     watch_filter,
@@ -36,7 +37,8 @@ from service.http.controllers.filter_params import (
 )
 from service.http.head import get_and_head
 from service.http.problems import responses
-from service.http.sse import EVENT_STREAM, OPEN_TIMEOUT_S, SSE_HEADERS, sse
+from service.http.sse import EVENT_STREAM, KEY_REVOKED, OPEN_TIMEOUT_S, SSE_HEADERS, sse
+from service.http.stream_keys import StreamKeys
 
 
 class WatchController(Controller):
@@ -64,6 +66,7 @@ class WatchController(Controller):
         request: Request[Any, Any, Any],
         watch_hub: NamedDependency[Hub],
         settings: NamedDependency[Settings],
+        stream_keys: NamedDependency[StreamKeys],
         status: Statuses = None,
         os: OSNames = None,
         name_prefix: NamePrefix = None,
@@ -93,11 +96,11 @@ class WatchController(Controller):
         check_query(request, check_watch_params)
         params = list_params_of(locals(), FILTER_FIELDS)  # the filters, by name
         mongo_filter = watch_filter(params)
-        token = None
+        token, carrier = None, "resume_token"  # carrier: what the client sent the token in
         if last_event_id:
-            token = check_token(last_event_id, "Last-Event-ID")
+            token = check_token(last_event_id, carrier := "Last-Event-ID")
         elif resume_token is not None:
-            token = check_token(resume_token, "resume_token")
+            token = check_token(resume_token, carrier)
         await watch_hub.wait_open(OPEN_TIMEOUT_S)
         watcher = watch_hub.reserve(mongo_filter)
         try:
@@ -107,7 +110,8 @@ class WatchController(Controller):
                 # when the shared stream has not read it yet.
                 token = watch_hub.attach(watcher, not_before=await watch_hub.source.now())
             else:
-                cursor = await watch_hub.source.open(token, quick=True)
+                check_not_after(token, await watch_hub.source.now(), carrier)
+                cursor = await watch_hub.source.open(token, quick=True, field=carrier)
         except BaseException:
             watch_hub.release(watcher)
             raise
@@ -117,6 +121,7 @@ class WatchController(Controller):
                 await cursor.close()
             return Stream(iter(()), media_type=EVENT_STREAM, headers=SSE_HEADERS)
         events = sse(watch_hub, watcher, cursor, token, settings.watch_heartbeat_seconds)
+        events = stream_keys.guard(request, events, lambda: watcher.end(KEY_REVOKED))
         return Stream(
             events,
             media_type=EVENT_STREAM,
