@@ -116,6 +116,18 @@ def test_a_fresh_data_directory_starts_a_mongod_and_says_so(tmp_path: Path) -> N
         assert sock.connect_ex(("127.0.0.1", port)) != 0
 
 
+def test_a_data_dir_that_cannot_be_made_is_one_line(tmp_path: Path) -> None:
+    a_file = tmp_path / "file"
+    a_file.write_text("")
+    env = environment(DATA_DIR=str(a_file), LOCAL_MONGOD_PORT=str(free_port()))
+    done = cli(env, "migrate", "status")
+    assert done.returncode == 1, done.stderr
+    assert done.stderr.splitlines() == [
+        f"error: cannot keep the local mongod's data in {a_file / 'mongo'} (Not a directory): "
+        "set DATA_DIR to a directory you can write"
+    ]
+
+
 def test_a_port_in_use_is_one_line_before_serving_is_announced(
     mongo_url: str, db_name: str
 ) -> None:
