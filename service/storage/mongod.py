@@ -83,7 +83,13 @@ class LocalMongod:
 
     def spawn(self) -> None:
         """Start the mongod process without waiting for it to answer."""
-        self.dbpath.mkdir(parents=True, exist_ok=True)
+        try:
+            self.dbpath.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise LocalMongodError(
+                f"cannot keep the local mongod's data in {self.dbpath} ({exc.strerror or exc}): "
+                "set DATA_DIR to a directory you can write"
+            ) from None
         self.process = subprocess.Popen(  # noqa: S603 - fixed argument list, no shell
             [
                 str(mongod_binary()),

@@ -6,6 +6,7 @@ import http.server
 import os
 import signal
 import socket
+import struct
 import subprocess
 import sys
 import threading
@@ -115,6 +116,18 @@ def test_a_fresh_data_directory_starts_a_mongod_and_says_so(tmp_path: Path) -> N
         assert sock.connect_ex(("127.0.0.1", port)) != 0
 
 
+def test_a_data_dir_that_cannot_be_made_is_one_line(tmp_path: Path) -> None:
+    a_file = tmp_path / "file"
+    a_file.write_text("")
+    env = environment(DATA_DIR=str(a_file), LOCAL_MONGOD_PORT=str(free_port()))
+    done = cli(env, "migrate", "status")
+    assert done.returncode == 1, done.stderr
+    assert done.stderr.splitlines() == [
+        f"error: cannot keep the local mongod's data in {a_file / 'mongo'} (Not a directory): "
+        "set DATA_DIR to a directory you can write"
+    ]
+
+
 def test_a_port_in_use_is_one_line_before_serving_is_announced(
     mongo_url: str, db_name: str
 ) -> None:
@@ -164,29 +177,55 @@ def test_serving_is_announced_once_listening(mongo_url: str, db_name: str) -> No
         assert process.wait(30) == 0
 
 
+class ResettingServer(threading.Thread):
+    """A port whose every connection is reset at once: a MongoDB that never answers, which the
+    driver keeps retrying; `connected` is set at the first connection."""
+
+    def __init__(self) -> None:
+        """Listen on a free port."""
+        super().__init__(daemon=True)
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen()
+        self.sock.settimeout(0.1)
+        self.port: int = self.sock.getsockname()[1]
+        self.connected = threading.Event()
+        self.stopping = threading.Event()
+
+    def run(self) -> None:
+        """Accept and reset until stopped."""
+        while not self.stopping.is_set():
+            try:
+                connection, _ = self.sock.accept()
+            except TimeoutError:
+                continue
+            connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            connection.close()
+            self.connected.set()
+        self.sock.close()
+
+
 def test_ctrl_c_while_waiting_for_mongodb_exits_130_quietly() -> None:
-    """SIGINT while start-up waits for a MongoDB that accepts connections but never answers."""
-    with socket.socket() as black_hole:
-        black_hole.bind(("127.0.0.1", 0))
-        black_hole.listen()
-        black_hole.settimeout(120)
-        url = f"mongodb://127.0.0.1:{black_hole.getsockname()[1]}/?directConnection=true"
-        env = environment(MONGODB_URL=url, MONGODB_TIMEOUT_MS="600000", PORT=str(free_port()))
-        process = subprocess.Popen(
-            [sys.executable, "-m", "service", "serve"],
-            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-            # As from a terminal: a pytest-xdist worker ignores SIGINT, and a child inherits that.
-            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
-        )  # fmt: skip
-        try:
-            connection, _ = black_hole.accept()  # start-up is now waiting for an answer
-            with connection:
-                process.send_signal(signal.SIGINT)
-                out, err = process.communicate(timeout=60)
-        finally:
-            if process.poll() is None:
-                process.kill()
-                process.wait()
+    """SIGINT while start-up waits (MONGODB_TIMEOUT_MS) for a MongoDB that never answers."""
+    mongodb = ResettingServer()
+    mongodb.start()
+    url = f"mongodb://127.0.0.1:{mongodb.port}/?directConnection=true"
+    env = environment(MONGODB_URL=url, MONGODB_TIMEOUT_MS="600000", PORT=str(free_port()))
+    process = subprocess.Popen(
+        [sys.executable, "-m", "service", "serve"],
+        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        # As from a terminal: a pytest-xdist worker ignores SIGINT, and a child inherits that.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )  # fmt: skip
+    try:
+        assert mongodb.connected.wait(120)  # start-up is now waiting for MongoDB
+        process.send_signal(signal.SIGINT)
+        out, err = process.communicate(timeout=60)
+    finally:
+        mongodb.stopping.set()
+        if process.poll() is None:
+            process.kill()
+            process.wait()
     assert process.returncode == 130, err
     assert "Traceback" not in err and "KeyboardInterrupt" not in err
     assert out == ""
