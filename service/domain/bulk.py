@@ -36,8 +36,9 @@ from service.domain.errors import (
 )
 from service.domain.events import WriteContext
 from service.domain.listing import ListParams, ListQuery, PageTokens, compile_query
+from service.domain.rules import check_name
 from service.domain.schemas import VM, InitialStatus, VMCreate, VMReplace
-from service.domain.vms import IfMatch, VMService
+from service.domain.vms import IfMatch, Renamed, VMService
 
 BATCH_MAX_OPERATIONS = 1000
 BATCH_CONCURRENCY = 16  # items (or groups of creates) of a non-atomic batch in flight at once
@@ -112,19 +113,22 @@ class BulkService:
         if_match: IfMatch = None,
         create_only: bool = False,
         ctx: WriteContext | None = None,
+        must_exist: bool = False,
     ) -> tuple[VM, bool]:
         """Create (True) or replace (False) the VM named `name` ignoring case.
 
-        `create_only` (If-None-Match: *) refuses an existing VM; `if_match` a missing one.
-        Racing upserts of one name end in one VM: the losing create replaces the winner's.
+        `create_only` (If-None-Match: *) refuses an existing VM; `if_match` or `must_exist`
+        (If-Match: *) a missing one. Racing upserts of one name end in one VM: the losing create
+        replaces the winner's; a VM renamed meanwhile is no longer the one named `name`.
         """
+        check_name(name)
         if data.name.lower() != name.lower():
             message = f"must be {name!r} (ignoring case), the name in the path"
             raise ValidationFailed(f"name: {message}", [FieldError("name", message)])
         for _ in range(MAX_UPSERT_ATTEMPTS):
             current = await self.repo.get_by_name(name)
             if current is None:
-                if if_match is not None:
+                if if_match is not None or must_exist:
                     raise _missing(f"no VM is named {name!r}, and If-Match needs one")
                 try:
                     return await self.vms.create_vm(as_create(data), ctx), True
@@ -138,9 +142,9 @@ class BulkService:
                     current_revision=current.revision,
                 )
             try:
-                return await self.vms.replace_vm(current.id, data, if_match, ctx), False
-            except NotFound:
-                continue  # deleted meanwhile: create it again
+                return await self.vms.replace_vm(current.id, data, if_match, ctx, named=name), False
+            except (NotFound, Renamed):
+                continue  # deleted or renamed meanwhile: find the VM of that name again
         raise WriteContention("the name kept changing hands; retry")
 
     async def run_batch(

@@ -46,6 +46,10 @@ IfMatch = int | Collection[int] | None  # the revisions a write accepts; None ac
 T = TypeVar("T")
 
 
+class Renamed(Exception):
+    """A write addressed by name found the VM it resolved under another name (resolve again)."""
+
+
 class VMService:
     """The VM use cases: every rule is checked against the state the write replaces."""
 
@@ -103,13 +107,17 @@ class VMService:
         data: VMReplace,
         if_match: IfMatch = None,
         ctx: WriteContext | None = None,
+        named: str | None = None,
     ) -> VM:
-        """Replace every writable field; an omitted status stays as it is."""
+        """Replace every writable field; an omitted status stays as it is. `named`: the name
+        (ignoring case) the VM was found by; Renamed when it has another one now."""
         ip = canonical_ip(data.ip_address)
         check_name(data.name)
         check_labels(data.labels)
 
         def build(current: VM) -> dict[str, Any]:
+            if named is not None and current.name.lower() != named.lower():
+                raise Renamed(current.name)
             status = current.status if isinstance(data.status, msgspec.UnsetType) else data.status
             check_transition(current.status, status)
             check_resize(current, data.cpu_cores, data.memory_mib, data.storage_gib)
