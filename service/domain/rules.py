@@ -32,17 +32,41 @@ def utcnow() -> datetime:
     return now.replace(microsecond=now.microsecond // 1000 * 1000)
 
 
-def canonical_ip(value: str | None) -> str | None:
-    """Return the canonical text of an IPv4/IPv6 address (`2001:DB8:0::1` -> `2001:db8::1`)."""
-    if value is None:
-        return None
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+_NO_ZONE = "zone identifiers (%...) are not accepted"
+
+
+def ip_address_of(value: str, field: str = "ip_address") -> IPAddress:
+    """The IP address rule, for a VM's address and every filter: IPv4 or IPv6, no zone id."""
     try:
         address = ipaddress.ip_address(value)
     except ValueError:
-        raise invalid("ip_address", f"{value!r} is not a valid IPv4 or IPv6 address") from None
+        raise invalid(field, f"{value!r} is not a valid IPv4 or IPv6 address") from None
     if isinstance(address, ipaddress.IPv6Address) and address.scope_id is not None:
-        raise invalid("ip_address", "zone identifiers (%...) are not accepted")
-    return str(address)
+        raise invalid(field, _NO_ZONE)
+    return address
+
+
+def ip_network_of(value: str, field: str = "ip_in") -> IPNetwork:
+    """A CIDR of such addresses (`10.0.0.0/24`), host bits clear."""
+    try:
+        network = ipaddress.ip_network(value)
+    except ValueError:
+        try:
+            wider = ipaddress.ip_network(value, strict=False)
+            hint = f"has host bits set; did you mean {wider}?"
+        except ValueError:
+            hint = "is not a CIDR such as 10.0.0.0/24 or 2001:db8::/48"
+        raise invalid(field, f"{value!r} {hint}") from None
+    if getattr(network.network_address, "scope_id", None) is not None:
+        raise invalid(field, _NO_ZONE)
+    return network
+
+
+def canonical_ip(value: str | None) -> str | None:
+    """Return the canonical text of an IPv4/IPv6 address (`2001:DB8:0::1` -> `2001:db8::1`)."""
+    return None if value is None else str(ip_address_of(value))
 
 
 def check_name(name: str) -> str:

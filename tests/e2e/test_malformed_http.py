@@ -50,7 +50,9 @@ def _exchange(port: int, request: bytes) -> bytes:
 
 
 @pytest.mark.parametrize("request_bytes", MALFORMED.values(), ids=MALFORMED.keys())
-def test_malformed_http_is_a_validation_problem(server: ServerProcess, request_bytes: bytes) -> None:
+def test_malformed_http_is_a_validation_problem(
+    server: ServerProcess, request_bytes: bytes
+) -> None:
     answer = _exchange(server.port, request_bytes)
     head, _, body = answer.partition(b"\r\n\r\n")
     assert head.startswith(b"HTTP/1.1 400"), answer[:300]
