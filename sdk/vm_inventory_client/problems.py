@@ -83,7 +83,7 @@ class Conflict(APIError):
 
 
 class NameConflict(Conflict):
-    """409: another VM already has this name; for a restore, `holder_id` names it."""
+    """409: another VM already has this name (any case); `holder_id` names it."""
 
     @property
     def holder_id(self) -> str | None:

@@ -36,7 +36,7 @@ from service.domain.errors import (
 )
 from service.domain.events import WriteContext
 from service.domain.listing import ListParams, ListQuery, PageTokens, compile_query
-from service.domain.rules import check_name
+from service.domain.rules import check_fields, check_name
 from service.domain.schemas import VM, InitialStatus, VMCreate, VMReplace
 from service.domain.vms import IfMatch, Renamed, VMService
 
@@ -121,7 +121,8 @@ class BulkService:
         (If-Match: *) a missing one. Racing upserts of one name end in one VM: the losing create
         replaces the winner's; a VM renamed meanwhile is no longer the one named `name`.
         """
-        check_name(name)
+        check_name(name)  # the path's
+        check_fields({"name": data.name, "ip_address": data.ip_address, "labels": data.labels})
         if data.name.lower() != name.lower():
             message = f"must be {name!r} (ignoring case), the name in the path"
             raise ValidationFailed(f"name: {message}", [FieldError("name", message)])

@@ -29,7 +29,7 @@ from service.domain.errors import (
     ValidationFailed,
 )
 from service.domain.schemas import VM, Name, VMCreate, VMPatch, VMReplace
-from service.http.bodies import field_errors, integral
+from service.http.bodies import convert_strictly
 from service.http.preconditions import if_match as parse_if_match
 from service.http.problems import (
     PROBLEM_MEDIA_TYPE,
@@ -113,33 +113,20 @@ class BatchResults(msgspec.Struct, kw_only=True):
     results: list[BatchItemResult]
 
 
-def _typed(raw: dict[str, Any], target: type[T]) -> T:
-    """An item body decoded as strictly as the single operation's request body."""
-    try:
-        return msgspec.convert(raw, target, strict=True)
-    except msgspec.ValidationError as exc:
-        if "got `float`" not in str(exc):
-            raise field_errors(exc) from None
-        try:
-            return msgspec.convert(integral(raw), target, strict=True)
-        except msgspec.ValidationError as again:
-            raise field_errors(again) from None
-
-
 def parse_operation(op: BatchOperation, require_if_match: bool = False) -> Operation:
     """The use-case item for one envelope item: Refused when its body is invalid, or when it
     lacks the If-Match its single operation would need (REQUIRE_IF_MATCH; not for upserts)."""
     try:
         if isinstance(op, BatchCreate):
-            return Create(_typed(op.vm, VMCreate))
+            return Create(convert_strictly(op.vm, VMCreate))
         if isinstance(op, BatchUpsert):
-            return Upsert(op.name, _typed(op.vm, VMReplace))
+            return Upsert(op.name, convert_strictly(op.vm, VMReplace))
         if op.if_match is None:
             parse_if_match(None, require_if_match)  # 428 when required
         if isinstance(op, BatchUpdate):
-            return Update(op.id, _typed(op.patch, VMPatch), op.if_match)
+            return Update(op.id, convert_strictly(op.patch, VMPatch), op.if_match)
         if isinstance(op, BatchReplace):
-            return Replace(op.id, _typed(op.vm, VMReplace), op.if_match)
+            return Replace(op.id, convert_strictly(op.vm, VMReplace), op.if_match)
         return Delete(op.id, op.force, op.if_match)
     except (ValidationFailed, PreconditionRequired) as exc:
         return Refused(exc)
