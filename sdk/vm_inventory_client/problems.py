@@ -87,7 +87,7 @@ class NameConflict(Conflict):
 
     @property
     def holder_id(self) -> str | None:
-        """The live VM holding the name (a refused restore), when the server names it."""
+        """The live VM holding the name, when the server names it."""
         value = self.problem.holder_id
         return None if isinstance(value, Unset) or value is None else value
 
