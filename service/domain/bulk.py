@@ -21,7 +21,9 @@ from service.domain.bulk_items import (
     Replace,
     Update,
     Upsert,
-    item_keys,
+    batch_keys,
+    claims_a_name,
+    freeing,
 )
 from service.domain.errors import (
     DatabaseUnavailable,
@@ -53,6 +55,9 @@ class BulkRepository(Protocol):
 
     async def get_by_name(self, name: str) -> VM | None:
         """The VM with this name ignoring case, if any."""
+
+    async def names_of(self, vm_ids: list[str]) -> dict[str, str]:
+        """The names of the live VMs among `vm_ids`, by id."""
 
     async def create_many(self, vms: list[dict[str, Any]]) -> list[VM]:
         """Insert VMs (fields with their creation record) in one transaction, all or none;
@@ -193,6 +198,7 @@ class BulkService:
                 last.append((index, op))
                 continue
             units.append([(index, op)])
+        keys_of = await self._keys(ops)
         gate = asyncio.Semaphore(BATCH_CONCURRENCY)
         latest: dict[str, asyncio.Task[list[Outcome]]] = {}
         tasks: list[asyncio.Task[list[Outcome]]] = []
@@ -209,7 +215,7 @@ class BulkService:
 
         try:
             for unit in units:
-                keys = set().union(*(item_keys(op) for _, op in unit))
+                keys = set().union(*(keys_of[index] for index, _ in unit))
                 after = list({latest[k] for k in keys if k in latest})
                 task = asyncio.create_task(run(unit, after))
                 latest.update(dict.fromkeys(keys, task))
@@ -218,6 +224,14 @@ class BulkService:
         finally:
             for task in tasks:
                 task.cancel()
+
+    async def _keys(self, ops: list[Operation]) -> list[set[str]]:
+        """Each item's ordering keys; the current names of the VMs a delete or rename may free
+        a name of are read once, when a batch has both such an item and one claiming a name."""
+        freed = [vm_id for op in ops if (vm_id := freeing(op)) is not None]
+        claims = any(map(claims_a_name, ops))
+        names = await self.repo.names_of(freed) if freed and claims else {}
+        return batch_keys(ops, names)
 
     async def _create_group(
         self, unit: list[tuple[int, Operation]], ctx: WriteContext
