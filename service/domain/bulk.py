@@ -21,7 +21,9 @@ from service.domain.bulk_items import (
     Replace,
     Update,
     Upsert,
-    item_keys,
+    batch_keys,
+    claims_a_name,
+    freeing,
 )
 from service.domain.errors import (
     DatabaseUnavailable,
@@ -36,8 +38,9 @@ from service.domain.errors import (
 )
 from service.domain.events import WriteContext
 from service.domain.listing import ListParams, ListQuery, PageTokens, compile_query
+from service.domain.rules import check_fields, check_name
 from service.domain.schemas import VM, InitialStatus, VMCreate, VMReplace
-from service.domain.vms import IfMatch, VMService
+from service.domain.vms import IfMatch, Renamed, VMService
 
 BATCH_MAX_OPERATIONS = 1000
 BATCH_CONCURRENCY = 16  # items (or groups of creates) of a non-atomic batch in flight at once
@@ -52,6 +55,9 @@ class BulkRepository(Protocol):
 
     async def get_by_name(self, name: str) -> VM | None:
         """The VM with this name ignoring case, if any."""
+
+    async def names_of(self, vm_ids: list[str]) -> dict[str, str]:
+        """The names of the live VMs among `vm_ids`, by id."""
 
     async def create_many(self, vms: list[dict[str, Any]]) -> list[VM]:
         """Insert VMs (fields with their creation record) in one transaction, all or none;
@@ -112,19 +118,23 @@ class BulkService:
         if_match: IfMatch = None,
         create_only: bool = False,
         ctx: WriteContext | None = None,
+        must_exist: bool = False,
     ) -> tuple[VM, bool]:
         """Create (True) or replace (False) the VM named `name` ignoring case.
 
-        `create_only` (If-None-Match: *) refuses an existing VM; `if_match` a missing one.
-        Racing upserts of one name end in one VM: the losing create replaces the winner's.
+        `create_only` (If-None-Match: *) refuses an existing VM; `if_match` or `must_exist`
+        (If-Match: *) a missing one. Racing upserts of one name end in one VM: the losing create
+        replaces the winner's; a VM renamed meanwhile is no longer the one named `name`.
         """
+        check_name(name)  # the path's
+        check_fields({"name": data.name, "ip_address": data.ip_address, "labels": data.labels})
         if data.name.lower() != name.lower():
             message = f"must be {name!r} (ignoring case), the name in the path"
             raise ValidationFailed(f"name: {message}", [FieldError("name", message)])
         for _ in range(MAX_UPSERT_ATTEMPTS):
             current = await self.repo.get_by_name(name)
             if current is None:
-                if if_match is not None:
+                if if_match is not None or must_exist:
                     raise _missing(f"no VM is named {name!r}, and If-Match needs one")
                 try:
                     return await self.vms.create_vm(as_create(data), ctx), True
@@ -138,9 +148,9 @@ class BulkService:
                     current_revision=current.revision,
                 )
             try:
-                return await self.vms.replace_vm(current.id, data, if_match, ctx), False
-            except NotFound:
-                continue  # deleted meanwhile: create it again
+                return await self.vms.replace_vm(current.id, data, if_match, ctx, named=name), False
+            except (NotFound, Renamed):
+                continue  # deleted or renamed meanwhile: find the VM of that name again
         raise WriteContention("the name kept changing hands; retry")
 
     async def run_batch(
@@ -188,6 +198,7 @@ class BulkService:
                 last.append((index, op))
                 continue
             units.append([(index, op)])
+        keys_of = await self._keys(ops)
         gate = asyncio.Semaphore(BATCH_CONCURRENCY)
         latest: dict[str, asyncio.Task[list[Outcome]]] = {}
         tasks: list[asyncio.Task[list[Outcome]]] = []
@@ -204,7 +215,7 @@ class BulkService:
 
         try:
             for unit in units:
-                keys = set().union(*(item_keys(op) for _, op in unit))
+                keys = set().union(*(keys_of[index] for index, _ in unit))
                 after = list({latest[k] for k in keys if k in latest})
                 task = asyncio.create_task(run(unit, after))
                 latest.update(dict.fromkeys(keys, task))
@@ -213,6 +224,14 @@ class BulkService:
         finally:
             for task in tasks:
                 task.cancel()
+
+    async def _keys(self, ops: list[Operation]) -> list[set[str]]:
+        """Each item's ordering keys; the current names of the VMs a delete or rename may free
+        a name of are read once, when a batch has both such an item and one claiming a name."""
+        freed = [vm_id for op in ops if (vm_id := freeing(op)) is not None]
+        claims = any(map(claims_a_name, ops))
+        names = await self.repo.names_of(freed) if freed and claims else {}
+        return batch_keys(ops, names)
 
     async def _create_group(
         self, unit: list[tuple[int, Operation]], ctx: WriteContext

@@ -70,6 +70,11 @@ class Outcome:
     error: DomainError | None = None
 
 
+def _new_name(op: Operation) -> str | None:
+    name = getattr(getattr(op, "vm", None) or getattr(op, "patch", None), "name", None)
+    return name.lower() if isinstance(name, str) else None
+
+
 def item_keys(op: Operation) -> set[str]:
     """The VM ids and names (lowercased) an item touches: items sharing one run in order."""
     keys: set[str] = set()
@@ -77,7 +82,34 @@ def item_keys(op: Operation) -> set[str]:
         keys.add("id:" + op.vm_id.lower())
     if isinstance(op, Upsert):
         keys.add("name:" + op.name.lower())
-    name = getattr(getattr(op, "vm", None) or getattr(op, "patch", None), "name", None)
-    if isinstance(name, str):
-        keys.add("name:" + name.lower())
+    if (name := _new_name(op)) is not None:
+        keys.add("name:" + name)
     return keys
+
+
+def freeing(op: Operation) -> str | None:
+    """The VM id of a delete, or of a write that may rename it: it may free that VM's name."""
+    if isinstance(op, Delete | Replace) or (isinstance(op, Update) and _new_name(op) is not None):
+        return op.vm_id.lower()
+    return None
+
+
+def claims_a_name(op: Operation) -> bool:
+    """A create, upsert or rename: it takes a name (which a delete or rename may free)."""
+    return isinstance(op, Upsert) or _new_name(op) is not None
+
+
+def batch_keys(ops: list[Operation], names: dict[str, str]) -> list[set[str]]:
+    """Each item's keys, a delete's or rename's with every name its VM may have at that point of
+    the batch (`names`: the current name of each VM id, then the names earlier items give it),
+    so that it runs in input order with the items claiming that name."""
+    known = {vm_id.lower(): {name.lower()} for vm_id, name in names.items()}
+    out: list[set[str]] = []
+    for op in ops:
+        keys = item_keys(op)
+        if (vm_id := freeing(op)) is not None:
+            keys |= {"name:" + name for name in known.get(vm_id, ())}
+            if (name := _new_name(op)) is not None:
+                known.setdefault(vm_id, set()).add(name)
+        out.append(keys)
+    return out

@@ -174,7 +174,17 @@ class DatabaseUnavailable(DomainError):
 
 def invalid(field: str, message: str) -> ValidationFailed:
     """A 400 naming one field (a query parameter, header or body member)."""
-    return ValidationFailed(f"{field}: {message}", [FieldError(field, message)])
+    return invalid_fields([FieldError(field, message)])
+
+
+def invalid_fields(errors: list[FieldError]) -> ValidationFailed:
+    """A 400 naming every field at fault (its detail lists them all)."""
+    return ValidationFailed("; ".join(f"{e.field}: {e.message}" for e in errors), errors)
+
+
+def field_errors_of(error: ValidationFailed) -> list[FieldError]:
+    """The fields a ValidationFailed names."""
+    return [FieldError(**e) for e in error.extra.get("errors", [])]
 
 
 class WatchTokenExpired(DomainError):

@@ -31,8 +31,8 @@ from service.domain.repository import Repository, StaleRevision
 from service.domain.rules import (
     DELETE_NEEDS_FORCE,
     canonical_ip,
+    check_fields,
     check_labels,
-    check_name,
     check_resize,
     check_transition,
     utcnow,
@@ -44,6 +44,10 @@ DEFAULT_RETENTION = timedelta(days=30)
 IfMatch = int | Collection[int] | None  # the revisions a write accepts; None accepts any
 
 T = TypeVar("T")
+
+
+class Renamed(Exception):
+    """A write addressed by name found the VM it resolved under another name (resolve again)."""
 
 
 class VMService:
@@ -71,9 +75,8 @@ class VMService:
         """The checked fields of a VM to register, with its creation record (its `created` event
         is derived from them until its first later write)."""
         now = self.clock()
-        check_name(data.name)
+        check_fields({"name": data.name, "ip_address": data.ip_address, "labels": data.labels})
         ip = canonical_ip(data.ip_address)
-        check_labels(data.labels)
         fields: dict[str, Any] = msgspec.to_builtins(data)  # every writable field
         fields.update(ip_address=ip, revision=1, created_at=now, updated_at=now)
         fields.update(creation_record(ctx))
@@ -103,13 +106,16 @@ class VMService:
         data: VMReplace,
         if_match: IfMatch = None,
         ctx: WriteContext | None = None,
+        named: str | None = None,
     ) -> VM:
-        """Replace every writable field; an omitted status stays as it is."""
+        """Replace every writable field; an omitted status stays as it is. `named`: the name
+        (ignoring case) the VM was found by; Renamed when it has another one now."""
+        check_fields({"name": data.name, "ip_address": data.ip_address, "labels": data.labels})
         ip = canonical_ip(data.ip_address)
-        check_name(data.name)
-        check_labels(data.labels)
 
         def build(current: VM) -> dict[str, Any]:
+            if named is not None and current.name.lower() != named.lower():
+                raise Renamed(current.name)
             status = current.status if isinstance(data.status, msgspec.UnsetType) else data.status
             check_transition(current.status, status)
             check_resize(current, data.cpu_cores, data.memory_mib, data.storage_gib)
@@ -128,11 +134,8 @@ class VMService:
     ) -> VM:
         """Apply a JSON Merge Patch."""
         unset = msgspec.UNSET
-        if patch.name is not unset:
-            check_name(patch.name)
+        check_fields(msgspec.structs.asdict(patch))  # (UNSET and None are no field to check)
         ip = canonical_ip(patch.ip_address) if patch.ip_address is not unset else unset
-        if patch.labels is not unset:
-            check_labels({k: "" for k in patch.labels})
 
         def build(current: VM) -> dict[str, Any]:
             desired: dict[str, Any] = msgspec.to_builtins(patch)  # the fields given (not UNSET)

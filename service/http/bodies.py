@@ -1,17 +1,26 @@
 """Request bodies: the strict JSON decode of a handler's `data` (media type, nesting bound,
-integral floats as integers) and the field-level 400 it gives."""
+integral floats as integers, size) and the field-level 400 naming every field at fault."""
 
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Any, TypeVar
 
 import msgspec
 from litestar import Request
+from litestar.exceptions.http_exceptions import RequestEntityTooLarge
 from litestar.types import Empty
 
-from service.domain.errors import FieldError, UnsupportedMediaType, ValidationFailed, invalid
+from service.domain.errors import (
+    FieldError,
+    UnsupportedMediaType,
+    ValidationFailed,
+    invalid,
+    invalid_fields,
+)
+from service.http.body_errors import every_error
 
+T = TypeVar("T")
 MAX_BODY_BYTES = 1024 * 1024
 MAX_BODY_DEPTH = 32  # our bodies nest 2 levels (labels); msgspec and integral walk recursively
 JSON_TYPES = frozenset({"application/json"})
@@ -64,20 +73,64 @@ def integral(value: Any) -> Any:
     return value
 
 
-def _decode_integral_floats(body: bytes, target: Any) -> Any:
-    """Decode again taking `2.0` as the integer 2 (JSON does not tell 2.0 from 2)."""
+def convert_strictly(
+    document: Any, target: type[T], refused: msgspec.ValidationError | None = None
+) -> T:
+    """`document` (decoded JSON) as `target`, without coercion but for `2.0` as the integer 2
+    (JSON does not tell 2.0 from 2); the 400 names every field at fault.
+
+    `refused`: msgspec's error for this document already (the typed decode's).
+    """
+    if refused is None:
+        try:
+            return msgspec.convert(document, target, strict=True)
+        except msgspec.ValidationError as exc:
+            refused = exc
+    if "got `float`" in str(refused):
+        try:
+            return msgspec.convert(integral(document), target, strict=True)
+        except msgspec.ValidationError as again:
+            refused = again
+    errors = every_error(document, target)  # the failure path alone pays for this
+    raise (invalid_fields(errors) if errors else field_errors(refused)) from None
+
+
+def _malformed(exc: Exception) -> ValidationFailed:
+    if isinstance(exc, UnicodeDecodeError):  # msgspec checks UTF-8 inside strings only
+        return ValidationFailed(
+            "malformed JSON: not valid UTF-8", [FieldError("body", "not valid UTF-8")]
+        )
+    return ValidationFailed(f"malformed JSON: {exc}", [FieldError("body", str(exc))])
+
+
+def decode_strictly(body: bytes, target: type[T]) -> T:
+    """Decode a JSON body straight into `target` (see convert_strictly); malformed JSON is a
+    400 naming `body`."""
     try:
-        return msgspec.convert(integral(msgspec.json.decode(body)), target, strict=True)
+        return msgspec.json.decode(body, type=target)
     except msgspec.ValidationError as exc:
-        raise field_errors(exc) from None
+        refused = exc
+    except (msgspec.DecodeError, UnicodeDecodeError) as exc:
+        raise _malformed(exc) from None
+    try:  # typed decoding may stop before the JSON itself goes wrong
+        document = msgspec.json.decode(body)
+    except (msgspec.DecodeError, UnicodeDecodeError) as exc:
+        raise _malformed(exc) from None
+    return convert_strictly(document, target, refused)
 
 
 class StrictRequest(Request[Any, Any, Any]):
     """A request whose JSON body is decoded strictly (no coercion) into the handler's body type."""
 
     async def body(self) -> bytes:
-        """The raw body; 400 when a route that takes one gets none (Litestar would say 'data')."""
-        body = await super().body()
+        """The raw body; 400 when a route that takes one gets none (Litestar would say 'data'),
+        413 naming the limit when it is larger than MAX_BODY_BYTES."""
+        try:
+            body = await super().body()
+        except RequestEntityTooLarge:
+            raise RequestEntityTooLarge(
+                detail=f"the request body exceeds the limit of {MAX_BODY_BYTES} bytes"
+            ) from None
         if not body and "data" in self.route_handler.parsed_fn_signature.parameters:
             message = "a JSON object is required"
             raise invalid("body", message)
@@ -96,18 +149,5 @@ class StrictRequest(Request[Any, Any, Any]):
             target: Any = field.annotation if field is not None else Any
             body = await self.body()
             _check_depth(body)
-            try:
-                self._json = msgspec.json.decode(body, type=target)
-            except msgspec.ValidationError as exc:
-                if "got `float`" not in str(exc):
-                    raise field_errors(exc) from None
-                self._json = _decode_integral_floats(body, target)
-            except UnicodeDecodeError:  # msgspec checks UTF-8 inside strings only
-                raise ValidationFailed(
-                    "malformed JSON: not valid UTF-8", [FieldError("body", "not valid UTF-8")]
-                ) from None
-            except msgspec.DecodeError as exc:
-                raise ValidationFailed(
-                    f"malformed JSON: {exc}", [FieldError("body", str(exc))]
-                ) from None
+            self._json = decode_strictly(body, target)
         return self._json

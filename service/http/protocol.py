@@ -11,6 +11,8 @@ import msgspec
 from prometheus_client import Gauge
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
+from service.domain.errors import ValidationFailed
+
 SLACK_BYTES = 16 * 1024  # request line, path and what the app's own 414/431 checks need to see
 # httptools.parse_url keeps offsets in 16 bits: a longer request target is an "invalid request".
 PARSE_URL_LIMIT = 65_535
@@ -24,7 +26,7 @@ _REASONS = {
 }
 # The same type and title as the app's own problems for these statuses (see service.http.problems).
 _KINDS = {
-    400: ("invalid-request", "Invalid request"),
+    400: (ValidationFailed.slug, ValidationFailed.title),  # one problem type for every 400
     408: ("request-timeout", "Request timeout"),
     414: ("query-string-too-long", "Query string too long"),
     431: ("request-headers-too-large", "Request headers too large"),

@@ -56,6 +56,17 @@ class BulkVMRepository:
         return None if doc is None else to_vm(doc)
 
     @translate_errors
+    async def names_of(self, vm_ids: list[str]) -> dict[str, str]:
+        """The names of the live VMs among `vm_ids` (an id no VM has is left out), by id."""
+        oids = [ObjectId(i) for i in {i.lower() for i in vm_ids} if ObjectId.is_valid(i)]
+        if not oids:
+            return {}
+        client = self.vms.database.client
+        with pymongo.timeout(client.options.timeout):
+            cursor = self.vms.find({"_id": {"$in": oids}, **LIVE}, {"name": 1})
+            return {str(doc["_id"]): doc["name"] async for doc in cursor}
+
+    @translate_errors
     async def create_many(self, vms: list[Raw]) -> list[VM]:
         """Insert VMs (each with its creation record, from which its `created` event derives) in
         one transaction, all or none; a taken name (any case) -> NameConflict."""

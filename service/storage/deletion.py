@@ -92,17 +92,10 @@ class DeletionWrites(VMStore):
 
     async def _name_taken(self, oid: ObjectId) -> NameConflict:
         """The conflict of a restore whose name a live VM holds, naming that VM (`holder_id`)."""
-        mine = await self.vms.find_one({"_id": oid}, {"name": 1, "name_key": 1})
-        name = mine["name"] if mine else "?"
-        holder = None
-        if mine is not None:
-            holder = await self.vms.find_one({"name_key": mine["name_key"], **LIVE}, {"_id": 1})
-        if holder is None:  # the holder went away meanwhile: retrying may succeed
-            return NameConflict(f"the name {name!r} was taken by another VM; retry")
-        return NameConflict(
-            f"the name {name!r} is taken by the VM {holder['_id']}; rename or delete that VM first",
-            holder_id=str(holder["_id"]),
-        )
+        mine = await self.vms.find_one({"_id": oid}, {"name": 1})
+        if mine is None:
+            return NameConflict("the name was taken by another VM; retry")
+        return await self._name_conflict(mine["name"])
 
     @translate_errors
     async def purge(self, vm_id: str, expected_revision: int, event: Raw) -> None:

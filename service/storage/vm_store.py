@@ -14,7 +14,7 @@ from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError
 
-from service.domain.errors import NotFound, WriteContention
+from service.domain.errors import NameConflict, NotFound, WriteContention
 from service.domain.events import derived_created_event
 from service.domain.listing import LIVE
 from service.domain.repository import StaleRevision
@@ -65,6 +65,17 @@ class VMStore:
             raise WriteContention(
                 f"revision {event['revision']} of the VM is already recorded; retry"
             ) from None
+
+    async def _name_conflict(self, name: str) -> NameConflict:
+        """The conflict of a write whose name (any case) a live VM holds, naming that VM
+        (`holder_id`; read outside the failed write's transaction, which its error ended)."""
+        holder = await self.vms.find_one({"name_key": name.lower(), **LIVE}, {"_id": 1})
+        if holder is None:  # the holder went away meanwhile: retrying may succeed
+            return NameConflict(f"the name {name!r} was taken by another VM; retry")
+        return NameConflict(
+            f"the name {name!r} is taken by the VM {holder['_id']}; rename or delete that VM first",
+            holder_id=str(holder["_id"]),
+        )
 
     async def _raise_missing_or_stale(
         self, oid: ObjectId, vm_id: str, include_deleted: bool = False

@@ -12,7 +12,6 @@ from pymongo.errors import DuplicateKeyError, PyMongoError
 
 from service.domain.errors import (
     DatabaseUnavailable,
-    NameConflict,
     NotFound,
 )
 from service.domain.idempotency import record_in_transaction, recording
@@ -74,7 +73,7 @@ class VMRepository(DeletionWrites):
             await self.vms.insert_one(doc)
             return vm
         except DuplicateKeyError:
-            raise NameConflict(f"a VM named {fields['name']!r} already exists") from None
+            raise await self._name_conflict(fields["name"]) from None
 
     @translate_errors
     async def get_by_id(self, vm_id: str, include_deleted: bool = False) -> VM:
@@ -186,7 +185,7 @@ class VMRepository(DeletionWrites):
         try:
             vm = await self._transaction(work)
         except DuplicateKeyError:
-            raise NameConflict(f"a VM named {changes.get('name')!r} already exists") from None
+            raise await self._name_conflict(str(changes.get("name"))) from None
         if vm is None:
             await self._raise_missing_or_stale(oid, vm_id)
         assert vm is not None

@@ -9,6 +9,7 @@ import pytest
 from litestar.testing import AsyncTestClient
 from pymongo.asynchronous.database import AsyncDatabase
 
+from service.domain.schemas import VMPatch
 from tests.api.helpers import BASE, assert_problem, vm_body
 
 pytestmark = pytest.mark.usefixtures("clean")
@@ -134,3 +135,97 @@ async def test_static_segments_are_not_taken_for_vm_ids(client: AsyncTestClient[
     assert upsert.status_code == 200 and upsert.json()["id"] == vm["id"]
     for name in ("export", "batch", "by-name"):
         assert (await client.get(f"{BASE}/{name}/events")).status_code in (404, 405)
+
+
+async def test_if_match_star_needs_a_vm_of_that_name(client: AsyncTestClient[Any]) -> None:
+    star = {"If-Match": "*"}
+    missing = await client.put(f"{BY_NAME}/none", json=vm_body(name="none"), headers=star)
+    assert "current_revision" not in assert_problem(missing, 412)
+    assert (await client.get(BASE)).json()["items"] == []
+    await client.put(f"{BY_NAME}/none", json=vm_body(name="none"))
+    replaced = await client.put(
+        f"{BY_NAME}/NONE", json=vm_body(name="none", cpu_cores=4), headers=star
+    )
+    assert replaced.status_code == 200 and replaced.json()["cpu_cores"] == 4
+
+
+@pytest.mark.parametrize(
+    "path_name",
+    ["%E2%84%AAel-x", "-kel-x", "kel-x-", "kel%20x", "k" * 64, "kel-x%0A"],
+    ids=["kelvin-sign", "leading-dash", "trailing-dash", "space", "too-long", "newline"],
+)
+async def test_the_path_name_follows_the_name_rules(
+    client: AsyncTestClient[Any], path_name: str
+) -> None:
+    """The body's name matches the path's ignoring case, yet the path's breaks the rules."""
+    from urllib.parse import unquote
+
+    body = vm_body(name=unquote(path_name).lower().strip().replace("\u212a", "k"))
+    answer = await client.put(f"{BY_NAME}/{path_name}", json=body)
+    assert_problem(answer, 400, "name")
+    assert (await client.get(BASE)).json()["items"] == []
+
+
+async def test_an_upsert_racing_a_rename_is_one_of_the_two_serial_orders(
+    client: AsyncTestClient[Any], db: AsyncDatabase[dict[str, Any]]
+) -> None:
+    """PATCH renames X away from `n` while PUT by-name/n replaces: either the rename came first
+    (the upsert creates a new `n`) or the replace did (X, renamed, carries the replace's fields).
+    Never does the upsert undo the acknowledged rename."""
+    orders = set()
+    for trial in range(40):
+        name = f"n-{trial}"
+        x = (await client.post(BASE, json=vm_body(name=name))).json()
+        renamed, upserted = await asyncio.gather(
+            client.patch(f"{BASE}/{x['id']}", json={"name": f"{name}-renamed"}),
+            client.put(f"{BY_NAME}/{name}", json=vm_body(name=name, description="put")),
+        )
+        assert renamed.status_code == 200, renamed.text
+        now = (await client.get(f"{BASE}/{x['id']}")).json()
+        assert now["name"] == f"{name}-renamed", (trial, now)
+        if upserted.status_code == 201:  # the rename first: a new VM has the name
+            orders.add("rename-first")
+            assert upserted.json()["id"] != x["id"]
+            assert now["description"] == ""
+        else:  # the replace first: the rename applies to the replaced VM
+            orders.add("replace-first")
+            assert upserted.status_code == 200, upserted.text
+            assert upserted.json()["id"] == x["id"]
+            assert now["description"] == "put"
+            assert await db.vms.count_documents({"name_key": name}) == 0
+        events = (await client.get(f"{BASE}/{x['id']}/events")).json()["items"]
+        names = [e["changes"]["name"]["after"] for e in events if "name" in e["changes"]]
+        assert names[0] == f"{name}-renamed", events
+    assert orders  # (which ones occur depends on scheduling)
+
+
+@pytest.mark.parametrize("moment", ["after-the-name-lookup", "after-the-replace-read"])
+async def test_an_upsert_does_not_replace_a_vm_renamed_meanwhile(
+    client: AsyncTestClient[Any], monkeypatch: pytest.MonkeyPatch, moment: str
+) -> None:
+    """The rename lands at each point of the upsert where it once undid it: the upsert then
+    finds no VM named `n` and creates one, as if the rename had come first."""
+    x = (await client.post(BASE, json=vm_body(name="n"))).json()
+    bulk = client.app.state.bulk_service
+    vms = client.app.state.vm_service
+    target, method = (
+        (bulk.repo, "get_by_name") if moment.endswith("lookup") else (vms.repo, "get_by_id")
+    )
+    original = getattr(target, method)
+    renames: list[str] = []
+
+    async def then_rename(*args: Any, **kwargs: Any) -> Any:
+        found = await original(*args, **kwargs)
+        if not renames and getattr(found, "name", None) == "n":
+            renames.append("started")  # (the rename reads too)
+            renames.append((await vms.update_vm(x["id"], VMPatch(name="n-renamed"))).name)
+        return found
+
+    monkeypatch.setattr(target, method, then_rename)
+    upserted = await client.put(f"{BY_NAME}/n", json=vm_body(name="n", description="put"))
+    monkeypatch.undo()
+    assert renames == ["started", "n-renamed"]
+    assert upserted.status_code == 201, upserted.text
+    assert upserted.json()["id"] != x["id"]
+    now = (await client.get(f"{BASE}/{x['id']}")).json()
+    assert (now["name"], now["description"], now["revision"]) == ("n-renamed", "", 2)

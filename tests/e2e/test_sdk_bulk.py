@@ -68,3 +68,16 @@ async def test_sync_then_export(server: ServerProcess) -> None:
         assert exported[7].cpu_cores == 8 and exported[7].labels.to_dict() == {"i": "7"}
         some = [vm async for vm in inv.vms.export(name_prefix=f"{prefix}-000", cpu_cores_min=3)]
         assert [vm.name for vm in some] == [f"{prefix}-0007"]
+
+
+async def test_sync_answers_a_bad_name_per_item(server: ServerProcess) -> None:
+    """One VM with a bad name fails that VM alone: README's `status >= 400` branch runs."""
+    prefix = unique("bad")
+    vms = [{"name": f"{prefix}-{i}", **SPEC} for i in range(5)] + [{"name": "bad name!", **SPEC}]
+    async with VMInventory(server.base_url, token=server.token) as inv:
+        results = [r async for r in inv.vms.sync(vms, chunk_size=500)]
+        assert [r.status for r in results] == [201] * 5 + [400]
+        problem = results[5].problem
+        assert problem is not None and not isinstance(problem, str)
+        assert [e.field for e in problem.errors or []] == ["name"]
+        assert len([vm async for vm in inv.vms.export(name_prefix=prefix)]) == 5

@@ -62,9 +62,10 @@ async def test_create_then_get(repo: Store) -> None:
 
 @pytest.mark.parametrize("other", ["web-01", "WEB-01", "Web-01"])
 async def test_unique_name_ignores_case(repo: Store, other: str) -> None:
-    await create(repo, "web-01")
-    with pytest.raises(NameConflict):
+    holder = await create(repo, "web-01")
+    with pytest.raises(NameConflict) as taken:
         await create(repo, other)
+    assert taken.value.extra["holder_id"] == holder.id
 
 
 @pytest.mark.parametrize("vm_id", MISSING_IDS)
@@ -101,10 +102,11 @@ async def test_a_lost_compare_and_set_is_the_internal_stale_signal(repo: Store) 
 
 
 async def test_rename_into_a_taken_name_is_a_conflict(repo: Store) -> None:
-    await create(repo, "a1")
+    holder = await create(repo, "a1")
     vm = await create(repo, "b1")
-    with pytest.raises(NameConflict):
+    with pytest.raises(NameConflict) as taken:
         await repo.update(vm.id, 1, {"name": "A1"}, event(2))
+    assert taken.value.extra["holder_id"] == holder.id
     renamed = await repo.update(vm.id, 1, {"name": "B1"}, event(2))  # its own name, other case
     assert renamed.name == "B1"
 

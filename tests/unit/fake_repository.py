@@ -173,8 +173,8 @@ class FakeRepository:
         return None
 
     def _check_name_free(self, name: str, own_id: str | None) -> None:
-        if self._holder(name, own_id) is not None:
-            raise NameConflict(f"a VM named {name!r} already exists")
+        if (holder := self._holder(name, own_id)) is not None:
+            raise NameConflict(f"the name is taken by {holder.id}", holder_id=holder.id)
 
     def _record(self, event: dict[str, Any], vm_id: str) -> None:
         """Append the event; a revision recorded already aborts the write (as the unique index)."""

@@ -83,11 +83,11 @@ class Conflict(APIError):
 
 
 class NameConflict(Conflict):
-    """409: another VM already has this name; for a restore, `holder_id` names it."""
+    """409: another VM already has this name (any case); `holder_id` names it."""
 
     @property
     def holder_id(self) -> str | None:
-        """The live VM holding the name (a refused restore), when the server names it."""
+        """The live VM holding the name, when the server names it."""
         value = self.problem.holder_id
         return None if isinstance(value, Unset) or value is None else value
 

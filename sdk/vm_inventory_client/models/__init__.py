@@ -1,13 +1,17 @@
 """Contains all the data models used in inputs/outputs"""
 
 from .batch_create import BatchCreate
+from .batch_create_vm import BatchCreateVm
 from .batch_delete import BatchDelete
 from .batch_item_result import BatchItemResult
 from .batch_replace import BatchReplace
+from .batch_replace_vm import BatchReplaceVm
 from .batch_request import BatchRequest
 from .batch_results import BatchResults
 from .batch_update import BatchUpdate
+from .batch_update_patch import BatchUpdatePatch
 from .batch_upsert import BatchUpsert
+from .batch_upsert_vm import BatchUpsertVm
 from .delete_vm_if_match_type_0 import DeleteVmIfMatchType0
 from .event_action import EventAction
 from .field_change import FieldChange
@@ -38,13 +42,17 @@ from .vm_status import VMStatus
 
 __all__ = (
     "BatchCreate",
+    "BatchCreateVm",
     "BatchDelete",
     "BatchItemResult",
     "BatchReplace",
+    "BatchReplaceVm",
     "BatchRequest",
     "BatchResults",
     "BatchUpdate",
+    "BatchUpdatePatch",
     "BatchUpsert",
+    "BatchUpsertVm",
     "DeleteVmIfMatchType0",
     "EventAction",
     "FieldChange",

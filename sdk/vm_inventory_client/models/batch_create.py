@@ -12,7 +12,7 @@ from typing import (
 from attrs import define as _attrs_define
 
 if TYPE_CHECKING:
-    from ..models.vm_create import VMCreate
+    from ..models.batch_create_vm import BatchCreateVm
 
 
 T = TypeVar("T", bound="BatchCreate")
@@ -23,11 +23,12 @@ class BatchCreate:
     """
     Attributes:
         op (Literal['create']):
-        vm (VMCreate):
+        vm (BatchCreateVm): a VMCreate body, checked as its single operation checks it: an invalid one is this item's
+            400, not the batch's
     """
 
     op: Literal["create"]
-    vm: VMCreate
+    vm: BatchCreateVm
 
     def to_dict(self) -> dict[str, Any]:
         op = self.op
@@ -47,14 +48,14 @@ class BatchCreate:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        from ..models.vm_create import VMCreate  # noqa: PLC0415
+        from ..models.batch_create_vm import BatchCreateVm  # noqa: PLC0415
 
         d = dict(src_dict)
         op = cast(Literal["create"], d.pop("op"))
         if op != "create":
             raise ValueError(f"op must match const 'create', got '{op}'")
 
-        vm = VMCreate.from_dict(d.pop("vm"))
+        vm = BatchCreateVm.from_dict(d.pop("vm"))
 
         batch_create = cls(
             op=op,

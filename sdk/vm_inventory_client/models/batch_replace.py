@@ -14,7 +14,7 @@ from attrs import define as _attrs_define
 from ..types import UNSET, Unset
 
 if TYPE_CHECKING:
-    from ..models.vm_replace import VMReplace
+    from ..models.batch_replace_vm import BatchReplaceVm
 
 
 T = TypeVar("T", bound="BatchReplace")
@@ -26,13 +26,14 @@ class BatchReplace:
     Attributes:
         id (str): the VM's id (24 hex characters)
         op (Literal['replace']):
-        vm (VMReplace):
+        vm (BatchReplaceVm): a VMReplace body, checked as its single operation checks it: an invalid one is this item's
+            400, not the batch's
         if_match (int | None | Unset): the revision the write expects
     """
 
     id: str
     op: Literal["replace"]
-    vm: VMReplace
+    vm: BatchReplaceVm
     if_match: int | None | Unset = UNSET
 
     def to_dict(self) -> dict[str, Any]:
@@ -64,7 +65,7 @@ class BatchReplace:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        from ..models.vm_replace import VMReplace  # noqa: PLC0415
+        from ..models.batch_replace_vm import BatchReplaceVm  # noqa: PLC0415
 
         d = dict(src_dict)
         id = d.pop("id")
@@ -73,7 +74,7 @@ class BatchReplace:
         if op != "replace":
             raise ValueError(f"op must match const 'replace', got '{op}'")
 
-        vm = VMReplace.from_dict(d.pop("vm"))
+        vm = BatchReplaceVm.from_dict(d.pop("vm"))
 
         def _parse_if_match(data: object) -> int | None | Unset:
             if data is None:

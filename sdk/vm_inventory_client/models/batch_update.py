@@ -14,7 +14,7 @@ from attrs import define as _attrs_define
 from ..types import UNSET, Unset
 
 if TYPE_CHECKING:
-    from ..models.vm_patch import VMPatch
+    from ..models.batch_update_patch import BatchUpdatePatch
 
 
 T = TypeVar("T", bound="BatchUpdate")
@@ -26,13 +26,14 @@ class BatchUpdate:
     Attributes:
         id (str): the VM's id (24 hex characters)
         op (Literal['update']):
-        patch (VMPatch):
+        patch (BatchUpdatePatch): a VMPatch body, checked as its single operation checks it: an invalid one is this
+            item's 400, not the batch's
         if_match (int | None | Unset): the revision the write expects
     """
 
     id: str
     op: Literal["update"]
-    patch: VMPatch
+    patch: BatchUpdatePatch
     if_match: int | None | Unset = UNSET
 
     def to_dict(self) -> dict[str, Any]:
@@ -64,7 +65,7 @@ class BatchUpdate:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        from ..models.vm_patch import VMPatch  # noqa: PLC0415
+        from ..models.batch_update_patch import BatchUpdatePatch  # noqa: PLC0415
 
         d = dict(src_dict)
         id = d.pop("id")
@@ -73,7 +74,7 @@ class BatchUpdate:
         if op != "update":
             raise ValueError(f"op must match const 'update', got '{op}'")
 
-        patch = VMPatch.from_dict(d.pop("patch"))
+        patch = BatchUpdatePatch.from_dict(d.pop("patch"))
 
         def _parse_if_match(data: object) -> int | None | Unset:
             if data is None:

@@ -12,7 +12,7 @@ from typing import (
 from attrs import define as _attrs_define
 
 if TYPE_CHECKING:
-    from ..models.vm_replace import VMReplace
+    from ..models.batch_upsert_vm import BatchUpsertVm
 
 
 T = TypeVar("T", bound="BatchUpsert")
@@ -22,14 +22,15 @@ T = TypeVar("T", bound="BatchUpsert")
 class BatchUpsert:
     """
     Attributes:
-        name (str): unique ignoring case
+        name (str): the VM's name, matched ignoring case; one that breaks the name rules is this item's 400
         op (Literal['upsert']):
-        vm (VMReplace):
+        vm (BatchUpsertVm): a VMReplace body, checked as its single operation checks it: an invalid one is this item's
+            400, not the batch's
     """
 
     name: str
     op: Literal["upsert"]
-    vm: VMReplace
+    vm: BatchUpsertVm
 
     def to_dict(self) -> dict[str, Any]:
         name = self.name
@@ -52,7 +53,7 @@ class BatchUpsert:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        from ..models.vm_replace import VMReplace  # noqa: PLC0415
+        from ..models.batch_upsert_vm import BatchUpsertVm  # noqa: PLC0415
 
         d = dict(src_dict)
         name = d.pop("name")
@@ -61,7 +62,7 @@ class BatchUpsert:
         if op != "upsert":
             raise ValueError(f"op must match const 'upsert', got '{op}'")
 
-        vm = VMReplace.from_dict(d.pop("vm"))
+        vm = BatchUpsertVm.from_dict(d.pop("vm"))
 
         batch_upsert = cls(
             name=name,

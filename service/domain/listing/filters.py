@@ -3,13 +3,13 @@ case-insensitive name prefixes (whitelisted fields, operators chosen here only).
 
 from __future__ import annotations
 
-import ipaddress
 import re
 import sys
 from typing import Any
 
 from service.domain.errors import invalid
 from service.domain.listing.keys import ip_key
+from service.domain.rules import ip_address_of, ip_network_of
 from service.domain.schemas import LABEL_KEY_MAX_LENGTH, LABEL_KEY_PATTERN, LABEL_VALUE_MAX_LENGTH
 
 _LABEL_KEY_RE = re.compile(LABEL_KEY_PATTERN.removesuffix("$"))
@@ -46,24 +46,8 @@ def label_condition(selectors: list[str]) -> dict[str, Any]:
 
 def ip_condition(ip_address: str | None, ip_in: str | None) -> dict[str, Any]:
     """`ip_address` (exact) and `ip_in` (CIDR) as conditions on the sortable `ip_key`."""
-    address = network = None
-    if ip_address is not None:
-        try:
-            address = ipaddress.ip_address(ip_address)
-        except ValueError:
-            raise invalid("ip_address", f"{ip_address!r} is not an IP address") from None
-        if isinstance(address, ipaddress.IPv6Address) and address.scope_id is not None:
-            raise invalid("ip_address", "zone identifiers (%...) are not accepted")
-    if ip_in is not None:
-        try:
-            network = ipaddress.ip_network(ip_in)
-        except ValueError:
-            try:
-                wider = ipaddress.ip_network(ip_in, strict=False)
-                hint = f"has host bits set; did you mean {wider}?"
-            except ValueError:
-                hint = "is not a CIDR such as 10.0.0.0/24 or 2001:db8::/48"
-            raise invalid("ip_in", f"{ip_in!r} {hint}") from None
+    address = None if ip_address is None else ip_address_of(ip_address)
+    network = None if ip_in is None else ip_network_of(ip_in)
     if address is not None:
         if network is not None and address not in network:
             raise invalid("ip_address", f"{address} is not inside ip_in {network}")

@@ -159,6 +159,8 @@ class BulkController(Controller):
         return await conditional_write(
             request, if_match, settings.require_if_match and not create_only, idempotency_key,
             idempotency, data,
-            lambda expected, ctx: bulk_service.upsert_vm(name, data, expected, create_only, ctx),
+            lambda expected, ctx: bulk_service.upsert_vm(
+                name, data, expected, create_only, ctx, must_exist=if_match is not None
+            ),
             render,
         )  # fmt: skip

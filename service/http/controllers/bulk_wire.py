@@ -7,7 +7,7 @@ from typing import Annotated, Any, TypeVar
 import msgspec
 from litestar import Request
 from litestar.openapi.datastructures import ResponseSpec
-from litestar.openapi.spec import Discriminator, OpenAPI, Reference, Schema
+from litestar.openapi.spec import Discriminator, OpenAPI, OpenAPIType, Reference, Schema
 
 from service.domain.bulk import BATCH_MAX_OPERATIONS
 from service.domain.bulk_items import (
@@ -28,8 +28,8 @@ from service.domain.errors import (
     PreconditionRequired,
     ValidationFailed,
 )
-from service.domain.schemas import VM, Name, VMCreate, VMPatch, VMReplace
-from service.http.bodies import field_errors, integral
+from service.domain.schemas import VM, VMCreate, VMPatch, VMReplace
+from service.http.bodies import convert_strictly
 from service.http.preconditions import if_match as parse_if_match
 from service.http.problems import (
     PROBLEM_MEDIA_TYPE,
@@ -45,8 +45,10 @@ Revision = Annotated[int, msgspec.Meta(ge=1, description="the revision the write
 VMId = Annotated[str, msgspec.Meta(description="the VM's id (24 hex characters)")]
 
 
-# The envelope. Item bodies (`vm`, `patch`) are decoded per item, so that an invalid one is that
-# item's 400 as the single operation answers it; the OpenAPI document types them (refine_batch).
+# The envelope: its shape (each item an object of a known `op`, with the members of that op and
+# their JSON types) fails the whole batch. An item's values (the upsert's name, the `vm` or
+# `patch` body) are checked per item, so that an invalid one is that item's 400 as the single
+# operation answers it; the OpenAPI document says so (refine_batch_openapi).
 class BatchCreate(msgspec.Struct, tag_field="op", tag="create", forbid_unknown_fields=True):
     """A batch item: create a VM (CreateVM)."""
 
@@ -72,7 +74,13 @@ class BatchReplace(msgspec.Struct, tag_field="op", tag="replace", forbid_unknown
 class BatchUpsert(msgspec.Struct, tag_field="op", tag="upsert", forbid_unknown_fields=True):
     """A batch item: create or replace the VM with this name (UpsertVM)."""
 
-    name: Name
+    name: Annotated[
+        str,
+        msgspec.Meta(
+            description="the VM's name, matched ignoring case; one that breaks the name rules "
+            "is this item's 400"
+        ),
+    ]
     vm: dict[str, Any]
 
 
@@ -113,33 +121,20 @@ class BatchResults(msgspec.Struct, kw_only=True):
     results: list[BatchItemResult]
 
 
-def _typed(raw: dict[str, Any], target: type[T]) -> T:
-    """An item body decoded as strictly as the single operation's request body."""
-    try:
-        return msgspec.convert(raw, target, strict=True)
-    except msgspec.ValidationError as exc:
-        if "got `float`" not in str(exc):
-            raise field_errors(exc) from None
-        try:
-            return msgspec.convert(integral(raw), target, strict=True)
-        except msgspec.ValidationError as again:
-            raise field_errors(again) from None
-
-
 def parse_operation(op: BatchOperation, require_if_match: bool = False) -> Operation:
     """The use-case item for one envelope item: Refused when its body is invalid, or when it
     lacks the If-Match its single operation would need (REQUIRE_IF_MATCH; not for upserts)."""
     try:
         if isinstance(op, BatchCreate):
-            return Create(_typed(op.vm, VMCreate))
+            return Create(convert_strictly(op.vm, VMCreate))
         if isinstance(op, BatchUpsert):
-            return Upsert(op.name, _typed(op.vm, VMReplace))
+            return Upsert(op.name, convert_strictly(op.vm, VMReplace))
         if op.if_match is None:
             parse_if_match(None, require_if_match)  # 428 when required
         if isinstance(op, BatchUpdate):
-            return Update(op.id, _typed(op.patch, VMPatch), op.if_match)
+            return Update(op.id, convert_strictly(op.patch, VMPatch), op.if_match)
         if isinstance(op, BatchReplace):
-            return Replace(op.id, _typed(op.vm, VMReplace), op.if_match)
+            return Replace(op.id, convert_strictly(op.vm, VMReplace), op.if_match)
         return Delete(op.id, op.force, op.if_match)
     except (ValidationFailed, PreconditionRequired) as exc:
         return Refused(exc)
@@ -190,8 +185,9 @@ def _ref(struct: type[msgspec.Struct]) -> Reference:
 
 
 def refine_batch_openapi(openapi: OpenAPI) -> None:
-    """Type the batch items' bodies (decoded per item, so plain objects to Litestar), name the
-    union's discriminator, refuse unknown fields."""
+    """Describe the batch items' bodies (any object to the envelope: an invalid one is that
+    item's 400, so the document must not refuse it), name the union's discriminator, refuse
+    unknown fields."""
     schemas = openapi.components.schemas if openapi.components else {}
     for struct in (*BatchOperation.__args__, BatchRequest):
         schema = schemas.get(struct.__name__)
@@ -200,7 +196,12 @@ def refine_batch_openapi(openapi: OpenAPI) -> None:
         schema.additional_properties = False
         if struct in ITEM_BODIES:
             field, body = ITEM_BODIES[struct]
-            schema.properties = {**schema.properties, field: _ref(body)}
+            described = Schema(
+                type=OpenAPIType.OBJECT,
+                description=f"a {body.__name__} body, checked as its single operation checks it: "
+                "an invalid one is this item's 400, not the batch's",
+            )
+            schema.properties = {**schema.properties, field: described}
         operations = schema.properties.get("operations")
         if isinstance(operations, Schema) and isinstance(operations.items, Schema):
             operations.items.discriminator = Discriminator(

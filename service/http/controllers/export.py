@@ -87,8 +87,19 @@ def _labels_cell(labels: dict[str, str]) -> str:
     )
 
 
+# A spreadsheet takes a cell starting with one of these as a formula (OWASP "CSV injection");
+# `'` too, so that stripping one leading `'` from a text cell always gives its value back.
+FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r", "'")
+
+
+def text_cell(value: str) -> str:
+    """A text cell a spreadsheet shows as text: `'` before a formula trigger (OWASP)."""
+    return "'" + value if value.startswith(FORMULA_TRIGGERS) else value
+
+
 def csv_rows(vms: list[VM], header: bool) -> bytes:
-    """VMs as CSV rows (RFC 4180, CRLF), with the header row first when asked."""
+    """VMs as CSV rows (RFC 4180, CRLF), with the header row first when asked; text cells
+    starting with a formula trigger get a leading `'` (numbers and timestamps never do)."""
     out = io.StringIO()
     writer = csv.writer(out)
     if header:
@@ -96,8 +107,9 @@ def csv_rows(vms: list[VM], header: bool) -> bytes:
     for vm in vms:
         writer.writerow(
             (
-                vm.id, vm.name, vm.status.value, vm.os, vm.cpu_cores, vm.memory_mib,
-                vm.storage_gib, vm.ip_address or "", _labels_cell(vm.labels), vm.description,
+                text_cell(vm.id), text_cell(vm.name), vm.status.value, text_cell(vm.os),
+                vm.cpu_cores, vm.memory_mib, vm.storage_gib, text_cell(vm.ip_address or ""),
+                text_cell(_labels_cell(vm.labels)), text_cell(vm.description),
                 vm.revision, vm.created_at.isoformat(), vm.updated_at.isoformat(),
             )
         )  # fmt: skip
@@ -178,7 +190,7 @@ class ExportController(Controller):
             finally:
                 await batches.aclose()
 
-        media_type = "text/csv; charset=utf-8" if as_csv else NDJSON
+        media_type = CSV if as_csv else NDJSON  # Litestar adds `; charset=utf-8` to text/*
         return Stream(stream_keys.guard(request, body()), media_type=media_type)
 
 
