@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import signal
-from collections.abc import AsyncIterator, Awaitable, Iterator
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Iterator
 from typing import Any
 
 import msgspec
@@ -77,7 +77,7 @@ async def sse(
     cursor: ChangeCursor | None,
     start: str,
     heartbeat_s: float,
-) -> AsyncIterator[bytes]:
+) -> AsyncGenerator[bytes]:
     """The event stream of one watcher: catch-up after its token, then the hub's changes."""
     WATCHERS.inc()
     last = start
@@ -86,10 +86,12 @@ async def sse(
             yield bookmark_frame(start)  # a resume point before any change arrives
         else:
             try:
-                async for item in catch_up(hub, watcher, cursor, start):
-                    if isinstance(item, Sent):
-                        yield change_frame(item)
-                        last = item.token
+                # Closed with this stream, not when collected: the catch-up holds a cursor.
+                async with contextlib.aclosing(catch_up(hub, watcher, cursor, start)) as caught:
+                    async for item in caught:
+                        if isinstance(item, Sent):
+                            yield change_frame(item)
+                            last = item.token
             except Exception as exc:  # MongoDB failed mid catch-up: the client resumes later
                 status = 410 if isinstance(exc, WatchTokenExpired) else 503
                 reason = "expired" if status == 410 else "unavailable"

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from typing import Annotated, Any
 
 import msgspec
 from litestar import Controller, Request
+from litestar.background_tasks import BackgroundTask
 from litestar.di import NamedDependency
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.openapi.spec import OpenAPI, OpenAPIMediaType, OpenAPIResponse, OpenAPIType, Schema
@@ -168,7 +169,7 @@ class ExportController(Controller):
             await batches.aclose()
             first = []
 
-        async def body() -> AsyncIterator[bytes]:
+        async def body() -> AsyncGenerator[bytes]:
             try:
                 yield csv_rows(first, header=True) if as_csv else ndjson_lines(first)
                 async for batch in batches:
@@ -177,7 +178,8 @@ class ExportController(Controller):
                 await batches.aclose()
 
         media_type = "text/csv; charset=utf-8" if as_csv else NDJSON
-        return Stream(body(), media_type=media_type)
+        stream = body()  # closed after the response, even when the client went away mid-way
+        return Stream(stream, media_type=media_type, background=BackgroundTask(stream.aclose))
 
 
 def refine_export_openapi(openapi: OpenAPI) -> None:

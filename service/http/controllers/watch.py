@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from litestar import Controller, Request
+from litestar.background_tasks import BackgroundTask
 from litestar.di import NamedDependency
 from litestar.params import HeaderParameter, Parameter
 from litestar.response import Stream
@@ -121,4 +122,5 @@ class WatchController(Controller):
             events,
             media_type=EVENT_STREAM,
             headers=SSE_HEADERS,
+            background=BackgroundTask(events.aclose),  # closed even when the client went away
         )
