@@ -156,6 +156,17 @@ async def sse(
         WATCHERS.dec()
 
 
+async def close_stream(
+    events: AsyncGenerator[bytes], hub: Hub, watcher: Watcher, cursor: ChangeCursor | None
+) -> None:
+    """After the response, whole or cut off: close the stream, and release what it holds even
+    when it never started (a client gone before its first chunk)."""
+    await events.aclose()
+    hub.release(watcher)
+    if cursor is not None:
+        await cursor.close()  # (closing twice is harmless)
+
+
 @contextlib.asynccontextmanager
 async def serving(hub: Hub, ready: Awaitable[None]) -> AsyncIterator[None]:
     """Run the hub (once `ready` is done) while the app serves; SIGTERM or SIGINT end every

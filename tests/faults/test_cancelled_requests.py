@@ -93,11 +93,21 @@ def read_and_hang_up(server: ServerProcess, path: str, nbytes: int) -> int:
         return int(received.split(b" ", 2)[1]) if received.startswith(b"HTTP/1.1") else 0
 
 
+def hang_up_at_once(server: ServerProcess, path: str) -> None:
+    """GET `path` and close the connection without reading (likely before the body starts)."""
+    with socket.create_connection(("127.0.0.1", server.port), timeout=30) as sock:
+        auth = server.headers["Authorization"]
+        sock.sendall(f"GET {path} HTTP/1.1\r\nHost: test\r\nAuthorization: {auth}\r\n\r\n".encode())
+
+
 def abort_many(server: ServerProcess, path: str, nbytes: int) -> list[int]:
-    """ABORTS aborted requests, 10 at a time, then 10 more one after another; their statuses."""
+    """ABORTS aborted requests, 10 at a time, then 10 more one after another, and 10 closed
+    without reading; the statuses of those that read."""
     with ThreadPoolExecutor(10) as pool:
         statuses = list(pool.map(lambda _: read_and_hang_up(server, path, nbytes), range(ABORTS)))
     statuses += [read_and_hang_up(server, path, nbytes) for _ in range(10)]
+    for _ in range(10):
+        hang_up_at_once(server, path)
     return statuses
 
 

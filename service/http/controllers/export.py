@@ -178,8 +178,13 @@ class ExportController(Controller):
                 await batches.aclose()
 
         media_type = "text/csv; charset=utf-8" if as_csv else NDJSON
-        stream = body()  # closed after the response, even when the client went away mid-way
-        return Stream(stream, media_type=media_type, background=BackgroundTask(stream.aclose))
+        stream = body()
+
+        async def close() -> None:  # after the response, even when the client went away
+            await stream.aclose()
+            await batches.aclose()  # (when `stream` never started)
+
+        return Stream(stream, media_type=media_type, background=BackgroundTask(close))
 
 
 def refine_export_openapi(openapi: OpenAPI) -> None:

@@ -37,7 +37,7 @@ from service.http.controllers.filter_params import (
 )
 from service.http.head import get_and_head
 from service.http.problems import responses
-from service.http.sse import EVENT_STREAM, OPEN_TIMEOUT_S, SSE_HEADERS, sse
+from service.http.sse import EVENT_STREAM, OPEN_TIMEOUT_S, SSE_HEADERS, close_stream, sse
 
 
 class WatchController(Controller):
@@ -122,5 +122,5 @@ class WatchController(Controller):
             events,
             media_type=EVENT_STREAM,
             headers=SSE_HEADERS,
-            background=BackgroundTask(events.aclose),  # closed even when the client went away
+            background=BackgroundTask(close_stream, events, watch_hub, watcher, cursor),
         )
