@@ -7,7 +7,8 @@ unique ignoring case, transitions, resizes, force, If-Match) and each history ev
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
+import contextlib
+from collections.abc import AsyncGenerator, Awaitable, Callable
 from contextvars import ContextVar
 from typing import Any, Protocol, TypeVar
 
@@ -66,7 +67,7 @@ class BulkRepository(Protocol):
     async def atomically(self, work: Callable[[], Awaitable[T]]) -> T:
         """Run `work` in one transaction that every VM read and write inside it joins."""
 
-    def export(self, query: ListQuery) -> AsyncIterator[list[VM]]:
+    def export(self, query: ListQuery) -> AsyncGenerator[list[VM]]:
         """Every VM matching the query, in its order, from one snapshot, a batch at a time."""
 
 
@@ -76,6 +77,11 @@ class _RollBack(Exception):
     def __init__(self, outcomes: list[Outcome]) -> None:
         super().__init__("an item of the atomic batch failed")
         self.outcomes = outcomes
+
+
+def _retrieved(task: asyncio.Task[list[Outcome]]) -> None:
+    if not task.cancelled():
+        task.exception()  # nobody awaits it any more
 
 
 def _revisions(if_match: int | None) -> IfMatch:
@@ -202,17 +208,27 @@ class BulkService:
         gate = asyncio.Semaphore(BATCH_CONCURRENCY)
         latest: dict[str, asyncio.Task[list[Outcome]]] = {}
         tasks: list[asyncio.Task[list[Outcome]]] = []
+        stopped = False  # MongoDB failed (or the request was cancelled): start no more items
 
         async def run(
             unit: list[tuple[int, Operation]], after: list[asyncio.Task[list[Outcome]]]
         ) -> list[Outcome]:
+            nonlocal stopped
             if after:
                 await asyncio.wait(after)
             async with gate:
-                if len(unit) > 1:
-                    return await self._create_group(unit, ctx)
-                return [await self._apply(*unit[0], ctx)]
+                if stopped:
+                    raise DatabaseUnavailable()
+                try:
+                    if len(unit) > 1:
+                        return await self._create_group(unit, ctx)
+                    return [await self._apply(*unit[0], ctx)]
+                except DatabaseUnavailable:
+                    stopped = True
+                    raise
 
+        # An item in flight is never cancelled (it may be inside its transaction): each one
+        # started finishes within its own time bound, then the batch answers.
         try:
             for unit in units:
                 keys = set().union(*(keys_of[index] for index, _ in unit))
@@ -220,10 +236,17 @@ class BulkService:
                 task = asyncio.create_task(run(unit, after))
                 latest.update(dict.fromkeys(keys, task))
                 tasks.append(task)
-            return [outcome for done in await asyncio.gather(*tasks) for outcome in done]
+            if tasks:
+                await asyncio.wait(tasks)
         finally:
-            for task in tasks:
-                task.cancel()
+            if not all(task.done() for task in tasks):  # cancelled: the rest finish unwatched
+                stopped = True
+                for task in tasks:
+                    task.add_done_callback(_retrieved)
+        for task in tasks:
+            if (error := task.exception()) is not None:
+                raise error
+        return [outcome for task in tasks for outcome in task.result()]
 
     async def _keys(self, ops: list[Operation]) -> list[set[str]]:
         """Each item's ordering keys; the current names of the VMs a delete or rename may free
@@ -284,5 +307,6 @@ class BulkService:
     async def export(self, params: ListParams) -> AsyncGenerator[list[VM]]:
         """Every VM matching ListVMs' filters, in its order, from one snapshot, in batches."""
         query = compile_query(params, PageTokens())
-        async for batch in self.repo.export(query):
-            yield batch
+        async with contextlib.aclosing(self.repo.export(query)) as batches:  # closed with this one
+            async for batch in batches:
+                yield batch

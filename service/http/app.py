@@ -55,6 +55,7 @@ from service.storage.bulk import BulkVMRepository
 from service.storage.client import make_client, wait_until_ready
 from service.storage.idempotency import IdempotencyRepository
 from service.storage.migrations.guard import GuardedKeys, SchemaGuard, needed_version
+from service.storage.shielded import settle
 from service.storage.stored import VMS_COLLECTION
 from service.storage.vms import VMRepository
 from service.storage.watch import MongoChangeSource
@@ -168,6 +169,7 @@ def create_app(
             odm.cancel()
             watcher.cancel()
             await guard.stop()
+            await settle(settings.mongodb_timeout_ms / 1000)  # reads and closes left running
             await client.close()
             await watch_client.close()
             await traces.close()

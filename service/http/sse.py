@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import signal
-from collections.abc import AsyncIterator, Awaitable, Iterator
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Iterator
 from typing import Any
 
 import msgspec
@@ -79,7 +79,7 @@ async def sse(
     cursor: ChangeCursor | None,
     start: str,
     heartbeat_s: float,
-) -> AsyncIterator[bytes]:
+) -> AsyncGenerator[bytes]:
     """The event stream of one watcher: catch-up after its token, then the hub's changes."""
     WATCHERS.inc()
     last = start
@@ -88,10 +88,12 @@ async def sse(
             yield bookmark_frame(start)  # a resume point before any change arrives
         else:
             try:
-                async for item in catch_up(hub, watcher, cursor, start):
-                    if isinstance(item, Sent):
-                        yield change_frame(item)
-                        last = item.token
+                # Closed with this stream, not when collected: the catch-up holds a cursor.
+                async with contextlib.aclosing(catch_up(hub, watcher, cursor, start)) as caught:
+                    async for item in caught:
+                        if isinstance(item, Sent):
+                            yield change_frame(item)
+                            last = item.token
             except Exception as exc:  # MongoDB failed mid catch-up: the client resumes later
                 status = 410 if isinstance(exc, WatchTokenExpired) else 503
                 reason = "expired" if status == 410 else "unavailable"
@@ -154,6 +156,17 @@ async def sse(
     finally:
         hub.release(watcher)
         WATCHERS.dec()
+
+
+async def close_stream(
+    events: AsyncGenerator[bytes], hub: Hub, watcher: Watcher, cursor: ChangeCursor | None
+) -> None:
+    """After the response, whole or cut off: close the stream, and release what it holds even
+    when it never started (a client gone before its first chunk)."""
+    await events.aclose()
+    hub.release(watcher)
+    if cursor is not None:
+        await cursor.close()  # (closing twice is harmless)
 
 
 @contextlib.asynccontextmanager

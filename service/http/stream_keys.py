@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from typing import Any
 
 from litestar import Request
@@ -44,7 +44,7 @@ class StreamKeys:
         request: Request[Any, Any, Any],
         chunks: AsyncIterator[bytes],
         end: Callable[[], None] | None = None,
-    ) -> AsyncIterator[bytes]:
+    ) -> AsyncGenerator[bytes]:
         """`chunks`, with the request's key held while they are sent. When the key is gone,
         `end` is called (once) and must make `chunks` finish soon (WatchVMs: a final ERROR
         event); without `end` the response is cut short before its next chunk (StreamCutShort)."""

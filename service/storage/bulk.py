@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncGenerator, Awaitable, Callable
 from typing import Any, TypeVar
 
 import pymongo
@@ -19,6 +19,7 @@ from service.domain.errors import DatabaseUnavailable, NameConflict
 from service.domain.listing import LIVE, ListQuery, search_keys
 from service.domain.schemas import VM
 from service.storage.errors import driver_errors, translate_errors
+from service.storage.shielded import InOrder, in_transaction, shielded
 from service.storage.stored import (
     VM_EVENTS_COLLECTION,
     VM_PROJECTION,
@@ -77,9 +78,7 @@ class BulkVMRepository:
             await self.vms.insert_many(docs, session=session)
 
         try:
-            async with client.start_session() as session:
-                with pymongo.timeout(client.options.timeout):
-                    await session.with_transaction(work)
+            await in_transaction(client, work, client.options.timeout)
         except DuplicateKeyError:
             raise NameConflict("a name of the group is taken") from None
         except BulkWriteError as exc:
@@ -103,44 +102,60 @@ class BulkVMRepository:
             finally:
                 BATCH_SESSION.reset(token)
 
-        async with client.start_session() as session:
-            with pymongo.timeout(ATOMIC_BATCH_TIMEOUT_S):
-                return await session.with_transaction(attempt)
+        return await in_transaction(client, attempt, ATOMIC_BATCH_TIMEOUT_S)
 
-    async def export(self, query: ListQuery) -> AsyncIterator[list[VM]]:
-        """Every VM matching `query.filter` in its order, read at one snapshot of the data."""
+    async def export(self, query: ListQuery) -> AsyncGenerator[list[VM]]:
+        """Every VM matching `query.filter` in its order, read at one snapshot of the data.
+
+        Each read runs in a task of its own (shielded): a client that goes away stops the
+        export between reads, and the cursor and session are then closed, always.
+        """
         client = self.vms.database.client
         direction = DESCENDING if query.descending else ASCENDING
         sort = [(query.sort_field, direction), ("_id", direction)]
-        with driver_errors():
-            async with client.start_session(snapshot=True) as session:
-                cursor = self.vms.find(
-                    query.filter,
-                    VM_PROJECTION,
-                    sort=sort,
-                    session=session,
-                    batch_size=EXPORT_BATCH_SIZE,
-                )
-                async with cursor:  # closed (killCursors) when the client goes away
-                    docs = await self._first_read(cursor)
-                    while docs:
-                        yield [to_vm(doc) for doc in docs]
-                        # Once streaming, a read slowed by load must not cut the answer short.
-                        with pymongo.timeout(EXPORT_READ_TIMEOUT_S):
-                            docs = await cursor.to_list(EXPORT_BATCH_SIZE)
+        session = client.start_session(snapshot=True)
+        cursor = self.vms.find(
+            query.filter, VM_PROJECTION, sort=sort, session=session, batch_size=EXPORT_BATCH_SIZE
+        )
+        calls = InOrder()
 
-    async def _first_read(self, cursor: AsyncCursor[Raw]) -> list[Raw]:
-        """The export's first documents; a 503 as quickly as any read when MongoDB is down.
+        async def close() -> None:
+            try:
+                with pymongo.timeout(client.options.timeout):
+                    await cursor.close()  # killCursors when not exhausted (retried if it fails)
+            finally:
+                await session.end_session()
+
+        stuck = False
+        try:
+            with driver_errors():
+                docs = await self._first_read(cursor, calls)
+            if docs is None:
+                stuck = True
+                raise DatabaseUnavailable()
+            while docs:
+                yield [to_vm(doc) for doc in docs]
+                # Once streaming, a read slowed by load must not cut the answer short.
+                with driver_errors(), pymongo.timeout(EXPORT_READ_TIMEOUT_S):
+                    docs = await calls.run(lambda: cursor.to_list(EXPORT_BATCH_SIZE))
+        finally:
+            closing = calls.start(close)  # after the read in flight, if any
+            if not stuck:  # (a stuck first read is not waited for: the answer is a quick 503)
+                await asyncio.shield(closing)
+
+    async def _first_read(self, cursor: AsyncCursor[Raw], calls: InOrder) -> list[Raw] | None:
+        """The export's first documents; None when MongoDB did not answer within
+        MONGODB_TIMEOUT_MS (a 503, as quick as for any read).
 
         MongoDB counts a find's time limit (maxTimeMS) over every getMore of its cursor, so the
-        find gets EXPORT_SERVER_TIME_S, not MONGODB_TIMEOUT_MS, which would end a long export;
-        the wait for the first documents is bounded here instead.
+        find gets EXPORT_SERVER_TIME_S, not MONGODB_TIMEOUT_MS, which would end a long export.
+        The wait for the first documents is bounded here instead, without cancelling the find:
+        it finishes in its own task, and the cursor is closed after it.
         """
-        with pymongo.timeout(self.vms.database.client.options.timeout):
-            await self.vms.database.command("ping")
-        try:
-            with pymongo.timeout(EXPORT_SERVER_TIME_S):  # the cursor's whole time on the server
-                async with asyncio.timeout(self.vms.database.client.options.timeout):
-                    return await cursor.to_list(EXPORT_BATCH_SIZE)
-        except TimeoutError:
-            raise DatabaseUnavailable() from None
+        client = self.vms.database.client
+        with pymongo.timeout(client.options.timeout):
+            await shielded(self.vms.database.command("ping"))
+        with pymongo.timeout(EXPORT_SERVER_TIME_S):  # the cursor's whole time on the server
+            first = calls.start(lambda: cursor.to_list(EXPORT_BATCH_SIZE))
+        await asyncio.wait([first], timeout=client.options.timeout)
+        return first.result() if first.done() else None

@@ -14,6 +14,7 @@ from pymongo.asynchronous.collection import AsyncCollection
 from service.domain.events import derived_created_event, derived_purged_event
 from service.domain.rules import utcnow
 from service.domain.schemas import VMEvent
+from service.storage.shielded import shielded
 from service.storage.stored import WITH_CREATION, unexpired
 
 Raw = dict[str, Any]
@@ -66,4 +67,4 @@ async def _derived_purge(vms: AsyncCollection[Raw], oid: ObjectId, last: Raw) ->
 
 async def _events(events: AsyncCollection[Raw], query: Raw, limit: int) -> list[Raw]:
     cursor = events.find(query, limit=limit).sort("revision", DESCENDING)
-    return await cursor.to_list()
+    return await shielded(cursor.to_list())

@@ -19,6 +19,7 @@ from service.domain.events import derived_created_event
 from service.domain.listing import LIVE
 from service.domain.repository import StaleRevision
 from service.domain.rules import utcnow
+from service.storage.shielded import in_transaction
 from service.storage.stored import VM_EVENTS_COLLECTION, VMS_COLLECTION, unexpired
 
 R = TypeVar("R")
@@ -38,14 +39,13 @@ class VMStore:
 
     async def _transaction(self, work: Callable[[AsyncClientSession], Awaitable[R]]) -> R:
         """Run `work` in one transaction: the driver retries transient errors (write conflicts,
-        a failover) and unknown commit results, all within one MONGODB_TIMEOUT_MS deadline."""
+        a failover) and unknown commit results, all within one MONGODB_TIMEOUT_MS deadline; a
+        cancelled caller leaves it to finish (see shielded.in_transaction)."""
         client = self.vms.database.client
         if (batch := BATCH_SESSION.get()) is not None:
             with pymongo.timeout(client.options.timeout):
                 return await work(batch)
-        async with client.start_session() as session:
-            with pymongo.timeout(client.options.timeout):
-                return await session.with_transaction(work)
+        return await in_transaction(client, work, client.options.timeout)
 
     async def _record(
         self, event: Raw, oid: ObjectId, before: Raw | None, session: AsyncClientSession

@@ -22,6 +22,7 @@ from service.domain.schemas import VM, VMEvent
 from service.storage.deletion import DeletionWrites
 from service.storage.errors import parse_id, translate_errors
 from service.storage.history import read_events
+from service.storage.shielded import shielded
 from service.storage.stored import (
     CHANGEABLE_FIELDS,
     VM_PROJECTION,
@@ -97,7 +98,7 @@ class VMRepository(DeletionWrites):
                 {**mongo_filter, **visible}, VM_PROJECTION, sort=sort,
                 limit=query.limit - len(items),
             )  # fmt: skip
-            items.extend([to_vm(doc) async for doc in cursor])
+            items.extend(map(to_vm, await shielded(cursor.to_list())))
             if len(items) >= query.limit:
                 break
         return items
@@ -109,6 +110,9 @@ class VMRepository(DeletionWrites):
         A watch from the token delivers every change the page does not show (and maybe, at the
         seam, one it does: consumers drop revisions they hold).
         """
+        return await shielded(self._list_at_snapshot(query))
+
+    async def _list_at_snapshot(self, query: ListQuery) -> tuple[VMs, str]:
         items: list[VM] = []
         visible = not_purged(query.filter)
         async with self.vms.database.client.start_session(snapshot=True) as session:
@@ -117,7 +121,7 @@ class VMRepository(DeletionWrites):
                     {**mongo_filter, **visible}, VM_PROJECTION, sort=sort,
                     limit=query.limit - len(items), session=session,
                 )  # fmt: skip
-                items.extend([to_vm(doc) async for doc in cursor])
+                items.extend(map(to_vm, await cursor.to_list()))
                 if len(items) >= query.limit:
                     break
             # The read's atClusterTime (the driver keeps it; operationTime equals it too).

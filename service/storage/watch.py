@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import pymongo
 from bson import Timestamp
 from pymongo.asynchronous.change_stream import AsyncChangeStream
 from pymongo.asynchronous.collection import AsyncCollection
@@ -12,6 +13,7 @@ from pymongo.errors import OperationFailure, PyMongoError
 from service.domain.errors import DatabaseUnavailable, WatchTokenExpired, invalid
 from service.domain.watch.model import Change, Doc
 from service.storage.errors import translate_errors
+from service.storage.shielded import InOrder, shielded
 
 Raw = dict[str, Any]
 # ChangeStreamFatalError (the token's event is gone), ChangeStreamHistoryLost (oplog rolled over).
@@ -36,11 +38,14 @@ def _image(document: Raw | None) -> Doc | None:
 
 
 class MongoChangeCursor:
-    """One open change stream on `vms`."""
+    """One open change stream on `vms`; its reads and its close run one after another, each
+    finished whatever happens to its caller (shielded: a cancelled watch never interrupts one)."""
 
-    def __init__(self, stream: AsyncChangeStream[Raw]) -> None:
-        """Wrap an open stream."""
+    def __init__(self, stream: AsyncChangeStream[Raw], close_timeout_s: float | None) -> None:
+        """Wrap an open stream; closing it may take `close_timeout_s`."""
         self.stream = stream
+        self.close_timeout_s = close_timeout_s
+        self.calls = InOrder()
 
     @property
     def token(self) -> str:
@@ -52,7 +57,7 @@ class MongoChangeCursor:
     async def next(self) -> Change | None:
         """The next change, None after an idle wait; the driver resumes once on its own."""
         try:
-            event = await self.stream.try_next()
+            event = await self.calls.run(self.stream.try_next)
         except OperationFailure as exc:
             if exc.code in _EXPIRED_CODES:
                 raise WatchTokenExpired(str(exc)) from exc
@@ -73,8 +78,17 @@ class MongoChangeCursor:
         )
 
     async def close(self) -> None:
-        """Close the stream."""
-        await self.stream.close()
+        """Close the stream (killCursors), after the read in flight if any."""
+        await self.calls.run(self._close)
+
+    async def _close(self) -> None:
+        with pymongo.timeout(self.close_timeout_s):
+            await self.stream.close()
+
+
+async def _close_stream(stream: AsyncChangeStream[Raw]) -> None:
+    """Close a stream opened for a caller that went away meanwhile."""
+    await stream.close()
 
 
 class MongoChangeSource:
@@ -111,7 +125,7 @@ class MongoChangeSource:
             options["resume_after"] = {"_data": after}
         pipeline = [{"$match": {"operationType": {"$in": _OPERATIONS}}}]
         try:
-            stream = await self.vms.watch(pipeline, **options)
+            stream = await shielded(self.vms.watch(pipeline, **options), _close_stream)
         except OperationFailure as exc:
             if exc.code in _EXPIRED_CODES:
                 raise WatchTokenExpired(
@@ -124,4 +138,4 @@ class MongoChangeSource:
             raise DatabaseUnavailable() from exc
         except PyMongoError as exc:
             raise DatabaseUnavailable() from exc
-        return MongoChangeCursor(stream)
+        return MongoChangeCursor(stream, self.vms.database.client.options.timeout)

@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Awaitable
+from collections.abc import AsyncGenerator, Awaitable
 from typing import Protocol
 
 from service.domain.errors import DatabaseUnavailable, TooManyWatchers, WatchTokenExpired
@@ -188,7 +188,7 @@ class Hub:
 
 async def catch_up(
     hub: Hub, watcher: Watcher, cursor: ChangeCursor, start: str
-) -> AsyncIterator[Item]:
+) -> AsyncGenerator[Item]:
     """Changes after `start` from a private cursor until it reaches the hub, then attach.
 
     The watcher attaches at a moment when the hub's position is at or before what the cursor has

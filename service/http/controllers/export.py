@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from typing import Annotated, Any
 
 import msgspec
 from litestar import Controller, Request
+from litestar.background_tasks import BackgroundTask
 from litestar.di import NamedDependency
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.openapi.spec import OpenAPI, OpenAPIMediaType, OpenAPIResponse, OpenAPIType, Schema
@@ -182,7 +183,7 @@ class ExportController(Controller):
             await batches.aclose()
             first = []
 
-        async def body() -> AsyncIterator[bytes]:
+        async def body() -> AsyncGenerator[bytes]:
             try:
                 yield csv_rows(first, header=True) if as_csv else ndjson_lines(first)
                 async for batch in batches:
@@ -191,7 +192,15 @@ class ExportController(Controller):
                 await batches.aclose()
 
         media_type = CSV if as_csv else NDJSON  # Litestar adds `; charset=utf-8` to text/*
-        return Stream(stream_keys.guard(request, body()), media_type=media_type)
+        stream = body()
+        guarded = stream_keys.guard(request, stream)
+
+        async def close() -> None:  # after the response, even when the client went away
+            await guarded.aclose()
+            await stream.aclose()
+            await batches.aclose()  # (when `stream` never started)
+
+        return Stream(guarded, media_type=media_type, background=BackgroundTask(close))
 
 
 def refine_export_openapi(openapi: OpenAPI) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from litestar import Controller, Request
+from litestar.background_tasks import BackgroundTask
 from litestar.di import NamedDependency
 from litestar.params import HeaderParameter, Parameter
 from litestar.response import Stream
@@ -37,7 +38,14 @@ from service.http.controllers.filter_params import (
 )
 from service.http.head import get_and_head
 from service.http.problems import responses
-from service.http.sse import EVENT_STREAM, KEY_REVOKED, OPEN_TIMEOUT_S, SSE_HEADERS, sse
+from service.http.sse import (
+    EVENT_STREAM,
+    KEY_REVOKED,
+    OPEN_TIMEOUT_S,
+    SSE_HEADERS,
+    close_stream,
+    sse,
+)
 from service.http.stream_keys import StreamKeys
 
 
@@ -126,4 +134,5 @@ class WatchController(Controller):
             events,
             media_type=EVENT_STREAM,
             headers=SSE_HEADERS,
+            background=BackgroundTask(close_stream, events, watch_hub, watcher, cursor),
         )
