@@ -11,6 +11,8 @@ import functools
 import gc
 import os
 import secrets
+import shutil
+import tempfile
 from typing import Any
 
 import uvicorn
@@ -52,10 +54,12 @@ def worker_app() -> Litestar:
     """The app of one worker process, from the settings its parent exported (uvicorn factory)."""
     from service.http.app import create_app
     from service.http.context import configure_logging
+    from service.http.metrics import forget_dead_workers
     from service.storage.migrations import cli as migrate_cli
 
     settings = Settings()
     configure_logging(settings.log_level)
+    forget_dead_workers()
     startup_check = None
     if os.environ.get(DEFERRED_CHECK_ENV):
         url = os.environ["MONGODB_URL"]  # exported by the parent
@@ -99,5 +103,13 @@ def run_workers(settings: Settings, url: str, deferred_check: bool) -> None:
         os.environ["PAGE_TOKEN_SECRET"] = secrets.token_hex(32)
     if deferred_check:
         os.environ[DEFERRED_CHECK_ENV] = "1"
+    # Every worker's metrics in files of one fresh directory, so a scrape adds them all up.
+    metrics_dir = tempfile.mkdtemp(prefix="vm-inventory-metrics-")
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
     options = uvicorn_options(settings) | {"http": "service.http.server:WorkerProtocol"}
-    uvicorn.run("service.http.server:worker_app", factory=True, workers=settings.workers, **options)
+    try:
+        uvicorn.run(
+            "service.http.server:worker_app", factory=True, workers=settings.workers, **options
+        )
+    finally:
+        shutil.rmtree(metrics_dir, ignore_errors=True)

@@ -27,7 +27,7 @@ EVENT_STREAM = "text/event-stream"
 SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}  # no proxy buffering
 BATCH_EVENTS = 64  # events queued for one watcher leave in one chunk, up to this many
 OPEN_TIMEOUT_S = 2.0  # a watch waits this long for the hub's stream to open, then 503
-WATCHERS = Gauge("vm_inventory_watchers", "WatchVMs clients connected to this process")
+WATCHERS = Gauge("vm_inventory_watchers", "WatchVMs clients connected", multiprocess_mode="livesum")
 EVENTS_SENT = Counter("vm_inventory_watch_events_sent", "WatchVMs events sent", ["type"])
 SLOW_DROPPED = Counter(
     "vm_inventory_watch_slow_consumers_dropped", "WatchVMs clients disconnected for falling behind"
