@@ -14,7 +14,6 @@ from litestar.di import Provide
 from litestar.enums import ScopeType
 from litestar.middleware.base import DefineMiddleware
 from litestar.openapi import OpenAPIConfig
-from litestar.openapi.plugins import ScalarRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
 from litestar.types import ASGIApp, Receive, Scope, Send
 
@@ -28,7 +27,7 @@ from service.domain.idempotency import IdempotencyService
 from service.domain.listing import PageTokens
 from service.domain.vms import VMService
 from service.domain.watch.hub import Hub
-from service.http import openapi
+from service.http import docs_page, openapi
 from service.http.auth import ApiKeyAuthMiddleware, KeyVerifier
 from service.http.bodies import MAX_BODY_BYTES, StrictRequest
 from service.http.context import PUBLIC_PATHS, RequestContextMiddleware
@@ -208,6 +207,7 @@ def create_app(settings: Settings, startup_check: StartupCheck | None = None) ->
             ExportController,
             HealthController,
             MetricsController,
+            docs_page.assets_router(),
         ],
         middleware=middleware,
         dependencies={
@@ -227,7 +227,7 @@ def create_app(settings: Settings, startup_check: StartupCheck | None = None) ->
             version="1.0.0",
             description="Inventory of virtual machines.",
             path="/schema",
-            render_plugins=[ScalarRenderPlugin()],
+            render_plugins=[docs_page.render_plugin()],
             components=Components(
                 security_schemes={
                     "ApiKey": SecurityScheme(
