@@ -12,7 +12,7 @@ import msgspec
 from prometheus_client import Counter, Gauge
 
 from service.domain.errors import WatchTokenExpired
-from service.domain.schemas import VM
+from service.domain.schemas import vm_from_fields
 from service.domain.watch.hub import ChangeCursor, Hub, catch_up
 from service.domain.watch.model import (
     EventType,
@@ -58,7 +58,7 @@ def change_frame(item: Sent) -> bytes:
     if encoded is None:
         if len(_FRAMES) >= _FRAMES_KEPT:
             _FRAMES.clear()
-        vm = msgspec.convert(item.doc, VM)
+        vm = vm_from_fields(dict(item.doc))  # item.doc is every watcher's
         data = WatchEvent(type=item.type, vm=vm, revision=vm.revision)
         encoded = _FRAMES[key] = _frame_bytes(item.type, data, item.token)
     _SENT[item.type].inc()

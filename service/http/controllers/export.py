@@ -97,7 +97,7 @@ def csv_rows(vms: list[VM], header: bool) -> bytes:
             (
                 vm.id, vm.name, vm.status.value, vm.os, vm.cpu_cores, vm.memory_mib,
                 vm.storage_gib, vm.ip_address or "", _labels_cell(vm.labels), vm.description,
-                vm.revision, vm.created_at.isoformat(), vm.updated_at.isoformat(),
+                vm.revision, vm.created_at, vm.updated_at,
             )
         )  # fmt: skip
     return out.getvalue().encode()
