@@ -70,7 +70,7 @@ def worker_app() -> Litestar:
 
 
 def freeze_startup_heap() -> None:
-    """Tune the cyclic garbage collector for serving (measured with scripts/bench: README).
+    """Tune the cyclic garbage collector for serving (measured: docs/benchmark-history.md).
 
     What start-up built (modules, the app, its OpenAPI document: ~75,000 objects) is never
     garbage, yet every full collection walked it: frozen, it is left out (gc.freeze, as the gc
