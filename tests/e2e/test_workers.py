@@ -121,9 +121,9 @@ def test_a_scrape_counts_every_worker_and_each_request_is_logged_once(
     seem to go back), and each request has one access line (ours), as with one process."""
     server = ServerProcess(mongo_url, f"e2e_{uuid.uuid4().hex[:8]}", WORKERS=workers)
     server.env["LOG_LEVEL"] = "INFO"
-    server.start()
     metrics_dirs: set[str] = set()
     try:
+        server.start()
         for worker in workers_of(server.pid):
             environ = Path(f"/proc/{worker}/environ").read_bytes().split(b"\0")
             metrics_dirs |= {
@@ -138,7 +138,8 @@ def test_a_scrape_counts_every_worker_and_each_request_is_logged_once(
             seen += [live_requests_counted(server.base_url) for _ in range(4)]
             assert seen[-4:] == [10.0 * round_] * 4, seen
     finally:
-        assert server.stop() == 0, server.output()
+        stopped = server.stop()  # also when it never became ready
+    assert stopped == 0, server.output()
     assert len(metrics_dirs) == (1 if workers == "2" else 0)
     assert not any(Path(d).exists() for d in metrics_dirs)  # removed on exit
     lines = [json.loads(line) for line in server.output().splitlines() if line.startswith("{")]
