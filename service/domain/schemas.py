@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Annotated, Any
 
@@ -19,6 +19,29 @@ LABEL_KEY_MAX_LENGTH = 63
 LABEL_VALUE_MAX_LENGTH = 63
 MAX_LABELS = 64
 DESCRIPTION_MAX_LENGTH = 1024
+
+
+Timestamp = Annotated[
+    str,
+    Meta(
+        description="RFC 3339, UTC, milliseconds",
+        examples=["2026-12-06T10:50:25.123Z"],
+        extra_json_schema={"format": "date-time"},
+    ),
+]
+"""A time in an answer: the text rfc3339() writes."""
+
+
+def rfc3339(moment: datetime) -> str:
+    """The one text of a time in every answer (JSON, CSV, watch events): RFC 3339 in UTC with
+    milliseconds and `Z`, e.g. 2026-12-06T10:50:25.123Z (MongoDB keeps milliseconds, so this
+    loses nothing stored). A naive datetime is taken as UTC (what MongoDB returns)."""
+    if moment.tzinfo is not None and moment.utcoffset():
+        moment = moment.astimezone(UTC)
+    return "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ" % (  # noqa: UP031 - the fastest of the forms
+        moment.year, moment.month, moment.day,
+        moment.hour, moment.minute, moment.second, moment.microsecond // 1000,
+    )  # fmt: skip
 
 
 class VMStatus(StrEnum):
@@ -125,19 +148,32 @@ class VM(Struct, kw_only=True):
     labels: dict[str, str]
     description: str
     revision: int
-    created_at: datetime
-    updated_at: datetime
+    created_at: Timestamp
+    updated_at: Timestamp
     deleted_at: (
-        Annotated[datetime, Meta(description="when it was deleted; only on a deleted VM")]
+        Annotated[Timestamp, Meta(description="when it was deleted; only on a deleted VM")]
         | UnsetType
     ) = UNSET
     purge_at: (
         Annotated[
-            datetime,
+            Timestamp,
             Meta(description="when it will be purged (no longer restorable); only on a deleted VM"),
         ]
         | UnsetType
     ) = UNSET
+
+
+VM_TIMES = ("created_at", "updated_at", "deleted_at", "purge_at")
+"""The VM's times (the last two on a deleted VM only)."""
+
+
+def vm_from_fields(fields: dict[str, Any]) -> VM:
+    """The API's VM from its fields as stored (with `id`; times as datetimes are written here
+    with rfc3339, `fields` being changed; times already written are kept)."""
+    for name in VM_TIMES:
+        if isinstance(moment := fields.get(name), datetime):
+            fields[name] = rfc3339(moment)
+    return msgspec.convert(fields, VM)
 
 
 class VMPage(Struct, kw_only=True):
@@ -190,7 +226,7 @@ class VMEvent(Struct, kw_only=True):
     revision: Annotated[int, Meta(description="the VM's revision after the write")]
     action: EventAction
     changes: dict[str, FieldChange]
-    timestamp: datetime
+    timestamp: Timestamp
     actor: Annotated[str, Meta(description="who wrote: the API key's name, or anonymous")]
     request_id: str
 

@@ -15,7 +15,6 @@ from litestar.di import Provide
 from litestar.enums import ScopeType
 from litestar.middleware.base import DefineMiddleware
 from litestar.openapi import OpenAPIConfig
-from litestar.openapi.plugins import ScalarRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
 from litestar.types import ASGIApp, Receive, Scope, Send
 
@@ -29,7 +28,7 @@ from service.domain.idempotency import IdempotencyService
 from service.domain.listing import PageTokens
 from service.domain.vms import VMService
 from service.domain.watch.hub import Hub
-from service.http import openapi, tracing
+from service.http import docs_page, openapi, tracing
 from service.http.auth import ApiKeyAuthMiddleware, KeyVerifier
 from service.http.bodies import MAX_BODY_BYTES, StrictRequest
 from service.http.context import PUBLIC_PATHS, RequestContextMiddleware
@@ -232,6 +231,7 @@ def create_app(
             ExportController,
             HealthController,
             MetricsController,
+            docs_page.assets_router(),
         ],
         middleware=middleware,
         dependencies={
@@ -252,7 +252,7 @@ def create_app(
             version="1.0.0",
             description="Inventory of virtual machines.",
             path="/schema",
-            render_plugins=[ScalarRenderPlugin()],
+            render_plugins=[docs_page.render_plugin()],
             components=Components(
                 security_schemes={
                     "ApiKey": SecurityScheme(

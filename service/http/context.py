@@ -62,9 +62,13 @@ def configure_logging(level: str) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
-    for name in ("uvicorn", "uvicorn.error", "uvicorn.access", "litestar"):
+    for name in ("uvicorn", "uvicorn.error", "litestar"):
         logging.getLogger(name).handlers[:] = []
         logging.getLogger(name).propagate = True
+    # Our access line is the only one: uvicorn's (which a `--workers` process would enable again,
+    # its config being applied before the app is built) is dropped, and never formatted.
+    logging.getLogger("uvicorn.access").handlers[:] = []
+    logging.getLogger("uvicorn.access").propagate = False
 
 
 _json_handler: logging.StreamHandler[Any] | None = None  # configure_logging's, once it ran

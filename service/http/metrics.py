@@ -1,7 +1,13 @@
-"""Prometheus metrics: request count and latency per route and status, MongoDB readiness."""
+"""Prometheus metrics: request count and latency per route and status, MongoDB readiness.
+
+With `serve --workers N` every worker writes its metrics to files in PROMETHEUS_MULTIPROC_DIR
+(prometheus_client's multiprocess mode, set up by service.http.server) and a scrape, whichever
+worker answers it, adds up every worker's; a single process keeps them in memory.
+"""
 
 from __future__ import annotations
 
+import os
 import time
 from typing import Any
 
@@ -10,7 +16,14 @@ from litestar.datastructures import State
 from litestar.enums import ScopeType
 from litestar.plugins.prometheus import PrometheusConfig, PrometheusMiddleware
 from litestar.types import ASGIApp, Message, Receive, ReceiveMessage, Scope, Send
-from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, Gauge, generate_latest
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    REGISTRY,
+    CollectorRegistry,
+    Gauge,
+    generate_latest,
+    multiprocess,
+)
 
 from service.domain.errors import DomainError
 from service.domain.vms import VMService
@@ -20,16 +33,24 @@ from service.http.head import get_and_head
 MONGODB_READY = Gauge(
     "vm_inventory_mongodb_ready",
     "1 when the last readiness check passed (MongoDB answered, its schema is this code's), else 0",
+    multiprocess_mode="mostrecent",  # across workers: the latest check, whichever worker ran it
 )
 
 
 SCHEMA_MISMATCH = Gauge(
     "vm_inventory_schema_mismatch",
     "1 while the database's schema is not the one this code needs (migrations pending), else 0",
+    multiprocess_mode="mostrecent",
 )
 # The configured limits, for alerts on usage near them.
-WATCH_MAX_CLIENTS = Gauge("vm_inventory_watch_max_clients", "WATCH_MAX_CLIENTS (per process)")
-MAX_CONNECTIONS = Gauge("vm_inventory_max_connections", "MAX_CONNECTIONS (per process)")
+# Limits and the counts they cap are summed over live workers (`serve --workers`), so their
+# ratio is the same whether one process or several answer.
+WATCH_MAX_CLIENTS = Gauge(
+    "vm_inventory_watch_max_clients", "WATCH_MAX_CLIENTS (per process)", multiprocess_mode="livesum"
+)
+MAX_CONNECTIONS = Gauge(
+    "vm_inventory_max_connections", "MAX_CONNECTIONS (per process)", multiprocess_mode="livesum"
+)
 
 
 def export_limits(watch_max_clients: int, max_connections: int) -> None:
@@ -138,7 +159,37 @@ class MetricsController(Controller):
             # Not ready although MongoDB answers: its schema is not this code's.
             off = state.schema_guard.reason is not None and not state.get("not_ready")
             SCHEMA_MISMATCH.set(int(off and await _answers(state.vm_service)))
-        return Response(generate_latest(REGISTRY), media_type=MEDIA_TYPE)
+        return Response(generate_latest(scraped_registry()), media_type=MEDIA_TYPE)
+
+
+def scraped_registry() -> CollectorRegistry:
+    """What a scrape reports: every worker's metrics in multiprocess mode, else this process's."""
+    global _every_worker
+    if "PROMETHEUS_MULTIPROC_DIR" not in os.environ:
+        return REGISTRY
+    if _every_worker is None:
+        _every_worker = CollectorRegistry()
+        multiprocess.MultiProcessCollector(_every_worker)  # type: ignore[no-untyped-call]
+    return _every_worker
+
+
+_every_worker: CollectorRegistry | None = None
+
+
+def forget_dead_workers() -> None:
+    """Drop the live gauges (requests in progress, watchers) of workers that died without
+    saying so (uvicorn starts a new worker in its place): their counters and histograms stay."""
+    directory = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if directory is None:
+        return
+    pids = {name.rsplit("_", 1)[-1].removesuffix(".db") for name in os.listdir(directory)}
+    for pid in filter(str.isdigit, pids):
+        try:
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            multiprocess.mark_process_dead(int(pid), directory)  # type: ignore[no-untyped-call]
+        except PermissionError:
+            pass  # alive, someone else's
 
 
 # Litestar appends the charset to every text/ media type itself.

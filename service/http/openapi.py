@@ -23,6 +23,7 @@ from service.domain.schemas import (
     MAX_LABELS,
     NAME_MAX_LENGTH,
     OS_MAX_LENGTH,
+    VM_TIMES,
 )
 from service.http.controllers.bulk_wire import refine_batch_openapi
 from service.http.controllers.export import refine_export_openapi
@@ -170,6 +171,22 @@ def _no_head_operations(openapi: OpenAPI) -> None:
         item.head = None
 
 
+TIMES = {"VM": VM_TIMES, "VMEvent": ("timestamp",)}
+"""The fields holding a Timestamp (text in Python, so Litestar leaves out their format)."""
+
+
+def _times_are_date_time(openapi: OpenAPI) -> None:
+    """Every Timestamp is a `date-time` string."""
+    schemas = (openapi.components.schemas if openapi.components else None) or {}
+    for name, fields in TIMES.items():
+        schema = schemas.get(name)
+        for field in fields:
+            prop = (schema.properties or {}).get(field) if isinstance(schema, Schema) else None
+            for text in (prop.one_of or [prop]) if isinstance(prop, Schema) else []:
+                if isinstance(text, Schema) and text.type == OpenAPIType.STRING:
+                    text.format = OpenAPIFormat.DATE_TIME
+
+
 def refine(openapi: OpenAPI) -> OpenAPI:
     """Unknown body fields are refused; labels, IP addresses and headers have their real rules."""
     _no_head_operations(openapi)
@@ -177,6 +194,7 @@ def refine(openapi: OpenAPI) -> OpenAPI:
     _refine_headers(openapi)
     _add_links(openapi)
     _no_content_bodies(openapi)
+    _times_are_date_time(openapi)
     refine_batch_openapi(openapi)
     refine_export_openapi(openapi)
     schemas = openapi.components.schemas if openapi.components else None

@@ -55,7 +55,9 @@ def problem_response(status: int, detail: str) -> bytes:
 
 
 OPEN_CONNECTIONS = Gauge(
-    "vm_inventory_connections", "open HTTP connections of this process (MAX_CONNECTIONS caps them)"
+    "vm_inventory_connections",
+    "open HTTP connections of this process (MAX_CONNECTIONS caps them)",
+    multiprocess_mode="livesum",
 )
 
 

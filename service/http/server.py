@@ -11,7 +11,9 @@ import functools
 import gc
 import os
 import secrets
+import shutil
 import socket
+import tempfile
 from typing import Any
 
 import uvicorn
@@ -68,10 +70,12 @@ def worker_app() -> Litestar:
     """The app of one worker process, from the settings its parent exported (uvicorn factory)."""
     from service.http.app import create_app
     from service.http.context import configure_logging
+    from service.http.metrics import forget_dead_workers
     from service.storage.migrations import cli as migrate_cli
 
     settings = Settings()
     configure_logging(settings.log_level)
+    forget_dead_workers()
     startup_check = None
     if os.environ.get(DEFERRED_CHECK_ENV):
         url = os.environ["MONGODB_URL"]  # exported by the parent
@@ -82,7 +86,7 @@ def worker_app() -> Litestar:
 
 
 def freeze_startup_heap() -> None:
-    """Tune the cyclic garbage collector for serving (measured with scripts/bench: README).
+    """Tune the cyclic garbage collector for serving (measured: docs/benchmark-history.md).
 
     What start-up built (modules, the app, its OpenAPI document: ~75,000 objects) is never
     garbage, yet every full collection walked it: frozen, it is left out (gc.freeze, as the gc
@@ -117,8 +121,14 @@ def run_workers(
         os.environ["PAGE_TOKEN_SECRET"] = secrets.token_hex(32)
     if deferred_check:
         os.environ[DEFERRED_CHECK_ENV] = "1"
+    # Every worker's metrics in files of one fresh directory, so a scrape adds them all up.
+    metrics_dir = tempfile.mkdtemp(prefix="vm-inventory-metrics-")
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
     options = uvicorn_options(settings) | {"http": "service.http.server:WorkerProtocol"}
     config = uvicorn.Config(
         "service.http.server:worker_app", factory=True, workers=settings.workers, **options
     )
-    Multiprocess(config, sockets=[listener]).run()  # what uvicorn.run does, on our socket
+    try:
+        Multiprocess(config, sockets=[listener]).run()  # what uvicorn.run does, on our socket
+    finally:
+        shutil.rmtree(metrics_dir, ignore_errors=True)

@@ -12,7 +12,7 @@ import msgspec
 from prometheus_client import Counter, Gauge
 
 from service.domain.errors import WatchTokenExpired
-from service.domain.schemas import VM
+from service.domain.schemas import vm_from_fields
 from service.domain.watch.hub import ChangeCursor, Hub, catch_up
 from service.domain.watch.model import (
     EventType,
@@ -28,7 +28,7 @@ EVENT_STREAM = "text/event-stream"
 SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}  # no proxy buffering
 BATCH_EVENTS = 64  # events queued for one watcher leave in one chunk, up to this many
 OPEN_TIMEOUT_S = 2.0  # a watch waits this long for the hub's stream to open, then 503
-WATCHERS = Gauge("vm_inventory_watchers", "WatchVMs clients connected to this process")
+WATCHERS = Gauge("vm_inventory_watchers", "WatchVMs clients connected", multiprocess_mode="livesum")
 EVENTS_SENT = Counter("vm_inventory_watch_events_sent", "WatchVMs events sent", ["type"])
 SLOW_DROPPED = Counter(
     "vm_inventory_watch_slow_consumers_dropped", "WatchVMs clients disconnected for falling behind"
@@ -60,7 +60,7 @@ def change_frame(item: Sent) -> bytes:
     if encoded is None:
         if len(_FRAMES) >= _FRAMES_KEPT:
             _FRAMES.clear()
-        vm = msgspec.convert(item.doc, VM)
+        vm = vm_from_fields(dict(item.doc))  # item.doc is every watcher's
         data = WatchEvent(type=item.type, vm=vm, revision=vm.revision)
         encoded = _FRAMES[key] = _frame_bytes(item.type, data, item.token)
     _SENT[item.type].inc()

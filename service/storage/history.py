@@ -13,7 +13,7 @@ from pymongo.asynchronous.collection import AsyncCollection
 
 from service.domain.events import derived_created_event, derived_purged_event
 from service.domain.rules import utcnow
-from service.domain.schemas import VMEvent
+from service.domain.schemas import VMEvent, rfc3339
 from service.storage.shielded import shielded
 from service.storage.stored import WITH_CREATION, unexpired
 
@@ -24,6 +24,7 @@ def to_event(doc: Raw) -> VMEvent:
     """Convert a raw `vm_events` document into the API's VMEvent."""
     doc["id"] = str(doc.pop("_id"))
     doc["vm_id"] = str(doc["vm_id"])
+    doc["timestamp"] = rfc3339(doc["timestamp"])
     return msgspec.convert(doc, VMEvent)
 
 

@@ -5,10 +5,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+import bson
 import msgspec
+from bson.raw_bson import RawBSONDocument
 from msgspec import UNSET, UnsetType
 
-from service.domain.schemas import VM
+from service.domain.schemas import VM, VM_TIMES, vm_from_fields
 
 VMS_COLLECTION = "vms"
 VM_EVENTS_COLLECTION = "vm_events"
@@ -54,11 +56,23 @@ VM_FIELDS = tuple(
 )
 """The stored fields the API's VM returns (with `_id` as its `id`)."""
 
-VM_PROJECTION: dict[str, Any] = dict.fromkeys(VM_FIELDS, 1)
-"""Reads fetch only what becomes the API's VM."""
 
-WITH_CREATION: dict[str, Any] = {**VM_PROJECTION, **dict.fromkeys(CREATION_FIELDS, 1)}
-"""The VM and its creation record: what deriving its `created` event reads."""
+def _text_of(field: str) -> dict[str, Any]:
+    """`field` (a date) as the text rfc3339 writes, made by MongoDB: none of a page's 100
+    times then costs Python ~1 us to write (~15% of a ListVMs page's CPU). Absent stays absent
+    (deleted_at and purge_at on a live VM)."""
+    text = {"$dateToString": {"date": f"${field}", "format": "%Y-%m-%dT%H:%M:%S.%LZ"}}
+    return {"$cond": [{"$ifNull": [f"${field}", False]}, text, "$$REMOVE"]}
+
+
+VM_PROJECTION = RawBSONDocument(
+    bson.encode({f: _text_of(f) if f in VM_TIMES else 1 for f in VM_FIELDS})
+)
+"""Reads fetch only what becomes the API's VM, its times already written as text (encoded
+once: as a dict, encoding it took ~6 us per read)."""
+
+WITH_CREATION: dict[str, Any] = dict.fromkeys((*VM_FIELDS, *CREATION_FIELDS), 1)
+"""The VM and its creation record, times as dates: what deriving its `created` event reads."""
 
 DELETION_FIELDS = ("deleted_at", "purge_at")
 """Only on a deleted VM (a live one lacks both); a TTL index on `purge_at` purges it then."""
@@ -90,6 +104,7 @@ def stored_vm(fields: dict[str, Any]) -> dict[str, Any]:
 
 
 def to_vm(document: dict[str, Any]) -> VM:
-    """Convert a `vms` document read with VM_PROJECTION into the API's VM."""
+    """Convert a `vms` document read with VM_PROJECTION (or with its times as dates) into the
+    API's VM."""
     document["id"] = str(document.pop("_id"))
-    return msgspec.convert(document, VM)
+    return vm_from_fields(document)

@@ -13,7 +13,7 @@ from pymongo.errors import DuplicateKeyError
 
 from service.domain.errors import NameConflict, NotFound, WriteContention
 from service.domain.repository import Repository, StaleRevision
-from service.domain.schemas import VM, VMEvent
+from service.domain.schemas import VM, VMEvent, rfc3339
 from service.storage.vms import VMRepository
 from tests.unit.fake_repository import FakeRepository, event
 
@@ -57,7 +57,7 @@ async def test_create_then_get(repo: Store) -> None:
     vm = await create(repo, labels={"env": "prod"}, ip_address="10.0.0.5")
     assert await repo.get_by_id(vm.id) == vm
     assert (vm.revision, vm.labels, vm.ip_address) == (1, {"env": "prod"}, "10.0.0.5")
-    assert vm.created_at.tzinfo is not None
+    assert vm.created_at == vm.updated_at == rfc3339(datetime.fromisoformat(vm.created_at))
 
 
 @pytest.mark.parametrize("other", ["web-01", "WEB-01", "Web-01"])

@@ -13,7 +13,7 @@ from service.domain.errors import NameConflict, NotFound, WriteContention
 from service.domain.events import derived_created_event, derived_purged_event, is_deleted
 from service.domain.listing import ListQuery, search_keys
 from service.domain.repository import StaleRevision
-from service.domain.schemas import VM, VMEvent
+from service.domain.schemas import VM, VMEvent, rfc3339, vm_from_fields
 from service.storage.stored import CHANGEABLE_FIELDS, stored_vm
 
 Events = list[VMEvent]  # (inside FakeRepository, `list` names the method)
@@ -51,7 +51,7 @@ class FakeRepository:
         """Insert with its `created` event; a taken name (any case) -> NameConflict."""
         stored_vm({**fields, **search_keys(fields)})  # the shape VMRepository would insert
         self._check_name_free(fields["name"], None)
-        vm = msgspec.convert({**fields, "id": str(ObjectId())}, VM)
+        vm = vm_from_fields({**fields, "id": str(ObjectId())})
         created = derived_created_event(fields)
         assert created is not None, "a create's fields hold its creation record"
         self._record(created, vm.id)
@@ -69,7 +69,7 @@ class FakeRepository:
     def purge_expired(self, now: datetime) -> None:
         """What MongoDB's TTL index does: remove deleted VMs whose purge_at has passed."""
         for vm_id, vm in list(self.vms.items()):
-            if is_deleted(vm) and vm.purge_at <= now:  # type: ignore[operator]
+            if is_deleted(vm) and vm.purge_at <= rfc3339(now):  # type: ignore[operator]
                 del self.vms[vm_id]
 
     async def list(self, query: ListQuery) -> list[VM]:
@@ -79,7 +79,8 @@ class FakeRepository:
         shown = [v for v in self.vms.values() if not (live and is_deleted(v))]
         ordered = sorted(shown, key=lambda v: (v.created_at, v.id), reverse=True)
         if (after := query.after) is not None:
-            ordered = [v for v in ordered if (v.created_at, v.id) < (after.value, after.id)]
+            start = (rfc3339(after.value), after.id)
+            ordered = [v for v in ordered if (v.created_at, v.id) < start]
         return ordered[: query.limit]
 
     async def list_with_watch_token(self, query: ListQuery) -> tuple[VMs, str]:
@@ -102,7 +103,8 @@ class FakeRepository:
             raise StaleRevision(current.revision)
         if "name" in changes:
             self._check_name_free(changes["name"], vm_id)
-        vm = msgspec.structs.replace(current, revision=current.revision + 1, **changes)
+        written = {k: rfc3339(v) if isinstance(v, datetime) else v for k, v in changes.items()}
+        vm = msgspec.structs.replace(current, revision=current.revision + 1, **written)
         vm = msgspec.convert(msgspec.to_builtins(vm), VM)
         self._record(event, vm_id)
         self.vms[vm_id] = vm
@@ -115,10 +117,10 @@ class FakeRepository:
         if current.revision != expected_revision:
             raise StaleRevision(current.revision)
         self._record(event, vm_id)
-        moment = event["timestamp"]
+        moment = rfc3339(event["timestamp"])
         self.vms[vm_id] = msgspec.structs.replace(
             current, revision=current.revision + 1, updated_at=moment, deleted_at=moment,
-            purge_at=event["purge_at"],
+            purge_at=rfc3339(event["purge_at"]),
         )  # fmt: skip
         self.writes += 1
 
@@ -132,7 +134,7 @@ class FakeRepository:
             raise NameConflict(f"the name is taken by {holder.id}", holder_id=holder.id)
         self._record(event, vm_id)
         vm = msgspec.structs.replace(
-            current, revision=current.revision + 1, updated_at=event["timestamp"],
+            current, revision=current.revision + 1, updated_at=rfc3339(event["timestamp"]),
             deleted_at=msgspec.UNSET, purge_at=msgspec.UNSET,
         )  # fmt: skip
         self.vms[vm_id] = vm
@@ -163,7 +165,10 @@ class FakeRepository:
         if before_revision is None and purged_by_ttl and vm_id not in self.vms:
             purged = derived_purged_event({**last, "_id": last["id"]})
             mine.insert(0, {**purged, "id": purged["_id"], "vm_id": vm_id})
-        return [msgspec.convert(e, VMEvent) for e in mine[:limit]]
+        return [
+            msgspec.convert({**e, "timestamp": rfc3339(e["timestamp"])}, VMEvent)
+            for e in mine[:limit]
+        ]
 
     def _holder(self, name: str, own_id: str | None) -> VM | None:
         """The live VM other than `own_id` named `name` ignoring case (the partial index)."""

@@ -16,7 +16,7 @@ from service.domain.errors import (
 )
 from service.domain.events import RETENTION_ACTOR, WriteContext
 from service.domain.listing import ListParams
-from service.domain.schemas import VMCreate, VMPatch, VMReplace, VMStatus
+from service.domain.schemas import VMCreate, VMPatch, VMReplace, VMStatus, rfc3339
 from service.domain.vms import VMService
 from tests.unit.fake_repository import FakeRepository, event
 
@@ -47,7 +47,7 @@ async def test_a_deleted_vm_is_kept_with_its_purge_time_and_hidden_from_reads(
     with pytest.raises(NotFound):
         await svc.get_vm(vm.id)
     deleted = await svc.get_vm(vm.id, show_deleted=True)
-    assert (deleted.deleted_at, deleted.purge_at) == (NOW, NOW + RETENTION)
+    assert (deleted.deleted_at, deleted.purge_at) == (rfc3339(NOW), rfc3339(NOW + RETENTION))
     assert deleted.revision == 2
     assert (await svc.list_vms(ListParams())).items == []
     assert (await svc.list_vms(ListParams(show_deleted=True))).items == [deleted]
@@ -75,7 +75,7 @@ async def test_restore_returns_the_same_vm_at_a_new_revision(
     vm = await svc.create_vm(body(labels={"a": "b"}))
     await svc.delete_vm(vm.id)
     back = await svc.restore_vm(vm.id, ctx=WriteContext("ops", "r-1"))
-    assert back == msgspec.structs.replace(vm, revision=3, updated_at=NOW)
+    assert back == msgspec.structs.replace(vm, revision=3, updated_at=rfc3339(NOW))
     assert await svc.get_vm(vm.id) == back
     restored = (await repo.list_events(vm.id, 1))[0]
     assert (restored.action.value, restored.revision, restored.actor) == ("restored", 3, "ops")
@@ -133,6 +133,6 @@ async def test_a_vm_purged_at_its_purge_time_shows_a_derived_purged_event(
     assert [(e.revision, e.action.value) for e in history] == [
         (3, "purged"), (2, "deleted"), (1, "created"),
     ]  # fmt: skip
-    assert (history[0].actor, history[0].timestamp) == (RETENTION_ACTOR, NOW + RETENTION)
+    assert (history[0].actor, history[0].timestamp) == (RETENTION_ACTOR, rfc3339(NOW + RETENTION))
     with pytest.raises(NotFound):
         await svc.restore_vm(vm.id)

@@ -22,7 +22,7 @@ class VM:
     """
     Attributes:
         cpu_cores (int):
-        created_at (datetime.datetime):
+        created_at (datetime.datetime): RFC 3339, UTC, milliseconds
         description (str):
         id (str): 24 hex characters
         ip_address (None | str):
@@ -33,7 +33,7 @@ class VM:
         revision (int):
         status (VMStatus): Lifecycle status of a VM.
         storage_gib (int):
-        updated_at (datetime.datetime):
+        updated_at (datetime.datetime): RFC 3339, UTC, milliseconds
         deleted_at (datetime.datetime | Unset): when it was deleted; only on a deleted VM
         purge_at (datetime.datetime | Unset): when it will be purged (no longer restorable); only on a deleted VM
     """

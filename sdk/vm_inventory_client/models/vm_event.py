@@ -26,7 +26,7 @@ class VMEvent:
         id (str):
         request_id (str):
         revision (int): the VM's revision after the write
-        timestamp (datetime.datetime):
+        timestamp (datetime.datetime): RFC 3339, UTC, milliseconds
         vm_id (str):
     """
 

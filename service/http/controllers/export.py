@@ -111,7 +111,7 @@ def csv_rows(vms: list[VM], header: bool) -> bytes:
                 text_cell(vm.id), text_cell(vm.name), vm.status.value, text_cell(vm.os),
                 vm.cpu_cores, vm.memory_mib, vm.storage_gib, text_cell(vm.ip_address or ""),
                 text_cell(_labels_cell(vm.labels)), text_cell(vm.description),
-                vm.revision, vm.created_at.isoformat(), vm.updated_at.isoformat(),
+                vm.revision, vm.created_at, vm.updated_at,
             )
         )  # fmt: skip
     return out.getvalue().encode()
