@@ -10,7 +10,7 @@ import msgspec
 from bson.raw_bson import RawBSONDocument
 from msgspec import UNSET, UnsetType
 
-from service.domain.schemas import VM, VM_TIMES, vm_from_fields
+from service.domain.schemas import VM, VM_TIMES, rfc3339, vm_from_fields
 
 VMS_COLLECTION = "vms"
 VM_EVENTS_COLLECTION = "vm_events"
@@ -86,8 +86,11 @@ def unexpired(now: datetime) -> dict[str, Any]:
 
 
 def expired(document: dict[str, Any], now: datetime) -> bool:
-    """Whether a `vms` document read with its `purge_at` is past it at `now` (see unexpired)."""
+    """Whether a `vms` document read with its `purge_at` is past it at `now` (see unexpired);
+    read with VM_PROJECTION, `purge_at` is rfc3339 text, which sorts as the time it writes."""
     purge_at = document.get("purge_at")
+    if isinstance(purge_at, str):
+        return purge_at <= rfc3339(now)
     return purge_at is not None and bool(purge_at <= now)
 
 

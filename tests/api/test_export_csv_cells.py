@@ -12,7 +12,7 @@ import msgspec
 import pytest
 from litestar.testing import AsyncTestClient
 
-from service.domain.schemas import VM, VMStatus
+from service.domain.schemas import VM, VMStatus, rfc3339
 from service.http.controllers.export import CSV_COLUMNS, FORMULA_TRIGGERS, csv_rows
 from tests.api.helpers import BASE, vm_body
 
@@ -21,7 +21,7 @@ NOW = datetime(2024, 5, 1, 12, 0, 0, tzinfo=UTC)
 SAFE = VM(
     id="665f1c2e8b3e4a0012345678", name="web-01", status=VMStatus.RUNNING, os="ubuntu",
     cpu_cores=2, memory_mib=4096, storage_gib=40, ip_address="10.0.0.5", labels={"a": "b"},
-    description="plain", revision=3, created_at=NOW, updated_at=NOW,
+    description="plain", revision=3, created_at=rfc3339(NOW), updated_at=rfc3339(NOW),
 )  # fmt: skip
 # Each text column with a value starting with a trigger, whether or not the API lets it in.
 TEXT_COLUMNS = {
@@ -72,7 +72,7 @@ def test_numbers_keep_their_sign_and_timestamps_their_form() -> None:
     cells = _cells(vm)
     assert (cells["cpu_cores"], cells["memory_mib"], cells["storage_gib"]) == ("-2", "-1", "-3")
     assert cells["revision"] == "-4"
-    assert cells["created_at"] == cells["updated_at"] == NOW.isoformat()
+    assert cells["created_at"] == cells["updated_at"] == "2024-05-01T12:00:00.000Z"
     assert cells["status"] == "running"
 
 

@@ -34,7 +34,9 @@ REQUESTS: list[tuple[str, str, dict[str, Any]]] = [
     ("GET", "/health/ready", {}),
     ("GET", "/metrics", {}),
     ("GET", "/schema", {}),
-    ("GET", "/schema/scalar", {}),
+    ("GET", "/schema/swagger", {}),
+    ("GET", "/schema/oauth2-redirect.html", {}),
+    ("GET", "/schema/assets/swagger-ui.css", {}),
     ("GET", "/schema/openapi.json", {}),
     ("GET", "/schema/openapi.yaml", {}),
     ("GET", "/no/such/route", {}),
@@ -44,7 +46,7 @@ REQUESTS: list[tuple[str, str, dict[str, Any]]] = [
 async def test_every_route_is_in_the_table(client: Client) -> None:
     routes = {route.path.replace(":str", "") for route in client.app.routes}
     covered = {path.replace("{id}", "{vm_id}") for _, path, _ in REQUESTS}
-    covered |= {"/api/v1/vms/by-name/{name}", "/schema/{path}"}
+    covered |= {"/api/v1/vms/by-name/{name}", "/schema/{path}", "/schema/assets/{file_path:path}"}
     assert routes <= covered
 
 

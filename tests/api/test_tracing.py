@@ -263,7 +263,9 @@ async def test_a_failed_command_names_its_code_never_the_value(
     use_case = one(trace, "VMService.create_vm")
     assert use_case.status.status_code == StatusCode.ERROR
     assert (use_case.attributes or {})["error.type"] == "NameConflict"
-    (insert,) = children(trace, use_case)
+    # The refused insert, then the read naming the holder of the name (the 409's holder_id).
+    insert, holder = children(trace, use_case)
+    assert (insert.name, holder.name) == ("insert vms", "find vms")
     assert insert.status.status_code == StatusCode.ERROR
     assert (insert.attributes or {})["db.response.status_code"] == "11000"
     assert "trace_id" not in r.json()  # a 4xx: the caller's mistake, no trace to look at
