@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 from collections.abc import AsyncGenerator, Awaitable, Callable
-from contextvars import ContextVar
 from typing import Any, Protocol, TypeVar
 
 import msgspec
@@ -48,14 +48,13 @@ BATCH_CONCURRENCY = 16  # items (or groups of creates) of a non-atomic batch in 
 CREATE_GROUP = 100  # consecutive creates inserted in one transaction (one commit, not 100)
 MAX_UPSERT_ATTEMPTS = 16
 T = TypeVar("T")
-_ATOMIC: ContextVar[bool] = ContextVar("atomic_batch", default=False)  # inside run_batch's txn
 
 
 class BulkRepository(Protocol):
     """What the bulk use cases need from storage besides the VMService's repository."""
 
-    async def get_by_name(self, name: str) -> VM | None:
-        """The VM with this name ignoring case, if any."""
+    async def get_by_name(self, name: str, ctx: WriteContext | None = None) -> VM | None:
+        """The VM with this name ignoring case, if any (read in `ctx.session` when set)."""
 
     async def names_of(self, vm_ids: list[str]) -> dict[str, str]:
         """The names of the live VMs among `vm_ids`, by id."""
@@ -64,8 +63,9 @@ class BulkRepository(Protocol):
         """Insert VMs (fields with their creation record) in one transaction, all or none;
         NameConflict when any name is taken."""
 
-    async def atomically(self, work: Callable[[], Awaitable[T]]) -> T:
-        """Run `work` in one transaction that every VM read and write inside it joins."""
+    async def atomically(self, work: Callable[[Any], Awaitable[T]]) -> T:
+        """Run `work(session)` in one transaction, which the VM reads and writes given it (in
+        their WriteContext) join."""
 
     def export(self, query: ListQuery) -> AsyncGenerator[list[VM]]:
         """Every VM matching the query, in its order, from one snapshot, a batch at a time."""
@@ -138,15 +138,15 @@ class BulkService:
             message = f"must be {name!r} (ignoring case), the name in the path"
             raise ValidationFailed(f"name: {message}", [FieldError("name", message)])
         for _ in range(MAX_UPSERT_ATTEMPTS):
-            current = await self.repo.get_by_name(name)
+            current = await self.repo.get_by_name(name, ctx)
             if current is None:
                 if if_match is not None or must_exist:
                     raise _missing(f"no VM is named {name!r}, and If-Match needs one")
                 try:
                     return await self.vms.create_vm(as_create(data), ctx), True
                 except NameConflict:
-                    if _ATOMIC.get():  # the failed insert ended the batch's transaction
-                        raise
+                    if ctx is not None and ctx.session is not None:
+                        raise  # the failed insert ended the atomic batch's transaction
                     continue  # created meanwhile by another request: replace that one
             if create_only:
                 raise PreconditionFailed(
@@ -171,17 +171,14 @@ class BulkService:
         if not atomic:
             return await self._each(ops, ctx), True
 
-        async def work() -> list[Outcome]:
-            token = _ATOMIC.set(True)
-            try:
-                outcomes: list[Outcome] = []
-                for index, op in enumerate(ops):
-                    outcomes.append(await self._apply(index, op, ctx))
-                    if outcomes[-1].error is not None:
-                        raise _RollBack(outcomes)
-                return outcomes
-            finally:
-                _ATOMIC.reset(token)
+        async def work(session: Any) -> list[Outcome]:
+            joined = dataclasses.replace(ctx, session=session)  # every item joins the transaction
+            outcomes: list[Outcome] = []
+            for index, op in enumerate(ops):
+                outcomes.append(await self._apply(index, op, joined))
+                if outcomes[-1].error is not None:
+                    raise _RollBack(outcomes)
+            return outcomes
 
         try:
             return await self.repo.atomically(work), True

@@ -11,6 +11,7 @@ from typing import Any, Protocol
 import msgspec
 
 from service.domain.errors import ValidationFailed, invalid
+from service.domain.idempotency import Claim
 from service.domain.listing.tokens import PageTokens
 from service.domain.schemas import VM, WRITABLE_FIELDS, EventAction, VMEvent, VMEventPage, VMStatus
 
@@ -20,10 +21,14 @@ DEFAULT_PAGE_SIZE = 50
 
 @dataclass(frozen=True, slots=True)
 class WriteContext:
-    """Who writes, under which request id: recorded in the event of every write."""
+    """Who writes, under which request id (recorded in the event of every write), and what every
+    write of the request joins: the Idempotency-Key it records its response under (`claim`), and
+    the transaction of an atomic batch (`session`, opaque here: storage's)."""
 
     actor: str = "anonymous"
     request_id: str = field(default_factory=lambda: uuid.uuid4().hex)
+    claim: Claim | None = None
+    session: Any = None
 
 
 def _plain(value: Any) -> Any:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
+from service.domain.events import WriteContext
 from service.domain.listing import ListQuery
 from service.domain.schemas import VM
 
@@ -24,16 +25,22 @@ class StaleRevision(Exception):
 
 
 class Repository(Protocol):
-    """What the service needs from storage (VMRepository, or a fake in unit tests)."""
+    """What the service needs from storage (VMRepository, or a fake in unit tests).
+
+    A write's `ctx` is the request's: its writes record their response under `ctx.claim` in their
+    own transaction, and its reads and writes join `ctx.session` (an atomic batch's) when set.
+    """
 
     async def ping(self) -> None:
         """Raise DatabaseUnavailable unless storage answers."""
 
-    async def create(self, fields: dict[str, Any]) -> VM:
+    async def create(self, fields: dict[str, Any], ctx: WriteContext | None = None) -> VM:
         """Insert (the fields hold the creation record of the `created` event); raise NameConflict
         for a taken name."""
 
-    async def get_by_id(self, vm_id: str, include_deleted: bool = False) -> VM:
+    async def get_by_id(
+        self, vm_id: str, include_deleted: bool = False, ctx: WriteContext | None = None
+    ) -> VM:
         """Return the live VM (or a deleted one with `include_deleted`), else raise NotFound."""
 
     async def list(self, query: ListQuery) -> list[VM]:
@@ -46,18 +53,41 @@ class Repository(Protocol):
         """How many VMs match the query's filter."""
 
     async def update(
-        self, vm_id: str, expected_revision: int, changes: dict[str, Any], event: dict[str, Any]
+        self,
+        vm_id: str,
+        expected_revision: int,
+        changes: dict[str, Any],
+        event: dict[str, Any],
+        ctx: WriteContext | None = None,
     ) -> VM:
         """Compare-and-set on revision, with its event; raise NotFound or StaleRevision."""
 
-    async def delete(self, vm_id: str, expected_revision: int, event: dict[str, Any]) -> None:
+    async def delete(
+        self,
+        vm_id: str,
+        expected_revision: int,
+        event: dict[str, Any],
+        ctx: WriteContext | None = None,
+    ) -> None:
         """Soft delete: compare-and-set on revision setting deleted_at (the event's timestamp)
         and purge_at (the event's), with its event; raise NotFound or StaleRevision."""
 
-    async def restore(self, vm_id: str, expected_revision: int, event: dict[str, Any]) -> VM:
+    async def restore(
+        self,
+        vm_id: str,
+        expected_revision: int,
+        event: dict[str, Any],
+        ctx: WriteContext | None = None,
+    ) -> VM:
         """Compare-and-set on revision of a deleted VM: live again, with its event; NotFound,
         StaleRevision (also when it is not deleted), or NameConflict naming the holder."""
 
-    async def purge(self, vm_id: str, expected_revision: int, event: dict[str, Any]) -> None:
+    async def purge(
+        self,
+        vm_id: str,
+        expected_revision: int,
+        event: dict[str, Any],
+        ctx: WriteContext | None = None,
+    ) -> None:
         """Remove the VM, live or deleted, if at `expected_revision`, with its event; raise
         NotFound or StaleRevision."""

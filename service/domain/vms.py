@@ -69,7 +69,8 @@ class VMService:
 
     async def create_vm(self, data: VMCreate, ctx: WriteContext | None = None) -> VM:
         """Register a new VM at revision 1."""
-        return await self.repo.create(self.new_vm(data, ctx or WriteContext()))
+        context = ctx or WriteContext()
+        return await self.repo.create(self.new_vm(data, context), context)
 
     def new_vm(self, data: VMCreate, ctx: WriteContext) -> dict[str, Any]:
         """The checked fields of a VM to register, with its creation record (its `created` event
@@ -182,12 +183,13 @@ class VMService:
                 )
             now = self.clock()
             if purge:
-                await self.repo.purge(vm_id, current.revision, purged_event(current, now, context))
+                event = purged_event(current, now, context)
+                await self.repo.purge(vm_id, current.revision, event, context)
                 return
             event = deleted_event(current, now, context, purge_at=now + self.retention)
-            await self.repo.delete(vm_id, current.revision, event)
+            await self.repo.delete(vm_id, current.revision, event, context)
 
-        await self._compare_and_set(vm_id, if_match, attempt, include_deleted=purge)
+        await self._compare_and_set(vm_id, if_match, attempt, context, include_deleted=purge)
 
     async def restore_vm(
         self, vm_id: str, if_match: IfMatch = None, ctx: WriteContext | None = None
@@ -200,9 +202,9 @@ class VMService:
             if not is_deleted(current):
                 raise NotDeleted(f"the VM {vm_id!r} is not deleted; only a deleted VM is restored")
             event = restored_event(current, self.clock(), context)
-            return await self.repo.restore(vm_id, current.revision, event)
+            return await self.repo.restore(vm_id, current.revision, event, context)
 
-        return await self._compare_and_set(vm_id, if_match, attempt, include_deleted=True)
+        return await self._compare_and_set(vm_id, if_match, attempt, context, include_deleted=True)
 
     async def _write(
         self,
@@ -219,21 +221,22 @@ class VMService:
                 return current
             changes["updated_at"] = self.clock()
             event = updated_event(current, changes, ctx)
-            return await self.repo.update(vm_id, current.revision, changes, event)
+            return await self.repo.update(vm_id, current.revision, changes, event, ctx)
 
-        return await self._compare_and_set(vm_id, if_match, attempt)
+        return await self._compare_and_set(vm_id, if_match, attempt, ctx)
 
     async def _compare_and_set(
         self,
         vm_id: str,
         if_match: IfMatch,
         attempt: Callable[[VM], Awaitable[T]],
+        ctx: WriteContext,
         include_deleted: bool = False,
     ) -> T:
         """Read, check the rules on that state, write only if it is unchanged; retry if it was.
         A deleted VM is missing to every write but a restore or purge (`include_deleted`)."""
         for _ in range(MAX_WRITE_ATTEMPTS):
-            current = await self.repo.get_by_id(vm_id, include_deleted=include_deleted)
+            current = await self.repo.get_by_id(vm_id, include_deleted, ctx)
             _check_if_match(current, if_match)
             try:
                 return await attempt(current)

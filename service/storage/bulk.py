@@ -16,6 +16,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from service.domain.errors import DatabaseUnavailable, NameConflict
+from service.domain.events import WriteContext
 from service.domain.listing import LIVE, ListQuery, search_keys
 from service.domain.schemas import VM
 from service.storage.errors import driver_errors, translate_errors
@@ -27,7 +28,7 @@ from service.storage.stored import (
     stored_vm,
     to_vm,
 )
-from service.storage.vm_store import BATCH_SESSION
+from service.storage.vm_store import batch_session
 
 R = TypeVar("R")
 Raw = dict[str, Any]
@@ -47,12 +48,13 @@ class BulkVMRepository:
         self.events: AsyncCollection[Raw] = database.get_collection(VM_EVENTS_COLLECTION)
 
     @translate_errors
-    async def get_by_name(self, name: str) -> VM | None:
-        """The live VM with this name ignoring case (unique among live VMs), if any."""
+    async def get_by_name(self, name: str, ctx: WriteContext | None = None) -> VM | None:
+        """The live VM with this name ignoring case (unique among live VMs), if any; read in the
+        atomic batch's transaction when `ctx` is in one."""
         client = self.vms.database.client
         with pymongo.timeout(client.options.timeout):
             doc = await self.vms.find_one(
-                {"name_key": name.lower(), **LIVE}, VM_PROJECTION, session=BATCH_SESSION.get()
+                {"name_key": name.lower(), **LIVE}, VM_PROJECTION, session=batch_session(ctx)
             )
         return None if doc is None else to_vm(doc)
 
@@ -88,21 +90,14 @@ class BulkVMRepository:
         return [to_vm(dict(doc)) for doc in docs]
 
     @translate_errors
-    async def atomically(self, work: Callable[[], Awaitable[R]]) -> R:
-        """Run `work` in one transaction: VMRepository's reads and writes inside join it.
+    async def atomically(self, work: Callable[[AsyncClientSession], Awaitable[R]]) -> R:
+        """Run `work(session)` in one transaction: VMRepository's reads and writes given the
+        session (as their WriteContext's) join it.
 
         The driver retries the whole of `work` after a write conflict with another transaction.
         """
         client = self.vms.database.client
-
-        async def attempt(session: AsyncClientSession) -> R:
-            token = BATCH_SESSION.set(session)
-            try:
-                return await work()
-            finally:
-                BATCH_SESSION.reset(token)
-
-        return await in_transaction(client, attempt, ATOMIC_BATCH_TIMEOUT_S)
+        return await in_transaction(client, work, ATOMIC_BATCH_TIMEOUT_S)
 
     async def export(self, query: ListQuery) -> AsyncGenerator[list[VM]]:
         """Every VM matching `query.filter` in its order, read at one snapshot of the data.

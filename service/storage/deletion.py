@@ -12,7 +12,7 @@ from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.errors import DuplicateKeyError
 
 from service.domain.errors import NameConflict
-from service.domain.idempotency import record_in_transaction
+from service.domain.events import WriteContext
 from service.domain.listing import LIVE
 from service.domain.rules import utcnow
 from service.domain.schemas import VM
@@ -35,7 +35,9 @@ class DeletionWrites(VMStore):
     its `purge_at` it is gone to restore and purge too, in their compare-and-set."""
 
     @translate_errors
-    async def delete(self, vm_id: str, expected_revision: int, event: Raw) -> None:
+    async def delete(
+        self, vm_id: str, expected_revision: int, event: Raw, ctx: WriteContext | None = None
+    ) -> None:
         """Soft delete: if the live VM is still at `expected_revision`, set its `deleted_at`
         (the event's timestamp) and `purge_at` (the event's), recording `event` with it."""
         moment = event["timestamp"]
@@ -51,10 +53,12 @@ class DeletionWrites(VMStore):
                 {**match, **LIVE}, update, projection=projection, session=session
             )
 
-        await self._retire(vm_id, expected_revision, event, write, include_deleted=False)
+        await self._retire(vm_id, expected_revision, event, write, ctx, include_deleted=False)
 
     @translate_errors
-    async def restore(self, vm_id: str, expected_revision: int, event: Raw) -> VM:
+    async def restore(
+        self, vm_id: str, expected_revision: int, event: Raw, ctx: WriteContext | None = None
+    ) -> VM:
         """If the deleted VM is still at `expected_revision`, make it live again, recording
         `event`; its name taken by a live VM meanwhile -> NameConflict naming that VM."""
         oid = parse_id(vm_id)
@@ -78,15 +82,15 @@ class DeletionWrites(VMStore):
             # A deleted VM is past revision 1: its `created` event is recorded already.
             await self._record(event, oid, None, session)
             vm = to_vm(doc)
-            await record_in_transaction(session, vm)
+            await self._respond(ctx, session, vm)
             return vm
 
         try:
-            vm = await self._transaction(work)
+            vm = await self._write(work, ctx)
         except DuplicateKeyError:
             raise await self._name_taken(oid) from None
         if vm is None:
-            await self._raise_missing_or_stale(oid, vm_id, include_deleted=True)
+            await self._raise_missing_or_stale(oid, vm_id, ctx, include_deleted=True)
         assert vm is not None
         return vm
 
@@ -98,7 +102,9 @@ class DeletionWrites(VMStore):
         return await self._name_conflict(mine["name"])
 
     @translate_errors
-    async def purge(self, vm_id: str, expected_revision: int, event: Raw) -> None:
+    async def purge(
+        self, vm_id: str, expected_revision: int, event: Raw, ctx: WriteContext | None = None
+    ) -> None:
         """Remove the VM, live or deleted, if still at `expected_revision`, recording `event`."""
 
         def write(
@@ -106,7 +112,7 @@ class DeletionWrites(VMStore):
         ) -> Awaitable[Raw | None]:
             return self.vms.find_one_and_delete(match, projection=projection, session=session)
 
-        await self._retire(vm_id, expected_revision, event, write, include_deleted=True)
+        await self._retire(vm_id, expected_revision, event, write, ctx, include_deleted=True)
 
     async def _retire(
         self,
@@ -114,6 +120,7 @@ class DeletionWrites(VMStore):
         expected_revision: int,
         event: Raw,
         write: Callable[[Raw, Raw, AsyncClientSession], Awaitable[Raw | None]],
+        ctx: WriteContext | None,
         include_deleted: bool,
     ) -> None:
         """A soft delete or purge: `write` is the compare-and-set on `match` (id and revision),
@@ -130,8 +137,8 @@ class DeletionWrites(VMStore):
             if before is None:
                 return False
             await self._record(event, oid, before if first else None, session)
-            await record_in_transaction(session, None)
+            await self._respond(ctx, session, None)
             return True
 
-        if not await self._transaction(work):
-            await self._raise_missing_or_stale(oid, vm_id, include_deleted=include_deleted)
+        if not await self._write(work, ctx):
+            await self._raise_missing_or_stale(oid, vm_id, ctx, include_deleted=include_deleted)

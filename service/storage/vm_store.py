@@ -1,10 +1,11 @@
 """The plumbing every VM write shares: the collections, one transaction per write (or the
-atomic batch's), the history record of a write, and what a compare-and-set that missed means."""
+atomic batch's: the WriteContext's `session`), the history record of a write, the response it
+records under the request's Idempotency-Key (the WriteContext's `claim`), and what a
+compare-and-set that missed means."""
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from contextvars import ContextVar
 from typing import Any, TypeVar
 
 import pymongo
@@ -15,7 +16,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError
 
 from service.domain.errors import NameConflict, NotFound, WriteContention
-from service.domain.events import derived_created_event
+from service.domain.events import WriteContext, derived_created_event
 from service.domain.listing import LIVE
 from service.domain.repository import StaleRevision
 from service.domain.rules import utcnow
@@ -25,8 +26,10 @@ from service.storage.stored import VM_EVENTS_COLLECTION, VMS_COLLECTION, unexpir
 R = TypeVar("R")
 Raw = dict[str, Any]
 
-BATCH_SESSION: ContextVar[AsyncClientSession | None] = ContextVar("batch_session", default=None)
-"""The transaction of an atomic batch (service.storage.bulk): every read and write joins it."""
+
+def batch_session(ctx: WriteContext | None) -> AsyncClientSession | None:
+    """The atomic batch's transaction (service.storage.bulk) a read or write joins, if any."""
+    return None if ctx is None else ctx.session
 
 
 class VMStore:
@@ -37,15 +40,28 @@ class VMStore:
         self.vms: AsyncCollection[Raw] = database.get_collection(VMS_COLLECTION)
         self.events: AsyncCollection[Raw] = database.get_collection(VM_EVENTS_COLLECTION)
 
+    async def _write(
+        self, work: Callable[[AsyncClientSession], Awaitable[R]], ctx: WriteContext | None
+    ) -> R:
+        """Run `work` in the atomic batch's transaction when `ctx` is in one, else in its own."""
+        if (batch := batch_session(ctx)) is not None:
+            with pymongo.timeout(self.vms.database.client.options.timeout):
+                return await work(batch)
+        return await self._transaction(work)
+
     async def _transaction(self, work: Callable[[AsyncClientSession], Awaitable[R]]) -> R:
         """Run `work` in one transaction: the driver retries transient errors (write conflicts,
         a failover) and unknown commit results, all within one MONGODB_TIMEOUT_MS deadline; a
         cancelled caller leaves it to finish (see shielded.in_transaction)."""
         client = self.vms.database.client
-        if (batch := BATCH_SESSION.get()) is not None:
-            with pymongo.timeout(client.options.timeout):
-                return await work(batch)
         return await in_transaction(client, work, client.options.timeout)
+
+    @staticmethod
+    async def _respond(ctx: WriteContext | None, session: AsyncClientSession, result: Any) -> None:
+        """Inside a write's transaction: record the response to `result` (the VM it commits, or
+        None) under the request's Idempotency-Key, if it holds one (Claim.record)."""
+        if ctx is not None and ctx.claim is not None:
+            await ctx.claim.record(session, result)
 
     async def _record(
         self, event: Raw, oid: ObjectId, before: Raw | None, session: AsyncClientSession
@@ -78,13 +94,17 @@ class VMStore:
         )
 
     async def _raise_missing_or_stale(
-        self, oid: ObjectId, vm_id: str, include_deleted: bool = False
+        self,
+        oid: ObjectId,
+        vm_id: str,
+        ctx: WriteContext | None,
+        include_deleted: bool = False,
     ) -> None:
         """After a compare-and-set matched nothing: NotFound (a deleted VM is missing unless
         `include_deleted`), or the internal StaleRevision (the service decides whether the client
         sees 412 or the write is retried); past its purge_at a deleted VM is missing to all."""
         match = {"_id": oid, **(unexpired(utcnow()) if include_deleted else LIVE)}
-        current = await self.vms.find_one(match, {"revision": 1}, session=BATCH_SESSION.get())
+        current = await self.vms.find_one(match, {"revision": 1}, session=batch_session(ctx))
         if current is None:
             raise NotFound(f"no VM with id {vm_id!r}")
         raise StaleRevision(int(current["revision"]))

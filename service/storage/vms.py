@@ -14,7 +14,7 @@ from service.domain.errors import (
     DatabaseUnavailable,
     NotFound,
 )
-from service.domain.idempotency import record_in_transaction, recording
+from service.domain.events import WriteContext
 from service.domain.listing import LIVE, ListQuery, search_keys
 from service.domain.listing.paging import page_queries
 from service.domain.rules import utcnow
@@ -32,7 +32,7 @@ from service.storage.stored import (
     to_vm,
     unexpired,
 )
-from service.storage.vm_store import BATCH_SESSION
+from service.storage.vm_store import batch_session
 from service.storage.watch import cluster_time_token
 
 Raw = dict[str, Any]
@@ -55,7 +55,7 @@ class VMRepository(DeletionWrites):
         await self.vms.database.command("ping")
 
     @translate_errors
-    async def create(self, fields: Raw) -> VM:
+    async def create(self, fields: Raw, ctx: WriteContext | None = None) -> VM:
         """Insert a new VM, its creation record included; a taken name (any case) ->
         NameConflict. One single-document write: the `created` event is derived from the VM
         until the VM's first later write adds it to `vm_events` (see _record, list_events)."""
@@ -64,25 +64,27 @@ class VMRepository(DeletionWrites):
 
         async def work(session: AsyncClientSession) -> VM:
             await self.vms.insert_one(doc, session=session)
-            await record_in_transaction(session, vm)
+            await self._respond(ctx, session, vm)
             return vm
 
         try:
             # An Idempotency-Key's response commits with the VM; an atomic batch's session too.
-            if recording() or BATCH_SESSION.get() is not None:
-                return await self._transaction(work)
+            if ctx is not None and (ctx.claim is not None or ctx.session is not None):
+                return await self._write(work, ctx)
             await self.vms.insert_one(doc)
             return vm
         except DuplicateKeyError:
             raise await self._name_conflict(fields["name"]) from None
 
     @translate_errors
-    async def get_by_id(self, vm_id: str, include_deleted: bool = False) -> VM:
+    async def get_by_id(
+        self, vm_id: str, include_deleted: bool = False, ctx: WriteContext | None = None
+    ) -> VM:
         """Return the live VM (or a deleted one with `include_deleted`), else raise NotFound."""
         # By _id alone, MongoDB's fast path for one document (a second condition makes it plan
         # the query: ~15 us more of our CPU per read, waiting longer); deleted ones told apart here.
         match = {"_id": parse_id(vm_id)}
-        doc = await self.vms.find_one(match, VM_PROJECTION, session=BATCH_SESSION.get())
+        doc = await self.vms.find_one(match, VM_PROJECTION, session=batch_session(ctx))
         deleted = doc is not None and doc.get("deleted_at") is not None
         if doc is None or (deleted and (not include_deleted or expired(doc, utcnow()))):
             raise NotFound(f"no VM with id {vm_id!r}")
@@ -158,7 +160,14 @@ class VMRepository(DeletionWrites):
             raise
 
     @translate_errors
-    async def update(self, vm_id: str, expected_revision: int, changes: Raw, event: Raw) -> VM:
+    async def update(
+        self,
+        vm_id: str,
+        expected_revision: int,
+        changes: Raw,
+        event: Raw,
+        ctx: WriteContext | None = None,
+    ) -> VM:
         """Set `changes` and record `event` if the VM is still at `expected_revision`."""
         oid = parse_id(vm_id)
         if unknown := changes.keys() - CHANGEABLE_FIELDS:
@@ -183,15 +192,15 @@ class VMRepository(DeletionWrites):
             if first:
                 doc = {**doc, **changes, "revision": expected_revision + 1}
             vm = to_vm(doc)
-            await record_in_transaction(session, vm)
+            await self._respond(ctx, session, vm)
             return vm
 
         try:
-            vm = await self._transaction(work)
+            vm = await self._write(work, ctx)
         except DuplicateKeyError:
             raise await self._name_conflict(str(changes.get("name"))) from None
         if vm is None:
-            await self._raise_missing_or_stale(oid, vm_id)
+            await self._raise_missing_or_stale(oid, vm_id, ctx)
         assert vm is not None
         return vm
 

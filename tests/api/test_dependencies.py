@@ -19,6 +19,8 @@ def test_no_route_resolves_its_dependencies_concurrently(settings: Settings) -> 
             assert all(len(batch) == 1 for batch in batches), (method, route.path, names)
     # The routes this matters for are still there, each with its dependencies in a fixed order.
     assert several["GET /api/v1/vms"] == ["params", "vm_service"]
-    assert several["POST /api/v1/vms"] == ["idempotency", "vm_service"]
-    assert several["PATCH /api/v1/vms/{vm_id:str}"] == ["idempotency", "settings", "vm_service"]
-    assert several["POST /api/v1/vms/batch"] == ["bulk_service", "idempotency", "settings"]
+    assert several["POST /api/v1/vms"] == ["idempotency", "vm_service", "write"]
+    assert several["PATCH /api/v1/vms/{vm_id:str}"] == [
+        "idempotency", "settings", "vm_service", "write",
+    ]  # fmt: skip
+    assert several["POST /api/v1/vms/batch"] == ["bulk_service", "idempotency", "settings", "write"]

@@ -25,9 +25,9 @@ async def test_a_request_is_counted_while_its_handler_runs(
     seen: list[int] = []  # the count while the handler reads the VM
     read = VMRepository.get_by_id
 
-    async def counted_read(self: VMRepository, vm_id: str, include_deleted: bool = False) -> Any:
+    async def counted_read(self: VMRepository, vm_id: str, *args: Any, **kwargs: Any) -> Any:
         seen.append(guard.in_flight)
-        return await read(self, vm_id, include_deleted)
+        return await read(self, vm_id, *args, **kwargs)
 
     monkeypatch.setattr(VMRepository, "get_by_id", counted_read)
     assert (await client.get(f"{BASE}/{vm['id']}")).is_success

@@ -10,7 +10,12 @@ import msgspec
 from bson import ObjectId
 
 from service.domain.errors import NameConflict, NotFound, WriteContention
-from service.domain.events import derived_created_event, derived_purged_event, is_deleted
+from service.domain.events import (
+    WriteContext,
+    derived_created_event,
+    derived_purged_event,
+    is_deleted,
+)
 from service.domain.listing import ListQuery, search_keys
 from service.domain.repository import StaleRevision
 from service.domain.schemas import VM, VMEvent, rfc3339, vm_from_fields
@@ -36,7 +41,8 @@ VMs = list[VM]  # (inside the class, `list` names the method)
 
 
 class FakeRepository:
-    """Keeps VMs and their events in dicts; same contract as VMRepository."""
+    """Keeps VMs and their events in dicts; same contract as VMRepository (a write's `ctx` only
+    names who writes: no Idempotency-Key or atomic batch reaches the fake)."""
 
     def __init__(self) -> None:
         """Start empty."""
@@ -47,7 +53,7 @@ class FakeRepository:
     async def ping(self) -> None:
         """Always answers."""
 
-    async def create(self, fields: dict[str, Any]) -> VM:
+    async def create(self, fields: dict[str, Any], ctx: WriteContext | None = None) -> VM:
         """Insert with its `created` event; a taken name (any case) -> NameConflict."""
         stored_vm({**fields, **search_keys(fields)})  # the shape VMRepository would insert
         self._check_name_free(fields["name"], None)
@@ -59,7 +65,9 @@ class FakeRepository:
         self.writes += 1
         return vm
 
-    async def get_by_id(self, vm_id: str, include_deleted: bool = False) -> VM:
+    async def get_by_id(
+        self, vm_id: str, include_deleted: bool = False, ctx: WriteContext | None = None
+    ) -> VM:
         """Return the live VM (or a deleted one with `include_deleted`), else raise NotFound."""
         vm = self.vms.get(vm_id)
         if vm is None or (is_deleted(vm) and not include_deleted):
@@ -93,7 +101,12 @@ class FakeRepository:
         return sum(1 for v in self.vms.values() if not (live and is_deleted(v)))
 
     async def update(
-        self, vm_id: str, expected_revision: int, changes: dict[str, Any], event: dict[str, Any]
+        self,
+        vm_id: str,
+        expected_revision: int,
+        changes: dict[str, Any],
+        event: dict[str, Any],
+        ctx: WriteContext | None = None,
     ) -> VM:
         """Compare-and-set on revision, with its event."""
         if unknown := changes.keys() - CHANGEABLE_FIELDS:
@@ -111,7 +124,13 @@ class FakeRepository:
         self.writes += 1
         return vm
 
-    async def delete(self, vm_id: str, expected_revision: int, event: dict[str, Any]) -> None:
+    async def delete(
+        self,
+        vm_id: str,
+        expected_revision: int,
+        event: dict[str, Any],
+        ctx: WriteContext | None = None,
+    ) -> None:
         """Soft delete: compare-and-set on revision, deleted_at and purge_at from the event."""
         current = await self.get_by_id(vm_id)
         if current.revision != expected_revision:
@@ -124,7 +143,13 @@ class FakeRepository:
         )  # fmt: skip
         self.writes += 1
 
-    async def restore(self, vm_id: str, expected_revision: int, event: dict[str, Any]) -> VM:
+    async def restore(
+        self,
+        vm_id: str,
+        expected_revision: int,
+        event: dict[str, Any],
+        ctx: WriteContext | None = None,
+    ) -> VM:
         """A deleted VM live again; NameConflict naming the live holder of its name."""
         current = await self.get_by_id(vm_id, include_deleted=True)
         if current.revision != expected_revision or not is_deleted(current):
@@ -141,7 +166,13 @@ class FakeRepository:
         self.writes += 1
         return vm
 
-    async def purge(self, vm_id: str, expected_revision: int, event: dict[str, Any]) -> None:
+    async def purge(
+        self,
+        vm_id: str,
+        expected_revision: int,
+        event: dict[str, Any],
+        ctx: WriteContext | None = None,
+    ) -> None:
         """Compare-and-remove on revision, live or deleted, with its event."""
         current = await self.get_by_id(vm_id, include_deleted=True)
         if current.revision != expected_revision:

@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 
 from service.domain.errors import IdempotencyKeyInFlight, IdempotencyKeyReused
-from service.domain.idempotency import LEASE, IdempotencyService, KeyRecord, StoredResponse
+from service.domain.idempotency import (
+    LEASE,
+    Claim,
+    IdempotencyService,
+    KeyRecord,
+    Render,
+    StoredResponse,
+)
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 
@@ -70,20 +78,38 @@ def ok(status: int = 201) -> StoredResponse:
     return StoredResponse(status=status, body=b"{}", headers={})
 
 
+async def run(
+    service: IdempotencyService,
+    scope: str,
+    key: str,
+    fingerprint: str,
+    operation: Callable[[Claim], Awaitable[StoredResponse]],
+    committed: Render | None = None,
+) -> tuple[StoredResponse, bool]:
+    """What service.http.idempotency.Claimed does around a handler: the response and False, or
+    the stored one and True for a retry."""
+    async with service.holding(scope, key, fingerprint, committed) as claim:
+        if claim.replay is not None:
+            return claim.replay, True
+        response = await operation(claim)
+        await service.finish(claim, response)
+        return response, False
+
+
 async def test_first_run_then_replay_then_reuse_is_422() -> None:
     service = IdempotencyService(MemoryStore(), Clock())
     calls: list[int] = []
 
-    async def op() -> StoredResponse:
+    async def op(*_: object) -> StoredResponse:
         calls.append(1)
         return ok()
 
-    assert await service.run("a", "k", "f1", op) == (ok(), False)
-    assert await service.run("a", "k", "f1", op) == (ok(), True)
+    assert await run(service, "a", "k", "f1", op) == (ok(), False)
+    assert await run(service, "a", "k", "f1", op) == (ok(), True)
     with pytest.raises(IdempotencyKeyReused):
-        await service.run("a", "k", "f2", op)
+        await run(service, "a", "k", "f2", op)
     assert len(calls) == 1
-    assert (await service.run("b", "k", "f2", op))[1] is False  # another caller's key
+    assert (await run(service, "b", "k", "f2", op))[1] is False  # another caller's key
 
 
 async def test_in_flight_is_409_until_the_lease_runs_out_then_taken_over() -> None:
@@ -92,26 +118,26 @@ async def test_in_flight_is_409_until_the_lease_runs_out_then_taken_over() -> No
     # A request still running, in another process.
     await store.claim("a", "k", "f", "elsewhere.1", T0, T0 - timedelta(days=1))
 
-    async def op() -> StoredResponse:
+    async def op(*_: object) -> StoredResponse:
         return ok()
 
     with pytest.raises(IdempotencyKeyInFlight):
-        await service.run("a", "k", "f", op)
+        await run(service, "a", "k", "f", op)
     clock.now = T0 + LEASE + timedelta(seconds=1)  # its process died: the lease ran out
-    assert await service.run("a", "k", "f", op) == (ok(), False)
+    assert await run(service, "a", "k", "f", op) == (ok(), False)
 
 
 async def test_server_errors_and_exceptions_free_the_key() -> None:
     store = MemoryStore()
     service = IdempotencyService(store, Clock())
 
-    async def fails() -> StoredResponse:
+    async def fails(*_: object) -> StoredResponse:
         raise RuntimeError("boom")
 
-    async def unavailable() -> StoredResponse:
+    async def unavailable(*_: object) -> StoredResponse:
         return ok(503)
 
     with pytest.raises(RuntimeError):
-        await service.run("a", "k", "f", fails)
-    assert await service.run("a", "k", "f", unavailable) == (ok(503), False)
+        await run(service, "a", "k", "f", fails)
+    assert await run(service, "a", "k", "f", unavailable) == (ok(503), False)
     assert store.records == {}

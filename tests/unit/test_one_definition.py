@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from service.domain.events import RECORDED_FIELDS
+from service.domain.events import RECORDED_FIELDS, WriteContext
 from service.domain.listing import search_keys
 from service.domain.schemas import (
     VM,
@@ -44,9 +44,9 @@ def test_the_stored_vm_is_the_api_vm_plus_its_search_keys() -> None:
 
 async def test_what_a_create_stores_is_a_complete_stored_vm() -> None:
     class Capture(FakeRepository):
-        async def create(self, fields: dict[str, object]) -> VM:
+        async def create(self, fields: dict[str, object], ctx: WriteContext | None = None) -> VM:
             self.fields = fields
-            return await super().create(fields)
+            return await super().create(fields, ctx)
 
     repo = Capture()
     body = VMCreate(

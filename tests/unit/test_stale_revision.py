@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 
 from service.domain.errors import NotFound, PreconditionFailed
+from service.domain.events import WriteContext
 from service.domain.schemas import VM, VMCreate, VMPatch, VMReplace, VMStatus
 from service.domain.vms import VMService
 from tests.unit.fake_repository import FakeRepository, event
@@ -31,14 +32,25 @@ class LosingRepository(FakeRepository):
             await super().update(vm_id, vm.revision, other, event(vm.revision + 1))
 
     async def update(
-        self, vm_id: str, expected_revision: int, changes: dict[str, Any], event: dict[str, Any]
+        self,
+        vm_id: str,
+        expected_revision: int,
+        changes: dict[str, Any],
+        event: dict[str, Any],
+        ctx: WriteContext | None = None,
     ) -> VM:
         await self._interfere(vm_id)
-        return await super().update(vm_id, expected_revision, changes, event)
+        return await super().update(vm_id, expected_revision, changes, event, ctx)
 
-    async def delete(self, vm_id: str, expected_revision: int, event: dict[str, Any]) -> None:
+    async def delete(
+        self,
+        vm_id: str,
+        expected_revision: int,
+        event: dict[str, Any],
+        ctx: WriteContext | None = None,
+    ) -> None:
         await self._interfere(vm_id)
-        await super().delete(vm_id, expected_revision, event)
+        await super().delete(vm_id, expected_revision, event, ctx)
 
 
 WRITES = ("delete", "patch", "replace")

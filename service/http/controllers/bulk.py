@@ -2,29 +2,24 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
-from litestar import Controller, Request, Response, post, put
+from litestar import Controller, Response, post, put
 from litestar.di import NamedDependency
 from litestar.openapi.datastructures import ResponseSpec
-from litestar.params import HeaderParameter, JSONBody, Parameter
+from litestar.params import JSONBody, Parameter
 from litestar.status_codes import HTTP_201_CREATED
 
-from service.config import Settings
 from service.domain.bulk import BulkService
-from service.domain.bulk_items import Outcome
 from service.domain.errors import (
-    FieldError,
     InvalidTransition,
     NameConflict,
     PreconditionFailed,
     PreconditionRequired,
     RuleViolation,
     UnsupportedMediaType,
-    ValidationFailed,
     WriteContention,
 )
-from service.domain.idempotency import IdempotencyService
 from service.domain.schemas import VM, VMReplace
 from service.http.controllers.bulk_wire import (
     BatchRequest,
@@ -34,26 +29,19 @@ from service.http.controllers.bulk_wire import (
     not_applied,
     parse_operation,
 )
-from service.http.idempotency import IDEMPOTENCY_ERRORS, idempotent
+from service.http.controllers.params import AppSettings
+from service.http.idempotency import IDEMPOTENCY_ERRORS
 from service.http.preconditions import (
-    ANY,
     ETAG_HEADER,
     REPLAYED_HEADER,
-    IdempotencyKey,
-    IfMatch,
     etag,
-    parse_etags,
-    write_context,
 )
 from service.http.problems import (
     responses,
 )
-from service.http.writes import conditional_write
+from service.http.writes import KEYED_WRITE, UPSERT_WRITE, Write
 
 Bulk = NamedDependency[BulkService]
-Idempotency = NamedDependency[IdempotencyService]
-AppSettings = NamedDependency[Settings]
-Req = Request[Any, Any, Any]
 
 
 class BulkController(Controller):
@@ -71,31 +59,26 @@ class BulkController(Controller):
         responses=responses(NameConflict, UnsupportedMediaType, *IDEMPOTENCY_ERRORS)
         | {400: batch_problem(400), 409: batch_problem(409)},
         response_headers=[REPLAYED_HEADER],
+        dependencies=KEYED_WRITE,
     )
     async def batch_vms(
         self,
-        request: Req,
         data: JSONBody[BatchRequest],
         bulk_service: Bulk,
-        idempotency: Idempotency,
         settings: AppSettings,
-        idempotency_key: IdempotencyKey = None,
+        write: Write,
     ) -> Response[BatchResults]:
         """Per-item results in input order; an atomic batch failing applies nothing (409/400)."""
-        ctx = write_context(request)
         ops = [parse_operation(op, settings.require_if_match) for op in data.operations]
-
-        def render(answer: tuple[list[Outcome], bool]) -> Response[BatchResults]:
-            outcomes, applied = answer
-            results = [item_result(request, outcome) for outcome in outcomes]
+        # No `committed`: a batch is several writes; its response is stored after the last one.
+        async with write.claim(data) as claim:
+            if claim.replay is not None:
+                return claim.replay
+            outcomes, applied = await bulk_service.run_batch(ops, data.atomic, claim.ctx)
+            results = [item_result(write.request, outcome) for outcome in outcomes]
             if not applied:
                 raise not_applied(results)
-            return Response(BatchResults(results=results), status_code=200)
-
-        return await idempotent(
-            request, idempotency_key, idempotency, ctx.actor, data,
-            lambda: bulk_service.run_batch(ops, data.atomic, ctx), render, in_transaction=False,
-        )  # fmt: skip
+            return await claim.respond(Response(BatchResults(results=results), status_code=200))
 
     @put(
         "/by-name/{name:str}",
@@ -117,50 +100,31 @@ class BulkController(Controller):
             )
         },
         response_headers=[ETAG_HEADER, REPLAYED_HEADER],
+        dependencies=UPSERT_WRITE,
     )
     async def upsert_vm(
         self,
-        request: Req,
         name: Annotated[str, Parameter(description="the VM's name (matched ignoring case)")],
         data: JSONBody[VMReplace],
         bulk_service: Bulk,
-        idempotency: Idempotency,
-        settings: AppSettings,
-        if_match: IfMatch = None,
-        if_none_match: Annotated[
-            str | None,
-            HeaderParameter(
-                name="If-None-Match",
-                description="* creates only: 412 when a VM has the name already",
-            ),
-        ] = None,
-        idempotency_key: IdempotencyKey = None,
+        write: Write,
     ) -> Response[VM]:
         """Create or replace by name; If-Match needs the VM to exist, If-None-Match: * not."""
-        create_only = False
-        if if_none_match is not None:
-            if parse_etags(if_none_match, "If-None-Match") != ANY:
-                message = "UpsertVM takes only *"
-                raise ValidationFailed(
-                    f"If-None-Match: {message}", [FieldError("If-None-Match", message)]
-                )
-            create_only = True
 
-        def render(result: Any) -> Response[VM]:
-            if isinstance(result, VM):  # stored inside a write's transaction: an insert is rev 1
-                vm, created = result, result.revision == 1
-            else:
-                vm, created = result
+        def render(vm: VM, created: bool) -> Response[VM]:
             if not created:
                 return Response(vm, headers=etag(vm))
             headers = {"Location": f"{self.path}/{vm.id}", **etag(vm)}
             return Response(vm, status_code=HTTP_201_CREATED, headers=headers)
 
-        return await conditional_write(
-            request, if_match, settings.require_if_match and not create_only, idempotency_key,
-            idempotency, data,
-            lambda expected, ctx: bulk_service.upsert_vm(
-                name, data, expected, create_only, ctx, must_exist=if_match is not None
-            ),
-            render,
-        )  # fmt: skip
+        def committed(vm: VM) -> Response[VM]:
+            return render(vm, vm.revision == 1)  # a write that commits revision 1 inserted it
+
+        async with write.claim(data, committed=committed) as claim:
+            if claim.replay is not None:
+                return claim.replay
+            vm, created = await bulk_service.upsert_vm(
+                name, data, claim.expected, write.create_only, claim.ctx,
+                must_exist=write.if_match is not None,
+            )  # fmt: skip
+            return await claim.respond(render(vm, created))

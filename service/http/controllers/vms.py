@@ -36,28 +36,19 @@ from service.domain.schemas import (
 )
 from service.http.auth import require
 from service.http.controllers.list_params import LIST_PARAMS
-from service.http.controllers.params import (
-    AppSettings,
-    Idempotency,
-    Req,
-    Service,
-    VMId,
-)
+from service.http.controllers.params import Service, VMId
 from service.http.head import get_and_head
-from service.http.idempotency import IDEMPOTENCY_ERRORS, idempotent
+from service.http.idempotency import IDEMPOTENCY_ERRORS
 from service.http.preconditions import (
     ETAG_HEADER,
     NOT_MODIFIED,
     REPLAYED_HEADER,
-    IdempotencyKey,
-    IfMatch,
     IfNoneMatch,
     etag,
     not_modified,
-    write_context,
 )
 from service.http.problems import NoContentOperation, responses
-from service.http.writes import conditional_write
+from service.http.writes import CONDITIONAL_WRITE, KEYED_WRITE, Write
 
 _WRITE_ERRORS = (
     NotFound, NameConflict, InvalidTransition, RuleViolation, PreconditionFailed,
@@ -92,26 +83,21 @@ class VMController(Controller):
         status_code=HTTP_201_CREATED,
         responses=responses(NameConflict, UnsupportedMediaType, *IDEMPOTENCY_ERRORS),
         response_headers=[ETAG_HEADER, REPLAYED_HEADER],
+        dependencies=KEYED_WRITE,
     )
     async def create_vm(
-        self,
-        request: Req,
-        data: JSONBody[VMCreate],
-        vm_service: Service,
-        idempotency: Idempotency,
-        idempotency_key: IdempotencyKey = None,
+        self, data: JSONBody[VMCreate], vm_service: Service, write: Write
     ) -> Response[VM]:
         """Create a VM; 201 with Location and ETag."""
-        ctx = write_context(request)
 
         def created(vm: VM) -> Response[VM]:
             headers = {"Location": f"{self.path}/{vm.id}", **etag(vm)}
             return Response(vm, status_code=HTTP_201_CREATED, headers=headers)
 
-        return await idempotent(
-            request, idempotency_key, idempotency, ctx.actor, data,
-            lambda: vm_service.create_vm(data, ctx), created,
-        )  # fmt: skip
+        async with write.claim(data, committed=created) as claim:
+            if claim.replay is not None:
+                return claim.replay
+            return await claim.respond(created(await vm_service.create_vm(data, claim.ctx)))
 
     @get_and_head(
         "/",
@@ -150,23 +136,17 @@ class VMController(Controller):
         summary="Replace a VM's writable fields",
         responses=responses(*_WRITE_ERRORS),
         response_headers=[ETAG_HEADER, REPLAYED_HEADER],
+        dependencies=CONDITIONAL_WRITE,
     )
     async def replace_vm(
-        self,
-        request: Req,
-        vm_id: VMId,
-        data: JSONBody[VMReplace],
-        vm_service: Service,
-        idempotency: Idempotency,
-        settings: AppSettings,
-        if_match: IfMatch = None,
-        idempotency_key: IdempotencyKey = None,
+        self, vm_id: VMId, data: JSONBody[VMReplace], vm_service: Service, write: Write
     ) -> Response[VM]:
         """Replace a VM."""
-        return await conditional_write(
-            request, if_match, settings.require_if_match, idempotency_key, idempotency, data,
-            lambda expected, ctx: vm_service.replace_vm(vm_id, data, expected, ctx), _with_etag,
-        )  # fmt: skip
+        async with write.claim(data, committed=_with_etag) as claim:
+            if claim.replay is not None:
+                return claim.replay
+            vm = await vm_service.replace_vm(vm_id, data, claim.expected, claim.ctx)
+            return await claim.respond(_with_etag(vm))
 
     @patch(
         "/{vm_id:str}",
@@ -174,23 +154,17 @@ class VMController(Controller):
         summary="Change some fields (JSON Merge Patch)",
         responses=responses(*_WRITE_ERRORS),
         response_headers=[ETAG_HEADER, REPLAYED_HEADER],
+        dependencies=CONDITIONAL_WRITE,
     )
     async def update_vm(
-        self,
-        request: Req,
-        vm_id: VMId,
-        data: JSONBody[VMPatch],
-        vm_service: Service,
-        idempotency: Idempotency,
-        settings: AppSettings,
-        if_match: IfMatch = None,
-        idempotency_key: IdempotencyKey = None,
+        self, vm_id: VMId, data: JSONBody[VMPatch], vm_service: Service, write: Write
     ) -> Response[VM]:
         """Apply a merge patch."""
-        return await conditional_write(
-            request, if_match, settings.require_if_match, idempotency_key, idempotency, data,
-            lambda expected, ctx: vm_service.update_vm(vm_id, data, expected, ctx), _with_etag,
-        )  # fmt: skip
+        async with write.claim(data, committed=_with_etag) as claim:
+            if claim.replay is not None:
+                return claim.replay
+            vm = await vm_service.update_vm(vm_id, data, claim.expected, claim.ctx)
+            return await claim.respond(_with_etag(vm))
 
     @delete(
         "/{vm_id:str}",
@@ -205,14 +179,12 @@ class VMController(Controller):
         operation_class=NoContentOperation,
         responses=responses(*(e for e in _WRITE_ERRORS if e is not UnsupportedMediaType)),
         response_headers=[REPLAYED_HEADER],
+        dependencies=CONDITIONAL_WRITE,
     )
     async def delete_vm(
         self,
-        request: Req,
         vm_id: VMId,
         vm_service: Service,
-        idempotency: Idempotency,
-        settings: AppSettings,
         force: Annotated[
             bool, Parameter(description="delete even while running or suspended")
         ] = False,
@@ -222,19 +194,19 @@ class VMController(Controller):
                 description="remove it at once, live or deleted (scope admin); history stays"
             ),
         ] = False,
-        if_match: IfMatch = None,
-        idempotency_key: IdempotencyKey = None,
+        *,
+        write: Write,
     ) -> Response[None]:
         """Delete a VM (its history stays readable)."""
         if purge:  # the route needs `write` (auth checked it); a purge needs `admin`
-            require(request.scope["user"], Scope.ADMIN, "purge=true")
-        return await conditional_write(
-            request, if_match, settings.require_if_match, idempotency_key, idempotency, None,
-            lambda expected, ctx: vm_service.delete_vm(
-                vm_id, force=force, if_match=expected, ctx=ctx, purge=purge
-            ),
-            _no_content,
-        )  # fmt: skip
+            require(write.request.scope["user"], Scope.ADMIN, "purge=true")
+        async with write.claim(None, committed=_no_content) as claim:
+            if claim.replay is not None:
+                return claim.replay
+            await vm_service.delete_vm(
+                vm_id, force=force, if_match=claim.expected, ctx=claim.ctx, purge=purge
+            )
+            return await claim.respond(_no_content(None))
 
     @post(
         "/{vm_id:str}/restore",
@@ -254,19 +226,12 @@ class VMController(Controller):
             *IDEMPOTENCY_ERRORS,
         ),
         response_headers=[ETAG_HEADER, REPLAYED_HEADER],
+        dependencies=CONDITIONAL_WRITE,
     )
-    async def restore_vm(
-        self,
-        request: Req,
-        vm_id: VMId,
-        vm_service: Service,
-        idempotency: Idempotency,
-        settings: AppSettings,
-        if_match: IfMatch = None,
-        idempotency_key: IdempotencyKey = None,
-    ) -> Response[VM]:
+    async def restore_vm(self, vm_id: VMId, vm_service: Service, write: Write) -> Response[VM]:
         """Make a deleted VM live again."""
-        return await conditional_write(
-            request, if_match, settings.require_if_match, idempotency_key, idempotency, None,
-            lambda expected, ctx: vm_service.restore_vm(vm_id, expected, ctx), _with_etag,
-        )  # fmt: skip
+        async with write.claim(None, committed=_with_etag) as claim:
+            if claim.replay is not None:
+                return claim.replay
+            vm = await vm_service.restore_vm(vm_id, claim.expected, claim.ctx)
+            return await claim.respond(_with_etag(vm))
