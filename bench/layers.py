@@ -31,8 +31,9 @@ from service.config import Settings
 from service.domain.apikeys import Scope
 from service.domain.schemas import VM
 from service.http.app import create_app
+from service.http.logs import configure_logging
 from service.http.middleware.auth import ApiKeyAuthMiddleware, KeyVerifier
-from service.http.middleware.context import RequestContextMiddleware, configure_logging
+from service.http.middleware.context import RequestContextMiddleware
 from service.http.middleware.metrics import prometheus_config
 from service.http.middleware.rate_limit import rate_limit_config
 from service.http.problems import problem_details_plugin
