@@ -31,11 +31,12 @@ from service.config import Settings
 from service.domain.apikeys import Scope
 from service.domain.schemas import VM
 from service.http.app import create_app
-from service.http.auth import ApiKeyAuthMiddleware, KeyVerifier
-from service.http.context import RequestContextMiddleware, configure_logging
-from service.http.metrics import prometheus_config
+from service.http.logs import configure_logging
+from service.http.middleware.auth import ApiKeyAuthMiddleware, KeyVerifier
+from service.http.middleware.context import RequestContextMiddleware
+from service.http.middleware.metrics import prometheus_config
+from service.http.middleware.rate_limit import rate_limit_config
 from service.http.problems import problem_details_plugin
-from service.http.rate_limit import rate_limit_config
 from service.storage.api_keys import ApiKeyRepository
 from service.storage.migrations.runner import upgrade
 

@@ -54,7 +54,7 @@ def service_app(settings: Settings) -> ASGI:
     """The service's app as `serve` builds it: migrations applied, the dev key made."""
     from service.__main__ import ensure_dev_key
     from service.http.app import create_app
-    from service.http.context import configure_logging
+    from service.http.logs import configure_logging
     from service.storage.migrations import cli as migrate_cli
 
     configure_logging(settings.log_level)

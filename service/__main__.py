@@ -100,7 +100,7 @@ def apikey(settings: Settings, args: argparse.Namespace) -> int:
 def serve(settings: Settings) -> int:
     """Check (or, with MIGRATE_ON_START, apply) migrations, then run the HTTP server."""
     from service.http.app import create_app
-    from service.http.context import configure_logging
+    from service.http.logs import configure_logging
 
     configure_logging(settings.log_level)
     with database_url(settings) as url:

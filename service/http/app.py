@@ -12,11 +12,8 @@ from typing import Any
 from litestar import Litestar
 from litestar.datastructures import State
 from litestar.di import Provide
-from litestar.enums import ScopeType
-from litestar.middleware.base import DefineMiddleware
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.spec import Components, SecurityScheme
-from litestar.types import ASGIApp, Receive, Scope, Send
 
 from service.config import Settings
 from service.domain.bulk import BulkService
@@ -29,25 +26,17 @@ from service.domain.listing import PageTokens
 from service.domain.vms import VMService
 from service.domain.watch.hub import Hub
 from service.http import docs_page, openapi, tracing
-from service.http.auth import ApiKeyAuthMiddleware, KeyVerifier
 from service.http.bodies import MAX_BODY_BYTES, StrictRequest
-from service.http.context import PUBLIC_PATHS, RequestContextMiddleware
 from service.http.controllers.bulk import BulkController
 from service.http.controllers.events import EventController
 from service.http.controllers.export import ExportController
 from service.http.controllers.health import HealthController
 from service.http.controllers.vms import VMController
 from service.http.controllers.watch import WatchController
-from service.http.head import HeadMiddleware
-from service.http.metrics import (
-    MetricsController,
-    export_limits,
-    not_ready_reason,
-    prometheus_config,
-)
+from service.http.metrics import MetricsController, export_limits, not_ready_reason
+from service.http.middleware import build_middleware_stack
+from service.http.middleware.auth import KeyVerifier
 from service.http.problems import problem_details_plugin
-from service.http.query_check import QueryCheckMiddleware
-from service.http.rate_limit import rate_limit_config
 from service.http.sse import serving
 from service.http.stream_keys import StreamKeys
 from service.storage.bulk import BulkVMRepository
@@ -80,27 +69,6 @@ async def prepare(app: Litestar, url: str, settings: Settings, check: StartupChe
     app.state.not_ready = None
 
 
-class InFlightMiddleware:
-    """Counts the API requests in flight in the schema guard, from before their check of it until
-    their response is sent: `migrate down` waits until no request that passed the check runs."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        """Wrap `app`."""
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        """Count an /api/ request while it runs."""
-        if scope["type"] != ScopeType.HTTP or not scope["path"].startswith("/api/"):
-            await self.app(scope, receive, send)
-            return
-        guard: SchemaGuard = scope["litestar_app"].state.schema_guard
-        guard.in_flight += 1
-        try:
-            await self.app(scope, receive, send)
-        finally:
-            guard.in_flight -= 1
-
-
 def create_app(
     settings: Settings, startup_check: StartupCheck | None = None, tracer_provider: Any = None
 ) -> Litestar:
@@ -130,7 +98,7 @@ def create_app(
         waiting = None
         if startup_check is not None:
             waiting = app.state.not_ready = "waiting for MongoDB and the migration check"
-        odm = asyncio.create_task(prepare(app, url, settings, startup_check))
+        readiness = asyncio.create_task(prepare(app, url, settings, startup_check))
         watch_client = make_client(url, settings, traces.listeners())
         guard = app.state.schema_guard = SchemaGuard(
             database, needs_version, settings.schema_check_seconds, reason=waiting
@@ -138,7 +106,7 @@ def create_app(
 
         async def watch() -> None:
             # Not before MongoDB is ready and its migrations check out (see above).
-            await odm
+            await readiness
             await guard.run()
 
         watcher = asyncio.create_task(watch())
@@ -159,13 +127,13 @@ def create_app(
             # need; and not before MongoDB is ready (a connection pooled too early never works).
             source = MongoChangeSource(watch_client[settings.mongodb_db][VMS_COLLECTION])
             hub = Hub(source, settings.watch_max_clients, settings.watch_queue_events)
-            async with serving(hub, asyncio.shield(odm)):
+            async with serving(hub, asyncio.shield(readiness)):
                 app.state.watch_hub = hub
                 yield
             await stream_keys.close()
             await verifier.drain()
         finally:
-            odm.cancel()
+            readiness.cancel()
             watcher.cancel()
             await guard.stop()
             await settle(settings.mongodb_timeout_ms / 1000)  # reads and closes left running
@@ -207,21 +175,6 @@ def create_app(
     def provide_stream_keys() -> StreamKeys:
         return stream_keys
 
-    public = [*PUBLIC_PATHS, "^/metrics"] if settings.metrics_public else list(PUBLIC_PATHS)
-    middleware = [
-        *traces.middleware(),
-        DefineMiddleware(HeadMiddleware),
-        prometheus_config().middleware,
-        DefineMiddleware(
-            RequestContextMiddleware,
-            max_query_bytes=settings.max_query_bytes,
-            max_header_bytes=settings.max_header_bytes,
-        ),
-        DefineMiddleware(ApiKeyAuthMiddleware, verifier=verifier, exclude=public),
-        rate_limit_config(settings.rate_limit_per_minute).middleware,
-        DefineMiddleware(QueryCheckMiddleware),
-        DefineMiddleware(InFlightMiddleware),
-    ]
     app = Litestar(
         route_handlers=[
             VMController,
@@ -233,7 +186,7 @@ def create_app(
             MetricsController,
             docs_page.assets_router(),
         ],
-        middleware=middleware,
+        middleware=build_middleware_stack(settings, verifier, traces.middleware()),
         dependencies={
             "vm_service": Provide(provide_vm_service, sync_to_thread=False),
             "event_service": Provide(provide_event_service, sync_to_thread=False),
@@ -264,7 +217,7 @@ def create_app(
             ),
         ),
         debug=False,
-        logging_config=None,  # `serve` configures JSON logging (service.http.context)
+        logging_config=None,  # `serve` configures JSON logging (service.http.logs)
     )
     resolve_dependencies_in_turn(app)
     return openapi.install(app)

@@ -69,7 +69,7 @@ def protocol(settings: Settings) -> type[Any]:
 def worker_app() -> Litestar:
     """The app of one worker process, from the settings its parent exported (uvicorn factory)."""
     from service.http.app import create_app
-    from service.http.context import configure_logging
+    from service.http.logs import configure_logging
     from service.http.metrics import forget_dead_workers
     from service.storage.migrations import cli as migrate_cli
 

@@ -16,7 +16,7 @@ from typing import Any
 
 from litestar import Request
 
-from service.http.auth import KeyVerifier, bearer_token
+from service.http.middleware.auth import KeyVerifier, bearer_token
 
 log = logging.getLogger("service.auth")
 MIN_INTERVAL_S = 1.0  # with API_KEY_CACHE_SECONDS=0: a look-up per key and second at most

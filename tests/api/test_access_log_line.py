@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from litestar.testing import AsyncTestClient
 
-from service.http.context import JsonFormatter, access_log, configure_logging
+from service.http.logs import JsonFormatter, access_log, configure_logging
 from tests.api.helpers import BASE
 
 MISSING = f"{BASE}/0123456789abcdef01234567"

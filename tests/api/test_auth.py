@@ -11,7 +11,7 @@ from service.config import Settings
 from service.domain.apikeys import Scope
 from service.domain.errors import NameConflict, ValidationFailed
 from service.http.app import create_app
-from service.http.auth import MAX_FAILURES_PER_MINUTE
+from service.http.middleware.auth import MAX_FAILURES_PER_MINUTE
 from service.storage.api_keys import ApiKeyRepository
 
 VM = {"name": "auth-01", "os": "debian-12", "cpu_cores": 1, "memory_mib": 512, "storage_gib": 10}

@@ -16,9 +16,9 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from service.config import Settings
 from service.domain.apikeys import ApiKey, Scope
-from service.http import auth
 from service.http.app import create_app
-from service.http.auth import MAX_FAILURES_PER_MINUTE, KeyVerifier
+from service.http.middleware import auth
+from service.http.middleware.auth import MAX_FAILURES_PER_MINUTE, KeyVerifier
 from service.storage.api_keys import ApiKeyRepository
 from tests.api.helpers import BASE, assert_problem
 

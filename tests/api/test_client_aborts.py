@@ -14,7 +14,7 @@ from litestar.types import Message, ReceiveMessage
 from prometheus_client import REGISTRY
 
 from service.domain.vms import VMService
-from service.http.context import JsonFormatter
+from service.http.logs import JsonFormatter
 from tests.api.helpers import BASE
 
 pytestmark = pytest.mark.usefixtures("clean")

@@ -15,7 +15,7 @@ from prometheus_client import CONTENT_TYPE_LATEST
 from service.config import Settings
 from service.domain.apikeys import Scope
 from service.http.app import create_app
-from service.http.context import JsonFormatter
+from service.http.logs import JsonFormatter
 from service.storage.api_keys import ApiKeyRepository
 from tests.api.helpers import BASE, assert_problem
 

@@ -11,7 +11,7 @@ import pytest
 from litestar.testing import AsyncTestClient
 
 from service.domain.apikeys import Scope
-from service.http.context import JsonFormatter
+from service.http.logs import JsonFormatter
 from service.storage.api_keys import ApiKeyRepository
 from tests.api.helpers import BASE, assert_problem
 

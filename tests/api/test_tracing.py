@@ -18,7 +18,7 @@ from opentelemetry.trace import SpanKind, StatusCode
 
 from service.config import Settings
 from service.http.app import create_app
-from service.http.context import JsonFormatter
+from service.http.logs import JsonFormatter
 from service.storage import bulk as storage_bulk
 from service.storage.mongod import free_port
 from tests.api.helpers import BASE, assert_problem, vm_body

@@ -34,11 +34,11 @@ from service.domain.schemas import (
     VMPatch,
     VMReplace,
 )
-from service.http.auth import require
 from service.http.controllers.list_params import LIST_PARAMS
 from service.http.controllers.params import Service, VMId
 from service.http.head import get_and_head
 from service.http.idempotency import IDEMPOTENCY_ERRORS
+from service.http.middleware.auth import require
 from service.http.preconditions import (
     ETAG_HEADER,
     NOT_MODIFIED,

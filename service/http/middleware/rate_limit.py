@@ -10,7 +10,7 @@ from litestar.exceptions import TooManyRequestsException
 from litestar.middleware.rate_limit import RateLimitConfig
 from litestar.types import ASGIApp, Receive, Scope, Send
 
-from service.http.context import PUBLIC_PATHS
+from service.http.middleware.context import PUBLIC_PATHS
 
 
 class KeyRateLimitMiddleware:

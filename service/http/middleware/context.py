@@ -1,106 +1,28 @@
-"""Request context: X-Request-ID, query and header limits, one JSON access line per request."""
+"""Request context: X-Request-ID, query and header limits, one JSON access line per request
+(written as service.http.logs formats it)."""
 
 from __future__ import annotations
 
 import logging
 import random
 import re
-import sys
 import time
-from datetime import UTC, datetime
 from typing import Any
 
-import msgspec
 from litestar import Request, Response
 from litestar.enums import ScopeType
 from litestar.exceptions import HTTPException
 from litestar.types import ASGIApp, Message, Receive, ReceiveMessage, Scope, Send
 
 from service.domain.errors import DomainError
+from service.http.logs import access_log, write_access_line
 from service.http.problems import domain_problem, http_problem
-
-access_log = logging.getLogger("service.access")
 
 # nginx's "client closed request": the client went away before any response was sent, so neither
 # the access log nor the metrics count it as the 500 Litestar renders for the broken body read.
 CLIENT_CLOSED = 499
 _REQUEST_ID_RE = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 PUBLIC_PATHS = ("^/health/", "^/schema")
-
-
-class JsonFormatter(logging.Formatter):
-    """One JSON object per line: time, level, logger, message and any `fields` passed as extra."""
-
-    def format(self, record: logging.LogRecord) -> str:
-        """Render `record` as a JSON line."""
-        out: dict[str, Any] = {
-            "ts": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
-            "level": record.levelname,
-            "logger": record.name,
-            "message": record.getMessage(),
-        }
-        fields = getattr(record, "fields", None)
-        if isinstance(fields, dict):
-            out.update(fields)
-        if record.exc_info:
-            out["exc_info"] = self.formatException(record.exc_info)
-        return msgspec.json.encode(out).decode()
-
-
-def configure_logging(level: str) -> None:
-    """Send every log record (ours, uvicorn's, litestar's) to stderr as JSON lines."""
-    # The logging HOWTO's optimisations: no caller lookup (a stack walk per record), no thread,
-    # process or task names; none of them is in our JSON lines.
-    logging._srcfile = None
-    logging.logThreads = False
-    logging.logProcesses = False
-    logging.logMultiprocessing = False
-    global _json_handler
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(JsonFormatter())
-    _json_handler = handler
-    root = logging.getLogger()
-    root.handlers[:] = [handler]
-    root.setLevel(level.upper())
-    for name in ("uvicorn", "uvicorn.error", "litestar"):
-        logging.getLogger(name).handlers[:] = []
-        logging.getLogger(name).propagate = True
-    # Our access line is the only one: uvicorn's (which a `--workers` process would enable again,
-    # its config being applied before the app is built) is dropped, and never formatted.
-    logging.getLogger("uvicorn.access").handlers[:] = []
-    logging.getLogger("uvicorn.access").propagate = False
-
-
-_json_handler: logging.StreamHandler[Any] | None = None  # configure_logging's, once it ran
-_second: tuple[int, str] = (-1, "")  # the last whole second and its ISO 8601 text
-
-
-def _write_access_line(fields: dict[str, Any]) -> bool:
-    """Write the access line JsonFormatter would, encoded once and without a LogRecord, when
-    configure_logging's handler is still the only one (else False: log it the usual way)."""
-    global _second
-    handler = _json_handler
-    if handler is None or logging.root.handlers != [handler] or access_log.handlers:
-        return False
-    now = time.time()
-    whole = int(now)
-    if whole != _second[0]:
-        _second = (whole, datetime.fromtimestamp(whole, UTC).strftime("%Y-%m-%dT%H:%M:%S"))
-    line = {
-        "ts": f"{_second[1]}.{int((now - whole) * 1000):03d}+00:00",
-        "level": "INFO",
-        "logger": "service.access",
-        "message": "request",
-        **fields,
-    }
-    text = msgspec.json.encode(line).decode() + "\n"
-    try:
-        with handler.lock:  # type: ignore[union-attr]
-            handler.stream.write(text)
-            handler.stream.flush()
-    except Exception:
-        return False  # logging's path reports it (Handler.handleError), never the request
-    return True
 
 
 def _header(scope: Scope, name: bytes) -> bytes | None:
@@ -185,7 +107,7 @@ class RequestContextMiddleware:
                     fields["client_closed"] = True
                 if trace_id := scope.get("trace_id"):  # tracing on: the HTTP span's
                     fields["trace_id"] = trace_id
-                if not _write_access_line(fields):
+                if not write_access_line(fields):
                     access_log.info("request", extra={"fields": fields})
 
     def _check_limits(self, scope: Scope) -> None:
