@@ -16,7 +16,7 @@ import service.http.protocol  # noqa: F401  # the server's protocol (`serve` imp
 from service.config import Settings
 from tests.api.helpers import BASE
 
-DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
+DEPLOY = Path(__file__).resolve().parents[3] / "deploy"
 # PromQL words that are not metric names.
 PROMQL = {
     "sum", "min", "max", "avg", "count", "rate", "irate", "increase", "histogram_quantile",
