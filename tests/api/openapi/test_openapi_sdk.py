@@ -10,7 +10,7 @@ from typing import Any
 
 from openapi_spec_validator import validate
 
-from tests.support import ROOT
+from tests import ROOT
 
 SPEC: dict[str, Any] = json.loads((ROOT / "openapi.json").read_text())
 PROBLEM_REF = {"$ref": "#/components/schemas/Problem"}

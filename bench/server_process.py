@@ -1,4 +1,5 @@
-"""Helpers for tests that run the real server as a process."""
+"""The real server as a process (`python -m service serve`), for tests/e2e, tests/faults and the
+benchmarks in scripts/ that measure the production command."""
 
 from __future__ import annotations
 
