@@ -13,13 +13,9 @@ from service.domain.errors import NameConflict, ValidationFailed
 from service.http.app import create_app
 from service.http.auth import MAX_FAILURES_PER_MINUTE
 from service.storage.api_keys import ApiKeyRepository
+from tests.api.helpers import MISSING_ID, bearer
 
 VM = {"name": "auth-01", "os": "debian-12", "cpu_cores": 1, "memory_mib": 512, "storage_gib": 10}
-MISSING_ID = "0123456789abcdef01234567"
-
-
-def bearer(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
 
 
 @pytest.fixture(scope="module")

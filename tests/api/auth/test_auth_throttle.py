@@ -20,7 +20,7 @@ from service.http import auth
 from service.http.app import create_app
 from service.http.auth import MAX_FAILURES_PER_MINUTE, KeyVerifier
 from service.storage.api_keys import ApiKeyRepository
-from tests.api.helpers import BASE, assert_problem
+from tests.api.helpers import BASE, assert_problem, bearer
 
 GUESSES = MAX_FAILURES_PER_MINUTE + 5
 
@@ -30,10 +30,6 @@ def one_minute(monkeypatch: pytest.MonkeyPatch) -> None:
     """The throttle counts per clock minute: keep the test inside one."""
     minute = SimpleNamespace(time=lambda: 60 * 29_000_000 + 30.0, monotonic=time.monotonic)
     monkeypatch.setattr(auth, "time", minute)
-
-
-def bearer(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
 
 
 @pytest.fixture(params=[10.0, 0.0], ids=["cached", "cache-expired"])

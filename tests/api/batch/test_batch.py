@@ -8,28 +8,17 @@ from typing import Any
 
 import httpx
 import pytest
-from litestar.testing import AsyncTestClient
 from pymongo.asynchronous.database import AsyncDatabase
 
 from service.domain.apikeys import Scope
 from service.storage.api_keys import ApiKeyRepository
-from tests.api.helpers import BASE, assert_problem, vm_body
+from tests.api.helpers import BASE, BATCH, MISSING_ID, Client, assert_problem, create, vm_body
 
 pytestmark = pytest.mark.usefixtures("clean")
-BATCH = f"{BASE}/batch"
-MISSING_ID = "0123456789abcdef01234567"
-Client = AsyncTestClient[Any]
 
 
 async def batch(client: Client, *ops: dict[str, Any], atomic: bool = False, **kw: Any) -> Any:
     return await client.post(BATCH, json={"operations": list(ops), "atomic": atomic}, **kw)
-
-
-async def create(client: Client, **overrides: Any) -> dict[str, Any]:
-    r = await client.post(BASE, json=vm_body(**overrides))
-    assert r.status_code == 201, r.text
-    body: dict[str, Any] = r.json()
-    return body
 
 
 async def test_every_op_kind_succeeds_as_its_single_operation(client: Client) -> None:

@@ -8,14 +8,10 @@ from typing import Any
 
 import jsonschema
 import pytest
-from litestar.testing import AsyncTestClient
 
-from tests.api.helpers import BASE, assert_problem, vm_body
+from tests.api.helpers import BASE, BATCH, MISSING_ID, Client, assert_problem, vm_body
 
 pytestmark = pytest.mark.usefixtures("clean")
-BATCH = f"{BASE}/batch"
-MISSING_ID = "0123456789abcdef01234567"
-Client = AsyncTestClient[Any]
 BAD_NAMES = ["bad name!", "", "x" * 64, "web-01\n", "-web", "\u212ael"]
 
 

@@ -9,14 +9,11 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from litestar.testing import AsyncTestClient
 
-from tests.api.helpers import BASE, vm_body
+from tests.api.helpers import BASE, BATCH, Client, vm_body
 
 pytestmark = pytest.mark.usefixtures("clean")
-BATCH = f"{BASE}/batch"
 RUNS = 15
-Client = AsyncTestClient[Any]
 Ops = Callable[[str, str], list[dict[str, Any]]]  # (X's id, X's name) -> the batch
 
 

@@ -7,13 +7,11 @@ from collections import Counter
 from typing import Any
 
 import pytest
-from litestar.testing import AsyncTestClient
 from pymongo.asynchronous.database import AsyncDatabase
 
-from tests.api.helpers import BASE, assert_problem, vm_body
+from tests.api.helpers import BASE, Client, assert_problem, vm_body
 
 pytestmark = pytest.mark.usefixtures("clean")
-Client = AsyncTestClient[Any]
 
 
 async def test_twenty_patches_with_the_same_if_match_one_wins(

@@ -2,22 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
-from litestar.testing import AsyncTestClient
 
-from tests.api.helpers import BASE, assert_problem, vm_body
+from tests.api.helpers import BASE, Client, assert_problem, create, vm_body
 
 pytestmark = pytest.mark.usefixtures("clean")
-Client = AsyncTestClient[Any]
-
-
-async def create(client: Client, **overrides: Any) -> dict[str, Any]:
-    response = await client.post(BASE, json=vm_body(**overrides))
-    assert response.status_code == 201, response.text
-    vm: dict[str, Any] = response.json()
-    return vm
 
 
 async def test_every_single_vm_response_carries_the_revision_as_etag(client: Client) -> None:

@@ -7,12 +7,10 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from litestar.testing import AsyncTestClient
 
-from tests.api.helpers import BASE, assert_problem, vm_body
+from tests.api.helpers import BASE, Client, assert_problem, vm_body
 
 pytestmark = pytest.mark.usefixtures("clean")
-Client = AsyncTestClient[Any]
 ROUTES = ["ReplaceVM", "UpdateVM", "DeleteVM", "PurgeVM", "RestoreVM", "UpsertVM"]
 
 

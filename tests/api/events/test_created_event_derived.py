@@ -10,14 +10,12 @@ from typing import Any
 
 import pytest
 from bson import ObjectId
-from litestar.testing import AsyncTestClient
 from pymongo.asynchronous.database import AsyncDatabase
 
 from service.domain.events import RECORDED_FIELDS
-from tests.api.helpers import BASE, vm_body
+from tests.api.helpers import BASE, Client, vm_body
 
 pytestmark = pytest.mark.usefixtures("clean")
-Client = AsyncTestClient[Any]
 Db = AsyncDatabase[dict[str, Any]]
 
 # The first write after the create, each as the client sends it: (method, path suffix, kwargs).

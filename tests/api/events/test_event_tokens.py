@@ -5,17 +5,14 @@ from __future__ import annotations
 
 import base64
 import json
-from typing import Any
 
 import pytest
-from litestar.testing import AsyncTestClient
 
 from service.domain.events import event_binding
 from service.domain.listing import PageTokens
-from tests.api.helpers import BASE, assert_problem, vm_body
+from tests.api.helpers import BASE, Client, assert_problem, vm_body
 
 pytestmark = pytest.mark.usefixtures("clean")
-Client = AsyncTestClient[Any]
 NEVER = "665f1c2e8b3e4a0012345678"
 
 

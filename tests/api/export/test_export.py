@@ -8,13 +8,11 @@ import json
 from typing import Any
 
 import pytest
-from litestar.testing import AsyncTestClient
 
-from tests.api.helpers import BASE, assert_problem, vm_body
+from tests.api.helpers import BASE, Client, assert_problem, vm_body
 
 pytestmark = pytest.mark.usefixtures("clean")
 EXPORT = f"{BASE}/export"
-Client = AsyncTestClient[Any]
 
 
 @pytest.fixture

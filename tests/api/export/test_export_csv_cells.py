@@ -10,13 +10,11 @@ from typing import Any
 
 import msgspec
 import pytest
-from litestar.testing import AsyncTestClient
 
 from service.domain.schemas import VM, VMStatus, rfc3339
 from service.http.controllers.export import CSV_COLUMNS, FORMULA_TRIGGERS, csv_rows
-from tests.api.helpers import BASE, vm_body
+from tests.api.helpers import BASE, Client, vm_body
 
-Client = AsyncTestClient[Any]
 NOW = datetime(2024, 5, 1, 12, 0, 0, tzinfo=UTC)
 SAFE = VM(
     id="665f1c2e8b3e4a0012345678", name="web-01", status=VMStatus.RUNNING, os="ubuntu",

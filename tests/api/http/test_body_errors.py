@@ -8,13 +8,11 @@ import json
 from typing import Any
 
 import pytest
-from litestar.testing import AsyncTestClient
 
 from service.http.bodies import MAX_BODY_BYTES
-from tests.api.helpers import BASE, assert_problem, vm_body
+from tests.api.helpers import BASE, Client, assert_problem, vm_body
 
 pytestmark = pytest.mark.usefixtures("clean")
-Client = AsyncTestClient[Any]
 
 # (body overrides, the fields the 400 must name): schema errors, rule errors, both at once.
 CASES = {

@@ -9,16 +9,14 @@ import logging
 from typing import Any
 
 import pytest
-from litestar.testing import AsyncTestClient
 from litestar.types import Message, ReceiveMessage
 from prometheus_client import REGISTRY
 
 from service.domain.vms import VMService
 from service.http.context import JsonFormatter
-from tests.api.helpers import BASE
+from tests.api.helpers import BASE, Client
 
 pytestmark = pytest.mark.usefixtures("clean")
-Client = AsyncTestClient[Any]
 VM_PATH = f"{BASE}/0123456789abcdef01234567"
 
 

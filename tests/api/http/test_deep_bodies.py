@@ -7,12 +7,10 @@ from typing import Any
 
 import msgspec
 import pytest
-from litestar.testing import AsyncTestClient
 
 from service.http.bodies import MAX_BODY_DEPTH
-from tests.api.helpers import BASE, assert_problem, vm_body
+from tests.api.helpers import BASE, Client, assert_problem, vm_body
 
-Client = AsyncTestClient[Any]
 VALIDATION = "https://vm-inventory.dev/problems/validation"
 DEPTHS = [MAX_BODY_DEPTH - 1, MAX_BODY_DEPTH, MAX_BODY_DEPTH + 1, 400, 450, 1000, 100_000]
 

@@ -6,12 +6,10 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from litestar.testing import AsyncTestClient
 
-from tests.api.helpers import BASE, vm_body
+from tests.api.helpers import BASE, Client, vm_body
 
 pytestmark = pytest.mark.usefixtures("clean")
-Client = AsyncTestClient[Any]
 VM = f"{BASE}/{{id}}"
 # (method, path, request options): at least one answer of every route and media type it sends.
 REQUESTS: list[tuple[str, str, dict[str, Any]]] = [

@@ -5,17 +5,14 @@ from __future__ import annotations
 
 import json
 import logging
-from typing import Any
 
 import pytest
-from litestar.testing import AsyncTestClient
 
 from service.domain.apikeys import Scope
 from service.http.context import JsonFormatter
 from service.storage.api_keys import ApiKeyRepository
-from tests.api.helpers import BASE, assert_problem
+from tests.api.helpers import BASE, Client, assert_problem
 
-Client = AsyncTestClient[Any]
 VM = f"{BASE}/0123456789abcdef01234567"
 # Every documented route that reads its query, each with queries its declaration refuses.
 ROUTES = [

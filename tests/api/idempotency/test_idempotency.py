@@ -7,15 +7,13 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from litestar.testing import AsyncTestClient
 from pymongo.asynchronous.database import AsyncDatabase
 
 from service.domain.apikeys import Scope
 from service.storage.api_keys import ApiKeyRepository
-from tests.api.helpers import BASE, assert_problem, history_size, vm_body
+from tests.api.helpers import BASE, Client, assert_problem, history_size, vm_body
 
 pytestmark = pytest.mark.usefixtures("clean")
-Client = AsyncTestClient[Any]
 Db = AsyncDatabase[dict[str, Any]]
 
 

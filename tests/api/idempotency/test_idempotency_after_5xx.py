@@ -7,16 +7,14 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
-from litestar.testing import AsyncTestClient
 from pymongo.asynchronous.database import AsyncDatabase
 
 from service.domain.errors import DatabaseUnavailable
 from service.storage.idempotency import IdempotencyRepository
 from service.storage.vms import VMRepository
-from tests.api.helpers import BASE, assert_problem, history_size, vm_body
+from tests.api.helpers import BASE, Client, assert_problem, history_size, vm_body
 
 pytestmark = pytest.mark.usefixtures("clean")
-Client = AsyncTestClient[Any]
 Db = AsyncDatabase[dict[str, Any]]
 REAL_TRANSACTION = VMRepository._transaction
 

@@ -5,12 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from litestar.testing import AsyncTestClient
 
 from service.http.controllers.filter_params import FILTER_FIELDS
-from tests.api.helpers import BASE, assert_problem
+from tests.api.helpers import BASE, Client, assert_problem
 
-Client = AsyncTestClient[Any]
 ROUTES = [BASE, f"{BASE}/watch", f"{BASE}/export"]
 INTEGERS = [name for name in FILTER_FIELDS if name.endswith(("_min", "_max"))]
 

@@ -5,14 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from litestar.testing import AsyncTestClient
 from pymongo.asynchronous.database import AsyncDatabase
 
-from tests.api.helpers import BASE, vm_body
+from tests.api.helpers import BASE, Client, vm_body
 from tests.api.listing_data import seed, walk
 
 pytestmark = pytest.mark.usefixtures("clean")
-Client = AsyncTestClient[Any]
 
 
 @pytest.mark.parametrize("sort", ["-created_at", "name", "cpu_cores", "-memory_mib"])

@@ -12,11 +12,10 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from service.config import Settings
 from service.http.app import create_app
-from tests.api.helpers import BASE, assert_problem
+from tests.api.helpers import BASE, Client, assert_problem
 from tests.api.listing_data import seed
 
 pytestmark = pytest.mark.usefixtures("clean")
-Client = AsyncTestClient[Any]
 
 BAD: list[tuple[str, dict[str, Any]]] = [
     ("colour", {"colour": "red"}),

@@ -7,15 +7,13 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from litestar.testing import AsyncTestClient
 from pymongo.asynchronous.database import AsyncDatabase
 
 from service.domain.listing import SortOrder
-from tests.api.helpers import BASE
+from tests.api.helpers import BASE, Client
 from tests.api.listing_data import seed, walk
 
 pytestmark = pytest.mark.usefixtures("clean")
-Client = AsyncTestClient[Any]
 Doc = dict[str, Any]
 COUNT = 90
 

@@ -7,16 +7,14 @@ import itertools
 from typing import Any
 
 import pytest
-from litestar.testing import AsyncTestClient
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
 from service.domain.listing import QUERY_PARAMS
-from tests.api.helpers import BASE, assert_problem
+from tests.api.helpers import BASE, Client, assert_problem
 from tests.api.listing_data import vm_doc, walk
 
 pytestmark = pytest.mark.usefixtures("clean")
-Client = AsyncTestClient[Any]
 Raw = dict[str, Any]
 
 # Each side of every UTF-8 length change, the surrogate gap, U+FFFF and the last code point.

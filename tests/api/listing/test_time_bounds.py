@@ -9,16 +9,14 @@ from typing import Any
 
 import msgspec
 import pytest
-from litestar.testing import AsyncTestClient
 from pymongo.asynchronous.database import AsyncDatabase
 
 from service.domain.listing import ListParams
 from service.domain.watch.model import matches, watch_filter
-from tests.api.helpers import BASE
+from tests.api.helpers import BASE, Client
 from tests.api.listing_data import vm_doc
 
 pytestmark = pytest.mark.usefixtures("clean")
-Client = AsyncTestClient[Any]
 SECOND = datetime(2026, 3, 1, 12, 0, 56, tzinfo=UTC)
 CREATED_MS = (338, 339, 340, 341)  # the VMs' creation times: SECOND plus these milliseconds
 STAMP = "2026-03-01T12:00:56"

@@ -21,10 +21,9 @@ from service.http.app import create_app
 from service.http.context import JsonFormatter
 from service.storage import bulk as storage_bulk
 from service.storage.mongod import free_port
-from tests.api.helpers import BASE, assert_problem, vm_body
+from tests.api.helpers import BASE, Client, assert_problem, vm_body
 
 pytestmark = pytest.mark.usefixtures("clean")
-Client = AsyncTestClient[Any]
 # Values that only a document holds: none may reach a span.
 SECRETS = ("trace-web-7f3a", "os-only-in-doc", "label-value-9c1e", "described-in-doc")
 CALLER_TRACE = "0af7651916cd43dd8448eb211c80319c"

@@ -5,11 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from litestar.testing import AsyncTestClient
 
-from tests.api.helpers import BASE, assert_problem, vm_body
+from tests.api.helpers import BASE, Client, assert_problem, vm_body
 
-Client = AsyncTestClient[Any]
 VALIDATION = "https://vm-inventory.dev/problems/validation"
 MISSING = "0123456789abcdef01234567"
 

@@ -22,9 +22,8 @@ from service.config import Settings
 from service.domain.errors import NotFound
 from service.http.app import create_app
 from service.storage.vms import VMRepository
-from tests.api.helpers import BASE, assert_problem, vm_body
+from tests.api.helpers import BASE, Client, assert_problem, vm_body
 
-Client = AsyncTestClient[Any]
 RETENTION_S = 1.0
 
 

@@ -13,10 +13,9 @@ from litestar.testing import AsyncTestClient
 from service.domain.apikeys import Scope
 from service.http.app import create_app
 from service.storage.api_keys import ApiKeyRepository
-from tests.api.helpers import BASE, assert_problem, vm_body
+from tests.api.helpers import BASE, Client, assert_problem, bearer, create, vm_body
 
 pytestmark = pytest.mark.usefixtures("clean")
-Client = AsyncTestClient[Any]
 MISSING_ID = "665f1c2e8b3e4a0012345678"
 PROBLEMS = "https://vm-inventory.dev/problems/"
 
@@ -28,16 +27,6 @@ async def tokens(api_keys: ApiKeyRepository) -> dict[str, str]:
         scope.value: await api_keys.create(f"soft-delete-{scope.value}", scope)
         for scope in (Scope.READ, Scope.WRITE)
     }
-
-
-def bearer(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
-
-
-async def create(client: Client, **fields: Any) -> dict[str, Any]:
-    r = await client.post(BASE, json=vm_body(**fields))
-    assert r.status_code == 201, r.text
-    return dict(r.json())
 
 
 async def actions(client: Client, vm_id: str) -> list[tuple[int, str]]:

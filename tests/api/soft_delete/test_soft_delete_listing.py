@@ -15,10 +15,9 @@ from pymongo import AsyncMongoClient
 from service.config import Settings
 from service.domain.listing import SortOrder
 from service.http.app import create_app
-from tests.api.helpers import BASE, assert_problem, vm_body
+from tests.api.helpers import BASE, Client, assert_problem, vm_body
 
 pytestmark = pytest.mark.usefixtures("clean")
-Client = AsyncTestClient[Any]
 FILTERS: list[dict[str, Any]] = [
     {},
     {"status": ["running", "stopped"]},
