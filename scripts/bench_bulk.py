@@ -20,9 +20,9 @@ from typing import Any
 import httpx
 from pymongo import AsyncMongoClient
 
+from bench.server_process import ServerProcess
 from scripts.bench_list import seed
 from service.storage.mongod import LocalMongod, free_port
-from tests.support import ServerProcess
 
 SPEC = {"os": "ubuntu-24.04", "cpu_cores": 2, "memory_mib": 4096, "storage_gib": 40}
 CONCURRENCY = 32  # single creates in flight

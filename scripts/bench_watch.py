@@ -34,8 +34,8 @@ from typing import Any
 
 import httpx
 
+from bench.server_process import ServerProcess
 from service.storage.mongod import LocalMongod, free_port
-from tests.support import ServerProcess
 
 VMS_PER_GROUP = 10  # writes rotate over them: one VM is written again only after groups*10 writes
 MAX_IN_FLIGHT = 32

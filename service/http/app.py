@@ -230,7 +230,7 @@ def resolve_dependencies_in_turn(app: Litestar) -> None:
     (litestar-org/litestar#4563): for ListVMs' two sync providers that cost ~58 of ~615 us per
     request in-process, and the writes have two or three. A batch's members never depend on each
     other, so splitting it into batches of one (by name, so the order is fixed) changes nothing
-    else; tests/api/test_dependencies.py checks that it still applies to every route.
+    else; tests/api/http/test_dependencies.py checks that it still applies to every route.
     """
     for route in app.routes:
         for _, model in getattr(route, "route_handler_map", {}).values():

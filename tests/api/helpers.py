@@ -5,9 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 import httpx
+from litestar.testing import AsyncTestClient
 from pymongo.asynchronous.database import AsyncDatabase
 
 BASE = "/api/v1/vms"
+BATCH = f"{BASE}/batch"
+MISSING_ID = "0123456789abcdef01234567"  # a valid id no VM has
+Client = AsyncTestClient[Any]
 
 
 def vm_body(**overrides: Any) -> dict[str, Any]:
@@ -18,6 +22,19 @@ def vm_body(**overrides: Any) -> dict[str, Any]:
     }  # fmt: skip
     body.update(overrides)
     return body
+
+
+async def create(client: Client, **overrides: Any) -> dict[str, Any]:
+    """Create a VM from `vm_body(**overrides)` (asserting 201) and return it."""
+    response = await client.post(BASE, json=vm_body(**overrides))
+    assert response.status_code == 201, response.text
+    vm: dict[str, Any] = response.json()
+    return vm
+
+
+def bearer(token: str) -> dict[str, str]:
+    """The Authorization header sending `token`."""
+    return {"Authorization": f"Bearer {token}"}
 
 
 def assert_problem(

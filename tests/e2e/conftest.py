@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import pytest
 from pymongo import MongoClient
 
-from tests.support import ServerProcess
+from bench.server_process import ServerProcess
 
 
 @pytest.fixture(scope="session")

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import httpx
 
-from tests.support import ROOT, ServerProcess
+from bench.server_process import ServerProcess
+from tests import ROOT
 
 VM = {"name": "x", "os": "y", "cpu_cores": 1, "memory_mib": 512, "storage_gib": 1}
 

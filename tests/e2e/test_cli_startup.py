@@ -21,7 +21,7 @@ from pymongo import MongoClient
 
 from service.config import Settings
 from service.storage.mongod import LocalMongod, free_port
-from tests.support import ROOT
+from tests import ROOT
 
 
 def environment(**settings: str) -> dict[str, str]:

@@ -9,7 +9,7 @@ import tempfile
 import httpx
 import pytest
 
-from tests.support import ServerProcess
+from bench.server_process import ServerProcess
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 FLAGS = [

@@ -4,7 +4,7 @@ import socket
 
 import httpx
 
-from tests.support import ServerProcess
+from bench.server_process import ServerProcess
 
 
 def raw_head(port: int, path: str, token: str) -> bytes:

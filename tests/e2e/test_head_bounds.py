@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.support import ServerProcess
+from bench.server_process import ServerProcess
 
 KIB = 1024
 

@@ -5,7 +5,7 @@ import uuid
 
 import httpx
 
-from tests.support import ServerProcess
+from bench.server_process import ServerProcess
 
 
 def read_all(sock: socket.socket) -> bytes:

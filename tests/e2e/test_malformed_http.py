@@ -10,7 +10,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.support import ServerProcess
+from bench.server_process import ServerProcess
 
 HEAD = b"Host: x\r\nConnection: close\r\n"
 MALFORMED = {

@@ -13,10 +13,11 @@ import httpx
 import pytest
 from pymongo import MongoClient
 
+from bench.server_process import ServerProcess
 from service.storage.migrations.guard import needed_version
+from tests import ROOT
 from tests.api.helpers import BASE, vm_body
 from tests.e2e.test_cli_startup import environment
-from tests.support import ROOT, ServerProcess
 
 NEWEST = needed_version()
 

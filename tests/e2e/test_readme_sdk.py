@@ -7,7 +7,8 @@ import re
 import subprocess
 import sys
 
-from tests.support import ROOT, ServerProcess
+from bench.server_process import ServerProcess
+from tests import ROOT
 
 
 def readme_example() -> str:

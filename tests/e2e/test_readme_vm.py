@@ -8,7 +8,8 @@ import subprocess
 import uuid
 from pathlib import Path
 
-from tests.support import ROOT, ServerProcess
+from bench.server_process import ServerProcess
+from tests import ROOT
 
 
 def walk_through() -> str:

@@ -5,7 +5,8 @@ import sys
 import uuid
 from pathlib import Path
 
-from tests.support import ROOT, ServerProcess
+from bench.server_process import ServerProcess
+from tests import ROOT
 
 # Bounded so the run adds well under a minute; the seed makes a failure reproducible.
 MAX_EXAMPLES = 30

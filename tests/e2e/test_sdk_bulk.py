@@ -7,7 +7,7 @@ import uuid
 import pytest
 from vm_inventory_client import Conflict, PreconditionFailed, VMInventory
 
-from tests.support import ServerProcess
+from bench.server_process import ServerProcess
 
 SPEC = {"os": "ubuntu-24.04", "cpu_cores": 2, "memory_mib": 4096, "storage_gib": 40}
 

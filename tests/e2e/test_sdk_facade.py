@@ -23,7 +23,7 @@ from vm_inventory_client import (
 )
 from vm_inventory_client.models import VMStatus
 
-from tests.support import ServerProcess
+from bench.server_process import ServerProcess
 
 
 def unique(prefix: str = "vm") -> str:

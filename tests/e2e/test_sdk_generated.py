@@ -29,7 +29,7 @@ from vm_inventory_client.models import (
     VMStatus,
 )
 
-from tests.support import ServerProcess
+from bench.server_process import ServerProcess
 
 
 def create_body(name: str, **overrides: object) -> VMCreate:

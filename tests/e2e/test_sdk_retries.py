@@ -18,9 +18,9 @@ from vm_inventory_client import (
     VMInventory,
 )
 
+from bench.server_process import ServerProcess
 from service.storage.mongod import LocalMongod, free_port
 from tests.e2e.proxy import FaultyProxy
-from tests.support import ServerProcess
 
 SPEC = {"os": "ubuntu-24.04", "cpu_cores": 2, "memory_mib": 4096, "storage_gib": 40}
 

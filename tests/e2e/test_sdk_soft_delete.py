@@ -16,7 +16,7 @@ from vm_inventory_client import (
 )
 from vm_inventory_client.types import Unset
 
-from tests.support import ServerProcess
+from bench.server_process import ServerProcess
 
 SPEC = {"os": "debian-12", "cpu_cores": 1, "memory_mib": 512, "storage_gib": 10}
 

@@ -11,7 +11,8 @@ import uuid
 
 from vm_inventory_client import VMInventory, WatchEvent
 
-from tests.support import ROOT, ServerProcess
+from bench.server_process import ServerProcess
+from tests import ROOT
 
 SPEC = {"os": "ubuntu", "cpu_cores": 1, "memory_mib": 512, "storage_gib": 1}
 

@@ -11,11 +11,11 @@ import httpx
 import pytest
 from pymongo import MongoClient
 
+from bench.server_process import ServerProcess
 from service.config import Settings
 from service.storage.migrations.cli import check_on_start
 from service.storage.migrations.runner import HISTORY
 from service.storage.migrations.scripts import discover
-from tests.support import ServerProcess
 
 
 @pytest.fixture

@@ -14,9 +14,10 @@ import httpx
 import pytest
 from pymongo import MongoClient
 
+from bench.server_process import ServerProcess
 from service.storage.migrations.guard import needed_version
+from tests import ROOT
 from tests.api.helpers import BASE, assert_problem, vm_body
-from tests.support import ROOT, ServerProcess
 
 NEWEST = needed_version()
 

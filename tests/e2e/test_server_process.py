@@ -4,7 +4,7 @@ import uuid
 
 import httpx
 
-from tests.support import ServerProcess
+from bench.server_process import ServerProcess
 
 
 def test_serve_answers_and_stops_cleanly(mongo_url: str) -> None:

@@ -6,7 +6,7 @@ import socket
 import time
 import uuid
 
-from tests.support import ServerProcess
+from bench.server_process import ServerProcess
 
 
 def test_in_flight_request_finishes_on_sigterm(mongo_url: str) -> None:

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from tests.support import ServerProcess
+from bench.server_process import ServerProcess
 
 COUNT = 30  # slow connections of each kind
 VM = b'{"name": "NAME", "os": "ubuntu-24.04", "cpu_cores": 1, "memory_mib": 512, "storage_gib": 10}'

@@ -14,11 +14,11 @@ import httpx
 import pytest
 from pymongo import AsyncMongoClient, MongoClient
 
+from bench.server_process import ServerProcess
 from service.domain.apikeys import Scope
 from service.storage.api_keys import ApiKeyRepository
 from tests.api.listing_data import vm_doc
 from tests.e2e.sse import Event, EventStream, Watch
-from tests.support import ServerProcess
 
 CACHE_S = "1"  # API_KEY_CACHE_SECONDS: a revoked key stops working within a second
 EXPORTED = 15_000  # about 15 MB of NDJSON: far more than the sockets buffer (see _small_window)

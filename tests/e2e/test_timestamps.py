@@ -14,8 +14,8 @@ from typing import Any
 import httpx
 import pytest
 
+from bench.server_process import ServerProcess
 from tests.e2e.sse import Watch
-from tests.support import ServerProcess
 
 RFC3339_MS = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z")
 TIMES = ("created_at", "updated_at", "deleted_at", "purge_at", "timestamp")

@@ -19,8 +19,8 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
 from opentelemetry.proto.trace.v1.trace_pb2 import Span
 from pymongo import MongoClient
 
+from bench.server_process import ServerProcess
 from tests.e2e.sse import Watch
-from tests.support import ServerProcess
 
 WAIT_S = 60.0  # a bound against hangs only: the server exports every 0.2 s
 CALLER_TRACE = "4bf92f3577b34da6a3ce929d0e0e4736"

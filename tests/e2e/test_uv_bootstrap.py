@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support import ROOT
+from tests import ROOT
 
 # The system's python3 (a stock Debian one here), else the one this venv was made from.
 PYTHON = "/usr/bin/python3" if os.path.exists("/usr/bin/python3") else sys._base_executable

@@ -13,8 +13,8 @@ import httpx
 import pytest
 from pymongo import MongoClient
 
+from bench.server_process import ServerProcess
 from tests.e2e.sse import Event, Watch
-from tests.support import ServerProcess
 
 
 @pytest.fixture(scope="module")

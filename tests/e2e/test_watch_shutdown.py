@@ -6,8 +6,8 @@ import uuid
 
 import httpx
 
+from bench.server_process import ServerProcess
 from tests.e2e.sse import Watch
-from tests.support import ServerProcess
 
 
 async def test_sigterm_ends_open_streams_with_a_final_event(mongo_url: str) -> None:

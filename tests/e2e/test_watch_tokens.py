@@ -10,8 +10,8 @@ import httpx
 import pytest
 from pymongo import MongoClient
 
+from bench.server_process import ServerProcess
 from tests.e2e.sse import Watch
-from tests.support import ServerProcess
 
 CARRIERS = ("resume_token", "Last-Event-ID")
 FUTURE_SECONDS = 4_000_000_000  # the year 2096: a time no cluster has reached

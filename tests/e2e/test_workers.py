@@ -17,8 +17,8 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from bench.server_process import ServerProcess
 from service.http.metrics import forget_dead_workers
-from tests.support import ServerProcess
 
 VM = {"os": "ubuntu-24.04", "cpu_cores": 1, "memory_mib": 512, "storage_gib": 1}
 

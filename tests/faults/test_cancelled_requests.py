@@ -17,9 +17,9 @@ import httpx
 import pytest
 from pymongo import MongoClient
 
+from bench.server_process import ServerProcess
 from service.storage.mongod import LocalMongod, free_port
 from tests.faults.load import vm_body
-from tests.support import ServerProcess
 
 SEED_BATCHES = 4  # 4,000 VMs, each export or catch-up several MB: far more than the socket holds
 ABORTS = 40  # of each kind, concurrent in groups of 10, plus 10 one after another

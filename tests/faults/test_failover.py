@@ -7,9 +7,9 @@ from pathlib import Path
 
 from pymongo import MongoClient
 
+from bench.server_process import ServerProcess
 from tests.faults.cluster import ReplicaSet
 from tests.faults.load import CreateStream
-from tests.support import ServerProcess
 
 
 def test_primary_killed_during_writes_loses_no_acknowledged_write(tmp_path: Path) -> None:

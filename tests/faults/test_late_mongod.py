@@ -6,9 +6,9 @@ from pathlib import Path
 
 import httpx
 
+from bench.server_process import ServerProcess
 from service.storage.mongod import LocalMongod, free_port
 from tests.faults.load import vm_body
-from tests.support import ServerProcess
 
 
 def test_service_started_before_mongod_becomes_ready_without_restart(tmp_path: Path) -> None:

@@ -8,9 +8,9 @@ from pathlib import Path
 import httpx
 from pymongo import MongoClient
 
+from bench.server_process import ServerProcess
 from service.storage.mongod import LocalMongod, free_port
 from tests.faults.load import CreateStream, vm_body
-from tests.support import ServerProcess
 
 
 def test_mongod_killed_then_restarted_loses_no_acknowledged_create(tmp_path: Path) -> None:

@@ -10,8 +10,8 @@ import uuid
 import httpx
 from pymongo import MongoClient
 
+from bench.server_process import ServerProcess
 from tests.faults.load import CreateStream, vm_body
-from tests.support import ServerProcess
 
 
 def _refused(base_url: str) -> bool:

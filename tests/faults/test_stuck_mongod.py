@@ -8,9 +8,9 @@ from pathlib import Path
 
 import httpx
 
+from bench.server_process import ServerProcess
 from service.storage.mongod import LocalMongod, free_port
 from tests.faults.load import vm_body
-from tests.support import ServerProcess
 
 
 def test_stuck_mongod_answers_503_not_a_hang(tmp_path: Path) -> None:

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import httpx
 
+from bench.server_process import ServerProcess
 from service.storage.mongod import LocalMongod, free_port
 from tests.faults.load import vm_body
-from tests.support import ServerProcess
 
 CREATES = 8
 

@@ -17,9 +17,9 @@ from bson import Timestamp
 from pymongo import MongoClient
 from pymongo.errors import OperationFailure
 
+from bench.server_process import ServerProcess
 from service.storage.mongod import LocalMongod, free_port, mongod_binary
 from tests.api.listing_data import vm_doc
-from tests.support import ServerProcess
 
 HISTORY_LOST = 286
 

@@ -10,10 +10,10 @@ from typing import Any
 
 import httpx
 
+from bench.server_process import ServerProcess
 from service.storage.mongod import LocalMongod, free_port
 from tests.e2e.sse import EventStream, Watch
 from tests.faults.cluster import ReplicaSet
-from tests.support import ServerProcess
 
 
 async def _patch_until_ok(http: httpx.AsyncClient, vm_id: str, text: str) -> int:

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import httpx
 
+from bench.server_process import ServerProcess
 from service.storage.mongod import LocalMongod, free_port
-from tests.support import ServerProcess
 
 
 def test_workers_started_before_mongod_become_ready_without_restart(tmp_path: Path) -> None:

@@ -10,8 +10,8 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from service.domain.listing import ListParams, build_filter
 from service.domain.watch.model import matches
+from tests.api.listing.test_list_filters import CASES
 from tests.api.listing_data import seed
-from tests.api.test_list_filters import CASES
 
 EXTRA_CASES: list[dict[str, Any]] = [
     {"name_prefix": "\U0010ffff"},

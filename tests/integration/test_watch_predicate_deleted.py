@@ -11,8 +11,8 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from service.domain.listing import build_filter
 from service.domain.watch.model import matches
+from tests.api.listing.test_list_filters import CASES
 from tests.api.listing_data import START, seed
-from tests.api.test_list_filters import CASES
 from tests.integration.test_watch_predicate import EXTRA_CASES, _params
 
 
