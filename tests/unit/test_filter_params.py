@@ -1,19 +1,35 @@
-"""WatchVMs takes every filter of ListVMs by name (its handler builds ListParams from them)."""
+"""The filters are declared once: ListVMs, WatchVMs and ExportVMs take them through the one
+`filters` dependency, which takes exactly ListParams' filter fields (plus the request)."""
 
 from __future__ import annotations
 
 import inspect
 
-from service.http.controllers.filter_params import FILTER_FIELDS
-from service.http.controllers.list_params import list_params
+from litestar.di import Provide
+from litestar.handlers import HTTPRouteHandler
+
+from service.domain.listing import ListParams
+from service.http.controllers.export import ExportController
+from service.http.controllers.filter_params import filter_params
+from service.http.controllers.vms import VMController
 from service.http.controllers.watch import WatchController
 
+FIELDS = ListParams.__struct_fields__
 
-def test_watch_vms_takes_the_filters_of_list_vms_with_their_declarations() -> None:
-    """The same names, in ListParams' order, with the same annotation (alias) and default."""
-    watch = inspect.signature(WatchController.watch_vms.fn).parameters
-    listing = inspect.signature(list_params).parameters
-    assert [name for name in watch if name in FILTER_FIELDS] == list(FILTER_FIELDS)
-    for name in FILTER_FIELDS:
-        assert watch[name].default is None, name
-        assert watch[name].annotation == listing[name].annotation, name
+
+def test_filter_params_takes_the_fields_of_list_params_before_sort() -> None:
+    """The filter fields, in ListParams' order, each optional (None: no filter)."""
+    signature = inspect.signature(filter_params).parameters
+    names = [name for name in signature if name != "request"]
+    assert names == list(FIELDS[: FIELDS.index("sort")])
+    assert all(signature[name].default is None for name in names)
+
+
+def test_every_filtering_route_resolves_filters_with_the_one_provider() -> None:
+    handlers: list[HTTPRouteHandler] = [
+        VMController.list_vms, WatchController.watch_vms, ExportController.export_vms,
+    ]  # fmt: skip
+    for handler in handlers:
+        provide = (handler.dependencies or {})["filters"]
+        assert isinstance(provide, Provide), handler
+        assert provide.dependency is filter_params, handler

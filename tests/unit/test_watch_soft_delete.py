@@ -7,10 +7,9 @@ from typing import Any
 
 import pytest
 
-from service.domain.errors import ValidationFailed
 from service.domain.listing import ListParams
 from service.domain.schemas import VMStatus
-from service.domain.watch.model import Change, EventType, check_watch_params, classify, watch_filter
+from service.domain.watch.model import Change, EventType, classify, watch_filter
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
 GONE = {"deleted_at": NOW, "purge_at": NOW + timedelta(days=30)}
@@ -36,9 +35,3 @@ def test_delete_is_deleted_restore_added_and_a_deleted_vms_purge_nothing(
     assert classify(query, change(doc(3), None)) == (EventType.DELETED, doc(3))  # live purge
     assert classify(query, change(doc(2, **GONE), None)) is None  # purge of a deleted VM
     assert classify(query, change(None, None)) is None  # a TTL purge without a pre-image
-
-
-def test_show_deleted_is_not_a_watch_parameter() -> None:
-    with pytest.raises(ValidationFailed) as refused:
-        check_watch_params(["show_deleted"], {})
-    assert refused.value.extra["errors"][0]["field"] == "show_deleted"

@@ -1,19 +1,25 @@
-"""ListVMs' filter conditions on the stored search keys: label selectors, IP addresses and CIDRs,
-case-insensitive name prefixes (whitelisted fields, operators chosen here only)."""
+"""ListVMs' MongoDB filter (build_filter) and its conditions on the stored search keys: label
+selectors, IP addresses and CIDRs, case-insensitive name prefixes, time bounds (whitelisted
+fields, operators chosen here only)."""
 
 from __future__ import annotations
 
 import re
 import sys
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from service.domain.errors import invalid
 from service.domain.listing.keys import ip_key
+from service.domain.listing.params import RANGES, ListParams
+from service.domain.listing.validation import check_params
 from service.domain.rules import ip_address_of, ip_network_of
 from service.domain.schemas import LABEL_KEY_MAX_LENGTH, LABEL_KEY_PATTERN, LABEL_VALUE_MAX_LENGTH
 
 _LABEL_KEY_RE = re.compile(LABEL_KEY_PATTERN.removesuffix("$"))
 _SURROGATES = range(0xD800, 0xE000)  # UTF-16 halves: no character, not encodable in UTF-8
+LIVE: dict[str, Any] = {"deleted_at": None}
+"""The condition of a live VM: a live VM has no `deleted_at` (MongoDB's null matches missing)."""
 
 
 def label_condition(selectors: list[str]) -> dict[str, Any]:
@@ -83,3 +89,48 @@ def prefix_range(prefix: str) -> dict[str, Any]:
     if (successor := prefix_successor(low)) is not None:
         bound["$lt"] = successor
     return bound
+
+
+def time_bound(moment: datetime) -> datetime:
+    """A created_after/created_before bound as both ListVMs (MongoDB) and WatchVMs (in process)
+    compare it: in UTC, up to the next whole millisecond. Stored times are whole milliseconds
+    (MongoDB keeps no more), so `t >= bound` and `t < bound` hold exactly as they would for the
+    bound given; truncating it, as BSON would, made `created_after` take earlier VMs."""
+    moment = moment.astimezone(UTC)
+    try:
+        return moment + timedelta(microseconds=-moment.microsecond % 1000)
+    except OverflowError:  # in the last millisecond of year 9999: no VM is created then
+        return moment.replace(microsecond=moment.microsecond // 1000 * 1000)
+
+
+def build_filter(params: ListParams) -> dict[str, Any]:
+    """The MongoDB filter: whitelisted fields, typed values, operators chosen here only."""
+    check_params(params)
+    query: dict[str, Any] = {}
+    if params.status:
+        query["status"] = {"$in": sorted({s.value for s in params.status})}
+    if params.os:
+        query["os"] = {"$in": sorted(set(params.os))}
+    if params.name_prefix is not None:
+        query["name_key"] = prefix_range(params.name_prefix)
+    if params.label and (labels := label_condition(params.label)):
+        query["label_terms"] = labels
+    for field in RANGES:
+        bound = {}
+        if (low := getattr(params, f"{field}_min")) is not None:
+            bound["$gte"] = low
+        if (high := getattr(params, f"{field}_max")) is not None:
+            bound["$lte"] = high
+        if bound:
+            query[field] = bound
+    created: dict[str, Any] = {}
+    if params.created_after is not None:
+        created["$gte"] = time_bound(params.created_after)
+    if params.created_before is not None:
+        created["$lt"] = time_bound(params.created_before)
+    if created:
+        query["created_at"] = created
+    query.update(ip_condition(params.ip_address, params.ip_in))
+    if not params.show_deleted:
+        query.update(LIVE)
+    return query

@@ -7,8 +7,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import replace
 from typing import Any
 
-from service.domain.listing import ListQuery
 from service.domain.listing.keys import sort_value
+from service.domain.listing.query import ListQuery
 from service.domain.listing.tokens import PageTokens
 from service.domain.schemas import VM
 

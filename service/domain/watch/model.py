@@ -16,13 +16,10 @@ from typing import Any
 import msgspec
 
 from service.domain.errors import invalid
-from service.domain.listing import ListParams, build_filter, check_param_names
+from service.domain.listing import ListParams, build_filter
 from service.domain.schemas import VM
 
 Doc = dict[str, Any]
-WATCH_PARAMS = frozenset(ListParams.__struct_fields__) - {
-    "sort", "page_size", "page_token", "include_total", "show_deleted"
-} | {"resume_token"}  # fmt: skip
 # An event's resume token (hex of MongoDB's `_data`: 0x82, the cluster time's seconds and
 # increment, then the event's key), or a cluster time `t<seconds>.<increment>`.
 _TOKEN_RE = re.compile(r"82[0-9A-F]{16}(?:[0-9A-F]{2}){0,503}|t[0-9]{1,10}\.[0-9]{1,10}")
@@ -73,11 +70,6 @@ class Change:
     inserted: bool
     before: Doc | None
     after: Doc | None
-
-
-def check_watch_params(names: list[str], counts: dict[str, int]) -> None:
-    """ListVMs' parameter check with WatchVMs' parameters (sort and paging are ListVMs' only)."""
-    check_param_names(names, counts, WATCH_PARAMS)
 
 
 def check_token(token: str, field: str) -> str:

@@ -18,23 +18,9 @@ from litestar.response import Stream
 
 from service.domain.bulk import BulkService
 from service.domain.errors import NotAcceptable
-from service.domain.listing import QUERY_PARAMS, SortOrder, check_param_names
+from service.domain.listing import SortOrder
 from service.domain.schemas import VM
-from service.http.controllers.filter_params import (
-    FILTER_FIELDS,
-    CreatedAfter,
-    CreatedBefore,
-    IPAddress,
-    IPIn,
-    Labels,
-    Max,
-    Min,
-    NamePrefix,
-    OSNames,
-    Statuses,
-    check_query,
-    list_params_of,
-)
+from service.http.controllers.filter_params import FILTERS, Filters
 from service.http.head import get_and_head
 from service.http.problems import responses
 from service.http.stream_keys import StreamKeys
@@ -47,12 +33,6 @@ CSV_COLUMNS = (
     "id", "name", "status", "os", "cpu_cores", "memory_mib", "storage_gib", "ip_address",
     "labels", "description", "revision", "created_at", "updated_at",
 )  # fmt: skip
-EXPORT_PARAMS = QUERY_PARAMS - {"page_size", "page_token", "include_total", "show_deleted"}
-
-
-def check_export_params(names: list[str], counts: dict[str, int]) -> None:
-    """ListVMs' parameter check with ExportVMs' parameters (paging is ListVMs' only)."""
-    check_param_names(names, counts, EXPORT_PARAMS)
 
 
 def wants_csv(accept: str | None) -> bool:
@@ -149,33 +129,19 @@ class ExportController(Controller):
                 generate_examples=False,
             )
         },
+        dependencies=FILTERS,
     )
     async def export_vms(
         self,
         request: Req,
         bulk_service: Bulk,
         stream_keys: NamedDependency[StreamKeys],
-        status: Statuses = None,
-        os: OSNames = None,
-        name_prefix: NamePrefix = None,
-        label: Labels = None,
-        cpu_cores_min: Min = None,
-        cpu_cores_max: Max = None,
-        memory_mib_min: Min = None,
-        memory_mib_max: Max = None,
-        storage_gib_min: Min = None,
-        storage_gib_max: Max = None,
-        created_after: CreatedAfter = None,
-        created_before: CreatedBefore = None,
-        ip_address: IPAddress = None,
-        ip_in: IPIn = None,
+        filters: Filters,
         sort: Annotated[SortOrder, Parameter(description="as ListVMs")] = SortOrder.CREATED_AT_DESC,
     ) -> Stream:
         """The filters, sort and rules of ListVMs; one snapshot, streamed in constant memory."""
-        check_query(request, check_export_params)
         as_csv = wants_csv(request.headers.get("accept"))
-        params = list_params_of(locals(), (*FILTER_FIELDS, "sort"))
-        batches = bulk_service.export(params)
+        batches = bulk_service.export(msgspec.structs.replace(filters, sort=sort))
         # The first batch before the answer starts: a bad filter or MongoDB down is still a
         # problem+json; later failures can only cut the stream short.
         first: list[VM] = await anext(batches, [])

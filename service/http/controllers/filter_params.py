@@ -1,11 +1,12 @@
-"""The VM filter query parameters ListVMs, WatchVMs and ExportVMs share: each declared once."""
+"""The VM filters ListVMs, WatchVMs and ExportVMs share: one dependency, `filters`, declaring
+each filter query parameter once."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated
 
+from litestar.di import NamedDependency, Provide
 from litestar.params import Parameter
 
 from service.domain.listing import MAX_RANGE, ListParams, check_times
@@ -37,18 +38,47 @@ CreatedBefore = Annotated[
 IPAddress = Annotated[str | None, Parameter(description="this exact IPv4 or IPv6 address")]
 IPIn = Annotated[str | None, Parameter(description="addresses inside this CIDR, e.g. 10.0.0.0/24")]
 
-FILTER_FIELDS = ListParams.__struct_fields__[: ListParams.__struct_fields__.index("sort")]
-"""ListParams' filter fields (before sort and paging): what every filtering route takes."""
 
-
-def check_query(request: Req, check_names: Callable[[list[str], dict[str, int]], None]) -> None:
-    """The route's parameter names (by `check_names`) and the times' RFC 3339 form: the checks
-    Litestar's parsing lacks (it would take `0.5` as a timestamp)."""
+def filter_params(
+    request: Req,
+    status: Statuses = None,
+    os: OSNames = None,
+    name_prefix: NamePrefix = None,
+    label: Labels = None,
+    cpu_cores_min: Min = None,
+    cpu_cores_max: Max = None,
+    memory_mib_min: Min = None,
+    memory_mib_max: Max = None,
+    storage_gib_min: Min = None,
+    storage_gib_max: Max = None,
+    created_after: CreatedAfter = None,
+    created_before: CreatedBefore = None,
+    ip_address: IPAddress = None,
+    ip_in: IPIn = None,
+) -> ListParams:
+    """The filters as ListParams (sort and paging at their defaults): each type-checked by
+    Litestar, the times' RFC 3339 form checked here (the parser alone would take `0.5` as a
+    timestamp). QueryCheckMiddleware refuses unknown and repeated names beforehand."""
     query = request.query_params
-    check_names(list(query.keys()), {k: len(query.getall(k)) for k in query})
     check_times({k: query[k] for k in ("created_after", "created_before") if k in query})
+    return ListParams(
+        status=status,
+        os=os,
+        name_prefix=name_prefix,
+        label=label,
+        cpu_cores_min=cpu_cores_min,
+        cpu_cores_max=cpu_cores_max,
+        memory_mib_min=memory_mib_min,
+        memory_mib_max=memory_mib_max,
+        storage_gib_min=storage_gib_min,
+        storage_gib_max=storage_gib_max,
+        created_after=created_after,
+        created_before=created_before,
+        ip_address=ip_address,
+        ip_in=ip_in,
+    )
 
 
-def list_params_of(given: Mapping[str, Any], fields: tuple[str, ...]) -> ListParams:
-    """ListParams of `fields`, taken by name from `given` (a handler's parameters, its locals())."""
-    return ListParams(**{name: given[name] for name in fields})
+Filters = NamedDependency[ListParams]
+"""A handler parameter `filters: Filters` (with `dependencies=FILTERS`): the filters given."""
+FILTERS = {"filters": Provide(filter_params, sync_to_thread=False)}

@@ -18,24 +18,9 @@ from service.domain.watch.hub import (
 from service.domain.watch.model import (
     check_not_after,
     check_token,
-    check_watch_params,
     watch_filter,
 )
-from service.http.controllers.filter_params import (
-    FILTER_FIELDS,
-    CreatedAfter,
-    CreatedBefore,
-    IPAddress,
-    IPIn,
-    Labels,
-    Max,
-    Min,
-    NamePrefix,
-    OSNames,
-    Statuses,
-    check_query,
-    list_params_of,
-)
+from service.http.controllers.filter_params import FILTERS, Filters
 from service.http.head import get_and_head
 from service.http.problems import responses
 from service.http.sse import (
@@ -68,6 +53,7 @@ class WatchController(Controller):
             "`:` comment lines are heartbeats"
         ),
         responses=responses(WatchTokenExpired, TooManyWatchers),
+        dependencies=FILTERS,
     )
     async def watch_vms(
         self,
@@ -75,20 +61,7 @@ class WatchController(Controller):
         watch_hub: NamedDependency[Hub],
         settings: NamedDependency[Settings],
         stream_keys: NamedDependency[StreamKeys],
-        status: Statuses = None,
-        os: OSNames = None,
-        name_prefix: NamePrefix = None,
-        label: Labels = None,
-        cpu_cores_min: Min = None,
-        cpu_cores_max: Max = None,
-        memory_mib_min: Min = None,
-        memory_mib_max: Max = None,
-        storage_gib_min: Min = None,
-        storage_gib_max: Max = None,
-        created_after: CreatedAfter = None,
-        created_before: CreatedBefore = None,
-        ip_address: IPAddress = None,
-        ip_in: IPIn = None,
+        filters: Filters,
         resume_token: Annotated[
             str | None,
             Parameter(description="an event's id, or ListVMs' watch_token: changes after it"),
@@ -101,9 +74,7 @@ class WatchController(Controller):
         ] = None,
     ) -> Stream:
         """Every change after the request (or after the token) to VMs matching the filters."""
-        check_query(request, check_watch_params)
-        params = list_params_of(locals(), FILTER_FIELDS)  # the filters, by name
-        mongo_filter = watch_filter(params)
+        mongo_filter = watch_filter(filters)
         token, carrier = None, "resume_token"  # carrier: what the client sent the token in
         if last_event_id:
             token = check_token(last_event_id, carrier := "Last-Event-ID")

@@ -46,7 +46,7 @@ def query_spec(handler: HTTPRouteHandler, path_params: frozenset[str]) -> QueryS
     only_names: dict[str, Any] = dict.fromkeys(path_params)  # the model reads only the keys
     model = handler.create_kwargs_model(only_names)
     fields = dict(handler.parsed_fn_signature.parameters)
-    for provide in handler.resolve_dependencies().values():  # ListVMs' come from `list_params`
+    for provide in handler.resolve_dependencies().values():  # the filters come from `filters`
         fields.update(provide.parsed_fn_signature.parameters)
     names, repeatable, integers = set(), set(), set()
     for param in model.expected_query_params:

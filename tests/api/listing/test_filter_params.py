@@ -6,10 +6,11 @@ from typing import Any
 
 import pytest
 
-from service.http.controllers.filter_params import FILTER_FIELDS
+from service.domain.listing import ListParams
 from tests.api.helpers import BASE, Client, assert_problem
 
 ROUTES = [BASE, f"{BASE}/watch", f"{BASE}/export"]
+FILTER_FIELDS = ListParams.__struct_fields__[: ListParams.__struct_fields__.index("sort")]
 INTEGERS = [name for name in FILTER_FIELDS if name.endswith(("_min", "_max"))]
 
 
@@ -73,3 +74,20 @@ async def test_an_ip_filter_with_a_zone_identifier_is_400_as_a_vms_address(
     assert head.headers["content-type"].startswith("application/problem+json")
     body = {"name": "z", "os": "x", "cpu_cores": 1, "memory_mib": 128, "storage_gib": 1}
     assert_problem(await client.post(BASE, json={**body, "ip_address": value}), 400, "ip_address")
+
+
+PAGING = ("page_size", "page_token", "include_total", "show_deleted")  # ListVMs' only
+
+
+@pytest.mark.parametrize(
+    ("route", "name"),
+    [*((f"{BASE}/watch", n) for n in ("sort", *PAGING)), *((f"{BASE}/export", n) for n in PAGING)],
+)
+async def test_what_only_listvms_takes_is_400_naming_it_on_watch_and_export(
+    client: Client, route: str, name: str
+) -> None:
+    """The filters are shared, not the rest: paging (and, on WatchVMs, sort) is ListVMs' only."""
+    # A bad resume_token after it: were `name` taken, WatchVMs would answer 400 for the token
+    # rather than open a stream (ExportVMs names the first unknown parameter).
+    query = {name: "1", "resume_token": "not-a-token"}
+    assert_problem(await client.get(route, params=query), 400, name)
