@@ -7,6 +7,7 @@ unique ignoring case, transitions, resizes, force, If-Match) and each history ev
 from __future__ import annotations
 
 import asyncio
+import sys
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from contextvars import ContextVar
 from typing import Any, Protocol, TypeVar
@@ -37,6 +38,7 @@ from service.domain.errors import (
 from service.domain.events import WriteContext
 from service.domain.listing import ListParams, ListQuery, PageTokens, compile_query
 from service.domain.schemas import VM, InitialStatus, VMCreate, VMReplace
+from service.domain.slots import Slots
 from service.domain.vms import IfMatch, VMService
 
 BATCH_MAX_OPERATIONS = 1000
@@ -100,10 +102,12 @@ def as_create(data: VMReplace) -> VMCreate:
 class BulkService:
     """Upsert by name, batches (atomic or not) and exports, over the single-VM use cases."""
 
-    def __init__(self, vms: VMService, repo: BulkRepository) -> None:
-        """Apply items through `vms`; look names up and open transactions through `repo`."""
+    def __init__(self, vms: VMService, repo: BulkRepository, exports: Slots | None = None) -> None:
+        """Apply items through `vms`; look names up and open transactions through `repo`; run
+        exports within `exports` (per key and process; unbounded without)."""
         self.vms = vms
         self.repo = repo
+        self.exports = exports or Slots("exports", sys.maxsize, sys.maxsize)
 
     async def upsert_vm(
         self,
@@ -262,8 +266,10 @@ class BulkService:
         except DomainError as exc:
             return Outcome(index, error=exc)
 
-    async def export(self, params: ListParams) -> AsyncGenerator[list[VM]]:
-        """Every VM matching ListVMs' filters, in its order, from one snapshot, in batches."""
+    async def export(self, params: ListParams, key: str = "") -> AsyncGenerator[list[VM]]:
+        """Every VM matching ListVMs' filters, in its order, from one snapshot, in batches; it
+        holds one of the export slots of `key` from its first batch until it is closed."""
         query = compile_query(params, PageTokens())
-        async for batch in self.repo.export(query):
-            yield batch
+        with self.exports.holding(key):
+            async for batch in self.repo.export(query):
+                yield batch

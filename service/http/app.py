@@ -26,6 +26,7 @@ from service.domain.errors import (
 from service.domain.events import EventService
 from service.domain.idempotency import IdempotencyService
 from service.domain.listing import PageTokens
+from service.domain.slots import Slots
 from service.domain.vms import VMService
 from service.domain.watch.hub import Hub
 from service.http import openapi
@@ -135,14 +136,20 @@ def create_app(settings: Settings, startup_check: StartupCheck | None = None) ->
             repository = VMRepository(database)
             retention = timedelta(days=settings.deleted_retention_days)
             app.state.vm_service = VMService(repository, page_tokens=tokens, retention=retention)
-            app.state.bulk_service = BulkService(app.state.vm_service, BulkVMRepository(database))
+            exports = Slots(
+                "exports", settings.export_max_concurrent, settings.export_max_concurrent_per_key
+            )
+            bulk_repository = BulkVMRepository(database)
+            app.state.bulk_service = BulkService(app.state.vm_service, bulk_repository, exports)
             app.state.event_service = EventService(repository, page_tokens=tokens)
             app.state.idempotency = IdempotencyService(IdempotencyRepository(database))
             verifier.repo = GuardedKeys(database, guard)
             # The change streams' own client: their long polls never hold a connection requests
             # need; and not before MongoDB is ready (a connection pooled too early never works).
             source = MongoChangeSource(watch_client[settings.mongodb_db][VMS_COLLECTION])
-            hub = Hub(source, settings.watch_max_clients, settings.watch_queue_events)
+            slots = Slots("watches", settings.watch_max_clients, settings.watch_max_clients_per_key)
+            window = settings.watch_resume_window_seconds
+            hub = Hub(source, slots, settings.watch_queue_events, window)
             async with serving(hub, asyncio.shield(odm)):
                 app.state.watch_hub = hub
                 yield

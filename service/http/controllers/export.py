@@ -16,7 +16,7 @@ from litestar.params import Parameter
 from litestar.response import Stream
 
 from service.domain.bulk import BulkService
-from service.domain.errors import NotAcceptable
+from service.domain.errors import NotAcceptable, TooManyStreams
 from service.domain.listing import QUERY_PARAMS, SortOrder, check_param_names
 from service.domain.schemas import VM
 from service.http.controllers.filter_params import (
@@ -126,7 +126,7 @@ class ExportController(Controller):
         "/export",
         operation_id="ExportVMs",
         summary="Every VM matching ListVMs' filters, streamed as NDJSON or CSV",
-        responses=responses(NotAcceptable)
+        responses=responses(NotAcceptable, TooManyStreams)
         | {
             200: ResponseSpec(
                 data_container=VM,
@@ -160,7 +160,7 @@ class ExportController(Controller):
         check_query(request, check_export_params)
         as_csv = wants_csv(request.headers.get("accept"))
         params = list_params_of(locals(), (*FILTER_FIELDS, "sort"))
-        batches = bulk_service.export(params)
+        batches = bulk_service.export(params, getattr(request.scope.get("user"), "name", ""))
         # The first batch before the answer starts: a bad filter or MongoDB down is still a
         # problem+json; later failures can only cut the stream short.
         first: list[VM] = await anext(batches, [])
