@@ -108,6 +108,9 @@ class BulkService:
         self.vms = vms
         self.repo = repo
         self.exports = exports or Slots("exports", sys.maxsize, sys.maxsize)
+        # Exports take turns reading and converting a batch: a request waits behind one batch,
+        # not one per export running (the event loop runs them all).
+        self._export_turn = asyncio.Lock()
 
     async def upsert_vm(
         self,
@@ -271,5 +274,10 @@ class BulkService:
         holds one of the export slots of `key` from its first batch until it is closed."""
         query = compile_query(params, PageTokens())
         with self.exports.holding(key):
-            async for batch in self.repo.export(query):
+            batches = self.repo.export(query)
+            while True:
+                async with self._export_turn:
+                    batch = await anext(batches, None)
+                if batch is None:
+                    return
                 yield batch
