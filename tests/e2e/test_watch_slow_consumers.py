@@ -75,7 +75,7 @@ def closed_by_server(sock: socket.socket) -> bool:
         # Each bound alone, the other two out of the way:
         pytest.param({"WATCH_SEND_TIMEOUT_SECONDS": "1"}, id="send-timeout"),
         pytest.param({"WATCH_BUFFER_BYTES": "16384"}, id="buffer"),
-        pytest.param({"WATCH_QUEUE_EVENTS": "20"}, id="queue-full-while-sending"),
+        pytest.param({"WATCH_QUEUE_EVENTS": "100"}, id="queue-full-while-sending"),
     ]
 )
 def server(request: pytest.FixtureRequest, mongo_url: str) -> Iterator[ServerProcess]:
