@@ -111,12 +111,39 @@ class Settings(BaseSettings):
         description="WatchVMs sends a heartbeat comment and a BOOKMARK this often when quiet",
     )
     watch_max_clients: int = Field(
-        default=1000, ge=1, description="watchers per process; past it WatchVMs answers 503"
+        default=500,
+        ge=1,
+        description="watchers per process (well below MAX_CONNECTIONS); past it 429",
+    )
+    watch_max_clients_per_key: int = Field(
+        default=100, ge=1, description="watchers per API key and process; past it 429"
     )
     watch_queue_events: int = Field(
         default=1000,
         ge=1,
         description="events queued per watcher; a client further behind is disconnected",
+    )
+    watch_send_timeout_seconds: float = Field(
+        default=10.0,
+        gt=0,
+        description="a watcher whose client takes no data for this long is dropped",
+    )
+    watch_buffer_bytes: int = Field(
+        default=64 * 1024,
+        ge=16 * 1024,
+        description="bytes written for a watcher that the kernel has not taken (its client is "
+        "that far behind); one more chunk would pass it: dropped",
+    )
+    watch_resume_window_seconds: float = Field(
+        default=300.0,
+        gt=0,
+        description="a watch resumes from at most this far back (older: 410, list again)",
+    )
+    export_max_concurrent: int = Field(
+        default=4, ge=1, description="ExportVMs running at once per process; past it 429"
+    )
+    export_max_concurrent_per_key: int = Field(
+        default=2, ge=1, description="ExportVMs at once per API key and process; past it 429"
     )
 
     @field_validator("mongodb_url")

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import sys
 from collections.abc import AsyncGenerator, Awaitable, Callable
 from typing import Any, Protocol, TypeVar
 
@@ -41,6 +42,7 @@ from service.domain.events import WriteContext
 from service.domain.listing import ListParams, ListQuery, PageTokens, compile_query
 from service.domain.rules import check_fields, check_name
 from service.domain.schemas import VM, InitialStatus, VMCreate, VMReplace
+from service.domain.slots import Slots
 from service.domain.vms import IfMatch, Renamed, VMService
 
 BATCH_MAX_OPERATIONS = 1000
@@ -112,10 +114,15 @@ def as_create(data: VMReplace) -> VMCreate:
 class BulkService:
     """Upsert by name, batches (atomic or not) and exports, over the single-VM use cases."""
 
-    def __init__(self, vms: VMService, repo: BulkRepository) -> None:
-        """Apply items through `vms`; look names up and open transactions through `repo`."""
+    def __init__(self, vms: VMService, repo: BulkRepository, exports: Slots | None = None) -> None:
+        """Apply items through `vms`; look names up and open transactions through `repo`; run
+        exports within `exports` (per key and process; unbounded without)."""
         self.vms = vms
         self.repo = repo
+        self.exports = exports or Slots("exports", sys.maxsize, sys.maxsize)
+        # Exports take turns reading and converting a batch: a request waits behind one batch,
+        # not one per export running (the event loop runs them all).
+        self._export_turn = asyncio.Lock()
 
     async def upsert_vm(
         self,
@@ -301,9 +308,15 @@ class BulkService:
         except DomainError as exc:
             return Outcome(index, error=exc)
 
-    async def export(self, params: ListParams) -> AsyncGenerator[list[VM]]:
-        """Every VM matching ListVMs' filters, in its order, from one snapshot, in batches."""
+    async def export(self, params: ListParams, key: str = "") -> AsyncGenerator[list[VM]]:
+        """Every VM matching ListVMs' filters, in its order, from one snapshot, in batches; it
+        holds one of the export slots of `key` from its first batch until it is closed."""
         query = compile_query(params, PageTokens())
-        async with contextlib.aclosing(self.repo.export(query)) as batches:  # closed with this one
-            async for batch in batches:
-                yield batch
+        with self.exports.holding(key):
+            async with contextlib.aclosing(self.repo.export(query)) as batches:  # closed with this
+                while True:
+                    async with self._export_turn:
+                        batch = await anext(batches, None)
+                    if batch is None:
+                        return
+                    yield batch

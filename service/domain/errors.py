@@ -194,13 +194,13 @@ class WatchTokenExpired(DomainError):
     slug = "watch-token-expired"
 
 
-class TooManyWatchers(DomainError):
-    """This process already serves WATCH_MAX_CLIENTS watchers; retry (another process may serve)."""
+class TooManyStreams(DomainError):
+    """A key (or the process) already holds as many watches or exports as it may: retry later."""
 
-    title = "Too many watchers"
-    slug = "too-many-watchers"
+    title = "Too many streams"
+    slug = "too-many-streams"
 
-    def __init__(self, detail: str) -> None:
-        """Ask the client to retry after a pause."""
+    def __init__(self, detail: str, retry_after_s: int) -> None:
+        """Ask the client to retry after `retry_after_s` seconds."""
         super().__init__(detail)
-        self.headers["Retry-After"] = "5"
+        self.headers["Retry-After"] = str(retry_after_s)

@@ -23,6 +23,7 @@ from service.domain.errors import (
 from service.domain.events import EventService
 from service.domain.idempotency import IdempotencyService
 from service.domain.listing import PageTokens
+from service.domain.slots import Slots
 from service.domain.vms import VMService
 from service.domain.watch.hub import Hub
 from service.http import docs_page, openapi, tracing
@@ -117,7 +118,10 @@ def create_app(
             retention = timedelta(days=settings.deleted_retention_days)
             vm_service = VMService(repository, page_tokens=tokens, retention=retention)
             app.state.vm_service = traces.traced(vm_service)
-            bulk_service = BulkService(vm_service, BulkVMRepository(database))
+            exports = Slots(
+                "exports", settings.export_max_concurrent, settings.export_max_concurrent_per_key
+            )
+            bulk_service = BulkService(vm_service, BulkVMRepository(database), exports)
             app.state.bulk_service = traces.traced(bulk_service)
             app.state.event_service = traces.traced(EventService(repository, page_tokens=tokens))
             idempotency = IdempotencyService(IdempotencyRepository(database))
@@ -126,7 +130,9 @@ def create_app(
             # The change streams' own client: their long polls never hold a connection requests
             # need; and not before MongoDB is ready (a connection pooled too early never works).
             source = MongoChangeSource(watch_client[settings.mongodb_db][VMS_COLLECTION])
-            hub = Hub(source, settings.watch_max_clients, settings.watch_queue_events)
+            slots = Slots("watches", settings.watch_max_clients, settings.watch_max_clients_per_key)
+            window = settings.watch_resume_window_seconds
+            hub = Hub(source, slots, settings.watch_queue_events, window)
             async with serving(hub, asyncio.shield(readiness)):
                 app.state.watch_hub = hub
                 yield

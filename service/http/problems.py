@@ -34,7 +34,7 @@ from service.domain.errors import (
     PreconditionFailed,
     PreconditionRequired,
     RuleViolation,
-    TooManyWatchers,
+    TooManyStreams,
     UnsupportedMediaType,
     ValidationFailed,
     WatchTokenExpired,
@@ -83,7 +83,7 @@ STATUS: dict[type[DomainError], int] = {
     IdempotencyKeyReused: 422,
     PreconditionRequired: 428,
     DatabaseUnavailable: 503,
-    TooManyWatchers: 503,
+    TooManyStreams: 429,
 }
 
 # Statuses Litestar itself may answer with, and what they mean.

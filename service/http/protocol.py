@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -13,6 +14,12 @@ from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from service.domain.errors import ValidationFailed
 
+CONNECTION = "vm_inventory.connection"  # scope["extensions"][CONNECTION]: the request's protocol
+# Past MAX_CONNECTIONS, this many more connections are kept for health probes only (anything
+# else gets 503), each with a short head deadline: an orchestrator's probe is always answered.
+PROBE_RESERVE = 8
+PROBE_PATHS = frozenset({b"/health/live", b"/health/ready"})
+PROBE_HEAD_TIMEOUT_S = 2.0
 SLACK_BYTES = 16 * 1024  # request line, path and what the app's own 414/431 checks need to see
 # httptools.parse_url keeps offsets in 16 bits: a longer request target is an "invalid request".
 PARSE_URL_LIMIT = 65_535
@@ -91,7 +98,10 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
     - A head must arrive within `header_timeout` of its first byte (or of the connection's
       opening) and a body within `body_timeout` of its head; else 408 (or a silent close for a
       connection that sent nothing), so slow clients cannot hold connections or requests open.
-    - Past `max_connections` open connections, a new one gets 503 and is closed.
+    - Past `max_connections` open connections, a new one gets 503 and is closed, unless it is
+      one of PROBE_RESERVE more that asks for a health probe (answered, then closed).
+    - `abort` and `buffered_bytes` (the app finds them in scope["extensions"][CONNECTION]) let
+      a stream drop a client that takes nothing, with what is buffered for it.
     The idle time between requests on a kept-alive connection is uvicorn's `timeout_keep_alive`.
     """
 
@@ -104,10 +114,11 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
         self._timer: asyncio.TimerHandle | None = None
         super().connection_made(transport)
         OPEN_CONNECTIONS.set(len(self.connections))
-        if len(self.connections) > self.limits.max_connections:
+        self._probe_only = len(self.connections) > self.limits.max_connections
+        if len(self.connections) > self.limits.max_connections + PROBE_RESERVE:
             self._refuse(503, f"more than {self.limits.max_connections} open connections")
             return
-        self._arm(self.limits.header_timeout)
+        self._arm(PROBE_HEAD_TIMEOUT_S if self._probe_only else self.limits.header_timeout)
 
     def connection_lost(self, exc: Exception | None) -> None:
         """Stop the timer with the connection."""
@@ -150,10 +161,24 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
             raise _Refused(414, f"the request target exceeds {self.limits.url_bytes} bytes")
 
     def on_headers_complete(self) -> None:
-        """The head is complete: its body must now arrive in time (its size is the app's, 413)."""
+        """The head is complete: its body must now arrive in time (its size is the app's, 413);
+        past the connection cap, only a health probe goes on."""
+        if self._probe_only and httptools.parse_url(self.url).path not in PROBE_PATHS:
+            raise _Refused(503, f"more than {self.limits.max_connections} open connections")
         self._in_head = False
         self._arm(self.limits.body_timeout)
         super().on_headers_complete()
+        self.scope.setdefault("extensions", {})[CONNECTION] = {"protocol": self}
+        if self._probe_only and self.cycle is not None:
+            self.cycle.keep_alive = False
+
+    def abort(self) -> None:
+        """Close the connection at once, dropping what is still buffered for the client."""
+        self.transport.abort()
+
+    def buffered_bytes(self) -> int:
+        """Bytes written to the connection that the kernel has not taken yet."""
+        return int(self.transport.get_write_buffer_size())
 
     def on_message_complete(self) -> None:
         """The request is complete; the next one on this connection starts a new head."""
@@ -191,6 +216,12 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
         if not self.transport.is_closing():
             self.transport.write(problem_response(status, detail))
             self.transport.close()
+
+
+def connection_of(scope: Mapping[str, Any]) -> BoundedHttpToolsProtocol | None:
+    """The connection of the request of `scope`, when this protocol serves it."""
+    found = ((scope.get("extensions") or {}).get(CONNECTION) or {}).get("protocol")
+    return found if isinstance(found, BoundedHttpToolsProtocol) else None
 
 
 def bounded_protocol(

@@ -6,7 +6,8 @@ import asyncio
 import contextlib
 import signal
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Iterator
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Protocol
 
 import msgspec
 from prometheus_client import Counter, Gauge
@@ -21,12 +22,13 @@ from service.domain.watch.model import (
     WatchEvent,
     is_later,
 )
-from service.domain.watch.watcher import SHUTTING_DOWN, Ended, Idle, Sent, Watcher
+from service.domain.watch.watcher import SHUTTING_DOWN, TOO_SLOW, Ended, Idle, Sent, Watcher
 from service.http.stream_keys import KEY_GONE
 
 EVENT_STREAM = "text/event-stream"
 SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}  # no proxy buffering
 BATCH_EVENTS = 64  # events queued for one watcher leave in one chunk, up to this many
+CHUNK_BYTES = 32 * 1024  # ... and up to about this size (one event more at most)
 OPEN_TIMEOUT_S = 2.0  # a watch waits this long for the hub's stream to open, then 503
 WATCHERS = Gauge("vm_inventory_watchers", "WatchVMs clients connected", multiprocess_mode="livesum")
 EVENTS_SENT = Counter("vm_inventory_watch_events_sent", "WatchVMs events sent", ["type"])
@@ -50,19 +52,24 @@ def _frame_bytes(event: EventType, data: msgspec.Struct, token: str | None) -> b
 
 _FRAMES: dict[tuple[str, EventType], bytes] = {}
 _FRAMES_KEPT = 4096
+_FRAMES_KEPT_BYTES = 4 * 1024 * 1024  # the cache is per process: large VMs must not fill RAM
+_frames_bytes = 0
 
 
 def change_frame(item: Sent) -> bytes:
     """ADDED, MODIFIED or DELETED with the VM as GetVM returns it (encoded once per change and
     type, however many watchers receive it)."""
+    global _frames_bytes
     key = (item.token, item.type)
     encoded = _FRAMES.get(key)
     if encoded is None:
-        if len(_FRAMES) >= _FRAMES_KEPT:
+        if len(_FRAMES) >= _FRAMES_KEPT or _frames_bytes >= _FRAMES_KEPT_BYTES:
             _FRAMES.clear()
+            _frames_bytes = 0
         vm = vm_from_fields(dict(item.doc))  # item.doc is every watcher's
         data = WatchEvent(type=item.type, vm=vm, revision=vm.revision)
         encoded = _FRAMES[key] = _frame_bytes(item.type, data, item.token)
+        _frames_bytes += len(encoded)
     _SENT[item.type].inc()
     return encoded
 
@@ -73,7 +80,74 @@ def bookmark_frame(token: str) -> bytes:
     return frame(EventType.BOOKMARK, bookmark, token)
 
 
+class Connection(Protocol):
+    """What a stream may do to its client's connection (service.http.protocol provides it)."""
+
+    def abort(self) -> None:
+        """Close at once, dropping what is buffered."""
+
+    def buffered_bytes(self) -> int:
+        """Bytes written that the kernel has not taken yet."""
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """How a watcher's client must take its events, else it is dropped (the settings)."""
+
+    heartbeat_s: float
+    send_timeout_s: float
+    buffer_bytes: int
+
+
 async def sse(
+    hub: Hub,
+    watcher: Watcher,
+    cursor: ChangeCursor | None,
+    start: str,
+    delivery: Delivery,
+    connection: Connection | None,
+) -> AsyncIterator[bytes]:
+    """The event stream of one watcher, dropped once its client takes nothing for the send
+    timeout, or leaves more than the buffer bound untaken, or ends while a send waits.
+
+    Dropped: the watcher leaves the hub (its slot and queue freed) and the connection is
+    aborted with what is buffered for it (a client that reads nothing would never get an ERROR).
+    """
+    loop = asyncio.get_running_loop()
+    deadline: asyncio.TimerHandle | None = None
+
+    def drop() -> None:
+        watcher.on_end = None
+        watcher.end(TOO_SLOW)  # without a connection to abort, the client gets it if it reads
+        hub.release(watcher)
+        if connection is not None:
+            SLOW_DROPPED.inc()
+            connection.abort()
+
+    def ended_while_sending(why: Ended) -> None:
+        if deadline is not None:  # the client has not taken the last chunk: it cannot get why
+            drop()
+
+    watcher.on_end = ended_while_sending
+    events = _events(hub, watcher, cursor, start, delivery.heartbeat_s)
+    try:
+        async with contextlib.aclosing(events):
+            async for chunk in events:
+                buffered = connection.buffered_bytes() if connection is not None else 0
+                if buffered and buffered + len(chunk) > delivery.buffer_bytes:
+                    drop()
+                    return
+                deadline = loop.call_later(delivery.send_timeout_s, drop)
+                yield chunk  # returns once the server took it: the client is reading
+                deadline.cancel()
+                deadline = None
+    finally:
+        watcher.on_end = None
+        if deadline is not None:
+            deadline.cancel()
+
+
+async def _events(
     hub: Hub,
     watcher: Watcher,
     cursor: ChangeCursor | None,
@@ -121,10 +195,11 @@ async def sse(
         try:
             while True:
                 items = [await watcher.next()]
-                while not watcher.queue.empty() and len(items) < BATCH_EVENTS:
-                    items.append(watcher.take())
-                chunk = bytearray()  # what is queued goes out in one write
+                chunk = bytearray()  # what is queued goes out in one write, up to a bound
                 for queued in items:
+                    full = len(items) >= BATCH_EVENTS or len(chunk) >= CHUNK_BYTES
+                    if not full and not watcher.queue.empty():
+                        items.append(watcher.take())  # taken as the chunk grows
                     if isinstance(queued, Idle):
                         if len(items) > 1:  # events follow: they are the sign of life
                             continue

@@ -33,7 +33,7 @@ from service.storage.vm_store import batch_session
 R = TypeVar("R")
 Raw = dict[str, Any]
 ATOMIC_BATCH_TIMEOUT_S = 30  # the whole transaction; each read or write keeps MONGODB_TIMEOUT_MS
-EXPORT_BATCH_SIZE = 1000
+EXPORT_BATCH_SIZE = 100  # one read and one chunk: ~1 MB at most (64 labels, 1 KiB text each)
 EXPORT_READ_TIMEOUT_S = 60  # each read of an export after its first
 EXPORT_SERVER_TIME_S = 3600  # MongoDB's time for one export's cursor, all its reads together
 DUPLICATE_KEY = 11000

@@ -246,12 +246,12 @@ async def test_watch_needs_a_key(watch_server: ServerProcess) -> None:
     assert answer.headers["content-type"] == "application/problem+json"
 
 
-async def test_past_watch_max_clients_is_503_with_retry_after(http: httpx.AsyncClient) -> None:
+async def test_past_watch_max_clients_is_429_with_retry_after(http: httpx.AsyncClient) -> None:
     async with contextlib.AsyncExitStack() as stack:
         streams = [await stack.enter_async_context(Watch(http)) for _ in range(40)]
         assert {s.response.status_code for s in streams} == {200}
         answer = await http.get("/api/v1/vms/watch")
-        assert answer.status_code == 503
+        assert answer.status_code == 429
         assert answer.headers["content-type"] == "application/problem+json"
         assert int(answer.headers["retry-after"]) > 0
     async with Watch(http) as stream:  # the slots are free again once the clients left

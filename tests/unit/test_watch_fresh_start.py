@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from service.domain.listing import ListParams, build_filter
+from service.domain.slots import Slots
 from service.domain.watch.hub import Hub
 from service.domain.watch.model import Change
 from service.domain.watch.watcher import Sent, Watcher
@@ -39,7 +40,7 @@ def test_a_watch_attached_while_the_hub_lags_gets_only_changes_after_its_start()
     # Every start point between the hub's position and past the last change: the watcher gets
     # exactly the changes after it, none it was opened after.
     for seconds, increment in [(s, i) for s in (1, 2, 3, 4, 5, 7, 8) for i in (0, 1, 2, 3)]:
-        hub = Hub(_NoSource(), max_clients=10, queue_events=100)
+        hub = Hub(_NoSource(), Slots("watches", 10, 10), queue_events=100)
         hub.position = "t1.0"
         watcher = hub.reserve(build_filter(ListParams()))
         start = f"t{seconds}.{increment}"
@@ -51,7 +52,7 @@ def test_a_watch_attached_while_the_hub_lags_gets_only_changes_after_its_start()
 
 
 def test_a_start_point_the_hub_has_passed_changes_nothing() -> None:
-    hub = Hub(_NoSource(), max_clients=10, queue_events=100)
+    hub = Hub(_NoSource(), Slots("watches", 10, 10), queue_events=100)
     hub.position = CHANGES[4].token  # the hub has read up to (3, 1)
     watcher = hub.reserve(build_filter(ListParams()))
     assert hub.attach(watcher, not_before="t2.0") == CHANGES[4].token

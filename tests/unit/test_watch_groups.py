@@ -9,6 +9,7 @@ from typing import Any
 
 from service.domain.listing import ListParams, build_filter
 from service.domain.schemas import VMStatus
+from service.domain.slots import Slots
 from service.domain.watch.hub import Hub
 from service.domain.watch.model import Change, Doc, classify, seen_by
 from service.domain.watch.watcher import Ended, Idle, Item, Sent, Watcher
@@ -83,7 +84,7 @@ def test_watchers_sharing_a_filter_get_what_each_would_get_alone() -> None:
         rng = random.Random(seed)
         specs, changes = _watchers(rng), _changes(seed, 60)
         # Queues of 8 for 60 changes: wide filters overflow (too-slow), narrow ones do not.
-        hub = Hub(_NoSource(), max_clients=100, queue_events=8)
+        hub = Hub(_NoSource(), Slots("watches", 100, 100), queue_events=8)
         hub.position = "t1.0"
         grouped = []
         for query, floor in specs:
@@ -103,7 +104,7 @@ def test_watchers_sharing_a_filter_get_what_each_would_get_alone() -> None:
 
 def test_a_slow_watcher_is_ended_alone_and_a_released_one_gets_nothing() -> None:
     query = build_filter(ListParams(status=[VMStatus.RUNNING]))
-    hub = Hub(_NoSource(), max_clients=10, queue_events=3)
+    hub = Hub(_NoSource(), Slots("watches", 10, 10), queue_events=3)
     hub.position = "t1.0"
     slow, fast, gone = (hub.reserve(query) for _ in range(3))
     for watcher in (slow, fast, gone):

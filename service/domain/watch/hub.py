@@ -11,8 +11,17 @@ import logging
 from collections.abc import AsyncGenerator, Awaitable
 from typing import Protocol
 
-from service.domain.errors import DatabaseUnavailable, TooManyWatchers, WatchTokenExpired
-from service.domain.watch.model import Change, Doc, classify, is_later, seen_by
+from service.domain.errors import DatabaseUnavailable, WatchTokenExpired
+from service.domain.slots import Slots
+from service.domain.watch.model import (
+    Change,
+    Doc,
+    check_not_after,
+    classify,
+    is_later,
+    seen_by,
+    token_time,
+)
 from service.domain.watch.watcher import SHUTTING_DOWN, Ended, Item, Sent, Watcher
 
 log = logging.getLogger("service.watch")
@@ -54,11 +63,19 @@ class Hub:
     evaluations per change, not 1,000).
     """
 
-    def __init__(self, source: ChangeSource, max_clients: int, queue_events: int) -> None:
-        """Fan out `source`; at most `max_clients` watchers, each queueing `queue_events`."""
+    def __init__(
+        self,
+        source: ChangeSource,
+        slots: Slots,
+        queue_events: int,
+        resume_window_s: float = float("inf"),
+    ) -> None:
+        """Fan out `source` to watchers holding `slots` (per key and process), each queueing
+        `queue_events`; a catch-up may start at most `resume_window_s` before the hub."""
         self.source = source
-        self.max_clients = max_clients
+        self.slots = slots
         self.queue_events = queue_events
+        self.resume_window_s = resume_window_s
         self.watchers: set[Watcher] = set()
         self.groups: dict[str, tuple[Doc, set[Watcher]]] = {}  # filter key -> query, watchers
         self.pending: set[Watcher] = set()  # reserved, still catching up
@@ -91,15 +108,29 @@ class Hub:
         for watcher in [*self.watchers, *self.pending]:
             watcher.end(why)
 
-    def reserve(self, query: Doc) -> Watcher:
-        """A watcher for `query`, counted against WATCH_MAX_CLIENTS (503 past it)."""
+    def reserve(self, query: Doc, key: str = "") -> Watcher:
+        """A watcher for `query` holding one of the slots of `key` (TooManyStreams past them)."""
         if self.closing:
             raise DatabaseUnavailable("the server is shutting down; retry shortly")
-        if len(self.watchers) + len(self.pending) >= self.max_clients:
-            raise TooManyWatchers(f"this process already serves {self.max_clients} watchers")
         watcher = Watcher(query, self.queue_events)
+        watcher.slot = self.slots.acquire(key)
         self.pending.add(watcher)
         return watcher
+
+    async def open_after(self, token: str, field: str = "resume_token") -> ChangeCursor:
+        """A private cursor after `token` for a catch-up: a 400 naming `field` (where the client
+        sent it) for a token after every committed change, WatchTokenExpired (410) when `token`
+        is more than the resume window older than the hub's position (the client lists again)."""
+        now = await self.source.now()
+        check_not_after(token, now, field)
+        position = self.position or now
+        behind_s = token_time(position)[0] - token_time(token)[0]
+        if behind_s > self.resume_window_s:
+            raise WatchTokenExpired(
+                f"the resume point is {behind_s} s old, more than the {self.resume_window_s:g} s "
+                "a watch may resume from; list again, then watch from the list's watch_token"
+            )
+        return await self.source.open(token, quick=True, field=field)
 
     def attach(self, watcher: Watcher, not_before: str | None = None) -> str:
         """Offer `watcher` every change after the hub's position, or after `not_before` when the
@@ -116,7 +147,9 @@ class Hub:
         return start
 
     def release(self, watcher: Watcher) -> None:
-        """Forget `watcher` (its client is gone)."""
+        """Forget `watcher` (its client is gone) and free its slot; again does nothing."""
+        if watcher.slot is not None:
+            watcher.slot.release()
         self.pending.discard(watcher)
         if watcher in self.watchers:
             self.watchers.remove(watcher)

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from dataclasses import dataclass
 
+from service.domain.slots import Slot
 from service.domain.watch.model import Change, Doc, EventType, classify, seen_by
 
 
@@ -34,6 +36,7 @@ class Idle:
 Item = Sent | Ended
 IDLE = Idle()
 SHUTTING_DOWN = Ended(503, "shutting-down", "the server is shutting down; resume from the last id")
+TOO_SLOW = Ended(409, "too-slow", "the client did not keep up; resume from the last id")
 
 
 def filter_key(query: Doc) -> str:
@@ -54,6 +57,8 @@ class Watcher:
         self.capacity = capacity
         self.ended: Ended | None = None
         self.idle_queued = False
+        self.slot: Slot | None = None  # its place among the key's and the process's watchers
+        self.on_end: Callable[[Ended], None] | None = None  # the stream's, told of the end
 
     def offer(self, change: Change) -> None:
         """Queue the change if it concerns this watcher; a full queue ends the watch."""
@@ -66,7 +71,7 @@ class Watcher:
         if self.ended is not None or seen_by(change, self.floor):
             return
         if self.queue.qsize() - self.idle_queued >= self.capacity:
-            self.end(Ended(409, "too-slow", "the client did not keep up; resume from the last id"))
+            self.end(TOO_SLOW)
             return
         self.queue.put_nowait(sent)
 
@@ -99,3 +104,5 @@ class Watcher:
             self.queue.get_nowait()
         self.idle_queued = False
         self.queue.put_nowait(why)
+        if self.on_end is not None:
+            self.on_end(why)

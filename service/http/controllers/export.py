@@ -17,7 +17,7 @@ from litestar.params import Parameter
 from litestar.response import Stream
 
 from service.domain.bulk import BulkService
-from service.domain.errors import NotAcceptable
+from service.domain.errors import NotAcceptable, TooManyStreams
 from service.domain.listing import SortOrder
 from service.domain.schemas import VM
 from service.http.controllers.filter_params import FILTERS, Filters
@@ -120,7 +120,7 @@ class ExportController(Controller):
         "/export",
         operation_id="ExportVMs",
         summary="Every VM matching ListVMs' filters, streamed as NDJSON or CSV",
-        responses=responses(NotAcceptable)
+        responses=responses(NotAcceptable, TooManyStreams)
         | {
             200: ResponseSpec(
                 data_container=VM,
@@ -141,7 +141,8 @@ class ExportController(Controller):
     ) -> Stream:
         """The filters, sort and rules of ListVMs; one snapshot, streamed in constant memory."""
         as_csv = wants_csv(request.headers.get("accept"))
-        batches = bulk_service.export(msgspec.structs.replace(filters, sort=sort))
+        params = msgspec.structs.replace(filters, sort=sort)
+        batches = bulk_service.export(params, getattr(request.scope.get("user"), "name", ""))
         # The first batch before the answer starts: a bad filter or MongoDB down is still a
         # problem+json; later failures can only cut the stream short.
         first: list[VM] = await anext(batches, [])

@@ -11,23 +11,24 @@ from litestar.params import HeaderParameter, Parameter
 from litestar.response import Stream
 
 from service.config import Settings
-from service.domain.errors import TooManyWatchers, WatchTokenExpired
+from service.domain.errors import TooManyStreams, WatchTokenExpired
 from service.domain.watch.hub import (
     Hub,
 )
 from service.domain.watch.model import (
-    check_not_after,
     check_token,
     watch_filter,
 )
 from service.http.controllers.filter_params import FILTERS, Filters
 from service.http.head import get_and_head
 from service.http.problems import responses
+from service.http.protocol import connection_of
 from service.http.sse import (
     EVENT_STREAM,
     KEY_REVOKED,
     OPEN_TIMEOUT_S,
     SSE_HEADERS,
+    Delivery,
     close_stream,
     sse,
 )
@@ -52,7 +53,7 @@ class WatchController(Controller):
             "ERROR (`data:` type, status, reason, detail, resume_token); `id:` the resume token; "
             "`:` comment lines are heartbeats"
         ),
-        responses=responses(WatchTokenExpired, TooManyWatchers),
+        responses=responses(WatchTokenExpired, TooManyStreams),
         dependencies=FILTERS,
     )
     async def watch_vms(
@@ -81,7 +82,7 @@ class WatchController(Controller):
         elif resume_token is not None:
             token = check_token(resume_token, carrier)
         await watch_hub.wait_open(OPEN_TIMEOUT_S)
-        watcher = watch_hub.reserve(mongo_filter)
+        watcher = watch_hub.reserve(mongo_filter, getattr(request.scope.get("user"), "name", ""))
         try:
             cursor = None
             if token is None:
@@ -89,8 +90,7 @@ class WatchController(Controller):
                 # when the shared stream has not read it yet.
                 token = watch_hub.attach(watcher, not_before=await watch_hub.source.now())
             else:
-                check_not_after(token, await watch_hub.source.now(), carrier)
-                cursor = await watch_hub.source.open(token, quick=True, field=carrier)
+                cursor = await watch_hub.open_after(token, carrier)
         except BaseException:
             watch_hub.release(watcher)
             raise
@@ -99,7 +99,12 @@ class WatchController(Controller):
             if cursor is not None:
                 await cursor.close()
             return Stream(iter(()), media_type=EVENT_STREAM, headers=SSE_HEADERS)
-        events = sse(watch_hub, watcher, cursor, token, settings.watch_heartbeat_seconds)
+        delivery = Delivery(
+            settings.watch_heartbeat_seconds,
+            settings.watch_send_timeout_seconds,
+            settings.watch_buffer_bytes,
+        )
+        events = sse(watch_hub, watcher, cursor, token, delivery, connection_of(request.scope))
         events = stream_keys.guard(request, events, lambda: watcher.end(KEY_REVOKED))
         return Stream(
             events,
