@@ -18,7 +18,7 @@ def test_no_route_resolves_its_dependencies_concurrently(settings: Settings) -> 
             # Litestar runs a batch of two or more in an anyio task group (litestar#4563).
             assert all(len(batch) == 1 for batch in batches), (method, route.path, names)
     # The routes this matters for are still there, each with its dependencies in a fixed order.
-    assert several["GET /api/v1/vms"] == ["params", "vm_service"]
+    assert several["GET /api/v1/vms"] == ["filters", "vm_service", "params"]
     assert several["POST /api/v1/vms"] == ["idempotency", "vm_service", "write"]
     assert several["PATCH /api/v1/vms/{vm_id:str}"] == [
         "idempotency", "settings", "vm_service", "write",
