@@ -37,10 +37,7 @@ def use_case_spans(service: T, tracer: Tracer) -> T:
 
 
 def _call(span_name: str, method: Callable[..., Any], tracer: Tracer) -> Callable[..., Any]:
-    @functools.wraps(method)
-    async def call(*args: Any, **kwargs: Any) -> Any:
-        if not trace.get_current_span().is_recording():  # unsampled, or no request's
-            return await method(*args, **kwargs)
+    async def in_span(*args: Any, **kwargs: Any) -> Any:
         with tracer.start_as_current_span(
             span_name, record_exception=False, set_status_on_exception=False
         ) as span:
@@ -49,6 +46,13 @@ def _call(span_name: str, method: Callable[..., Any], tracer: Tracer) -> Callabl
             except Exception as exc:
                 _failed(span, exc)
                 raise
+
+    # Not a coroutine function itself: unsampled, the caller awaits the method's own coroutine.
+    @functools.wraps(method)
+    def call(*args: Any, **kwargs: Any) -> Any:
+        if not trace.get_current_span().is_recording():  # unsampled, or no request's
+            return method(*args, **kwargs)
+        return in_span(*args, **kwargs)
 
     return call
 
