@@ -37,6 +37,12 @@ SCHEMA_MISMATCH = Gauge(
     "1 while the database's schema is not the one this code needs (migrations pending), else 0",
     multiprocess_mode="mostrecent",
 )
+MIGRATION_LOCK_AGE = Gauge(
+    "vm_inventory_migration_lock_age_seconds",
+    "Seconds a migration runner has held the migration lock, as of the last scrape that reached "
+    "MongoDB (0 when nobody holds it; a dead runner's lapses with its lease)",
+    multiprocess_mode="mostrecent",
+)
 # The configured limits, for alerts on usage near them.
 # Limits and the counts they cap are summed over live workers (`serve --workers`), so their
 # ratio is the same whether one process or several answer.
@@ -63,13 +69,18 @@ class MetricsController(Controller):
     async def metrics(self, state: State) -> Response[bytes]:
         """Every metric of this process, served whether or not the service is ready."""
         if not_ready_reason(state) is None:
-            await refresh_readiness(state.vm_service)
+            answers = await refresh_readiness(state.vm_service)
             SCHEMA_MISMATCH.set(0)
         else:
             MONGODB_READY.set(0)
             # Not ready although MongoDB answers: its schema is not this code's.
             off = state.schema_guard.reason is not None and not state.get("not_ready")
-            SCHEMA_MISMATCH.set(int(off and await _answers(state.vm_service)))
+            answers = off and await _answers(state.vm_service)
+            SCHEMA_MISMATCH.set(int(answers))
+        # Read while MongoDB answers, whether or not the schema is this code's (a `migrate up`
+        # holding the lock is when it is not).
+        if answers and (held := await state.schema_guard.migration_lock_seconds()) is not None:
+            MIGRATION_LOCK_AGE.set(held)
         return Response(generate_latest(scraped_registry()), media_type=MEDIA_TYPE)
 
 

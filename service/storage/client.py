@@ -25,7 +25,7 @@ def make_client(
     Writes wait for a majority of the replica set (a 2xx is never rolled back by a failover) and
     are retried once the driver finds the new primary, within the same time bound.
     """
-    return AsyncMongoClient(
+    client: AsyncMongoClient[dict[str, object]] = AsyncMongoClient(
         url,
         tz_aware=True,
         w="majority",
@@ -37,6 +37,11 @@ def make_client(
         appname="vm-inventory",
         event_listeners=list(listeners),
     )
+    if listeners:  # tracing on: no command events outside a sampled request's spans
+        from service.storage.tracing import only_in_recorded_spans
+
+        only_in_recorded_spans(client)
+    return client
 
 
 def ready_for_transactions(hello: Mapping[str, Any]) -> bool:

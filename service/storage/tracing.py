@@ -23,12 +23,34 @@ from opentelemetry.semconv.attributes.db_attributes import (
 from opentelemetry.semconv.attributes.error_attributes import ERROR_TYPE
 from opentelemetry.semconv.attributes.server_attributes import SERVER_ADDRESS, SERVER_PORT
 from opentelemetry.trace import Span, SpanKind, Status, StatusCode, TracerProvider
-from pymongo import monitoring
+from pymongo import AsyncMongoClient, monitoring
 
 # The commands' fields that hold their documents: only their count becomes an attribute.
 _BATCHES = {"insert": "documents", "update": "updates", "delete": "deletes"}
 # Spans of commands whose reply never came (a connection dropped mid-command) are ended past it.
 MAX_OPEN_SPANS = 10_000
+
+
+class _OnlyInRecordedSpans(monitoring._EventListeners):
+    """A client's listeners, told of commands only inside a recorded span: the driver then builds
+    no command events (their documents' copies, ids, timings) for an unsampled request's."""
+
+    @property
+    def enabled_for_commands(self) -> bool:
+        """Whether the command about to be sent is seen: the current span is recorded."""
+        return trace.get_current_span().is_recording()
+
+
+def only_in_recorded_spans(client: AsyncMongoClient[Any]) -> None:
+    """Make `client` publish command events only inside a recorded span (~30 us of CPU saved per
+    unsampled GetVM). PyMongo decides once per command whether to publish (the events and their
+    operation id), so a command's started and succeeded events always come together.
+
+    Its listeners are a private class of PyMongo's, swapped for a subclass; with a mongodb+srv URL
+    they are built at the first connection and stay ungated (every command builds its events)."""
+    listeners = client._event_listeners
+    if type(listeners) is monitoring._EventListeners:
+        listeners.__class__ = _OnlyInRecordedSpans
 
 
 class CommandSpans(monitoring.CommandListener):

@@ -4,9 +4,7 @@ per use case and per MongoDB command."""
 from __future__ import annotations
 
 import asyncio
-import functools
-import inspect
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import Sequence
 from typing import Any, TypeVar
 from urllib.parse import parse_qsl
 
@@ -15,22 +13,35 @@ from litestar.middleware.base import DefineMiddleware
 from litestar.types import ASGIApp, HTTPScope, Message, Receive, Scope, Send
 from opentelemetry import context, propagate, trace
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+from opentelemetry.sdk import trace as sdk_trace
 from opentelemetry.sdk.resources import SERVICE_NAME, Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
+from opentelemetry.sdk.trace.id_generator import IdGenerator
 from opentelemetry.sdk.trace.sampling import (
     ALWAYS_OFF,
     ALWAYS_ON,
+    Decision,
     ParentBased,
     Sampler,
     TraceIdRatioBased,
 )
 from opentelemetry.semconv.attributes.error_attributes import ERROR_TYPE
-from opentelemetry.trace import Span, SpanKind, Status, StatusCode, Tracer
+from opentelemetry.trace import (
+    NonRecordingSpan,
+    Span,
+    SpanContext,
+    SpanKind,
+    Status,
+    StatusCode,
+    TraceFlags,
+    Tracer,
+)
 from pymongo.monitoring import CommandListener
 
 from service.config import Settings
 from service.http.tracing import NoTracing
+from service.http.tracing.use_cases import use_case_spans
 from service.storage.tracing import CommandSpans
 
 T = TypeVar("T")
@@ -74,6 +85,12 @@ class Tracing(NoTracing):
         self.provider = provider
         self.owned = owned
         self.tracer = provider.get_tracer("service.http")
+        # Its ids presettable by the HTTP span (once: a provider has one tracer of a name).
+        tracer = self.tracer
+        if isinstance(tracer, sdk_trace.Tracer) and not isinstance(
+            tracer.id_generator, PresetTraceIds
+        ):
+            tracer.id_generator = PresetTraceIds(tracer.id_generator)
 
     def listeners(self) -> Sequence[CommandListener]:
         """A span per MongoDB command run inside a traced request."""
@@ -105,7 +122,8 @@ class ServerSpanMiddleware:
     Not opentelemetry-instrumentation-asgi (through Litestar's OpenTelemetryPlugin), measured
     first: it cost ~120 us of CPU per GetVM with nothing sampled (request attributes, metrics
     instruments, a response propagator, span wrappers built per request), which is ~18% of a
-    GetVM; this costs ~15 us unsampled (README "Operating it").
+    GetVM. Unsampled, this decides sampling before the SDK is asked for a span (`_start`): with
+    the use cases and commands skipped, tracing costs an unsampled GetVM ~40 us (README).
     """
 
     def __init__(self, app: ASGIApp, tracer: Tracer) -> None:
@@ -127,12 +145,7 @@ class ServerSpanMiddleware:
         }
         parent = propagate.extract(carrier) if carrier else None
         method, template = scope["method"], scope.get("path_template") or scope["path"]
-        span = self.tracer.start_span(
-            f"{method} {template}",
-            parent,
-            kind=SpanKind.SERVER,
-            attributes={"http.request.method": method, "http.route": template},
-        )
+        span = self._start(f"{method} {template}", parent)
         if span.is_recording():
             span.set_attributes(_request_attributes(scope, template))
         ids = span.get_span_context()
@@ -161,9 +174,62 @@ class ServerSpanMiddleware:
             context.detach(token)
             span.end()
 
+    def _start(self, name: str, parent: context.Context | None) -> Span:
+        """The request's span: sampled first, and when it is not, a NonRecordingSpan made here,
+        ~4 us of CPU where the SDK's start_span takes ~15 us (validating and building its
+        arguments, flags and ids twice). A sampled span is the SDK's, given the trace id
+        sampled (the samplers decide by it, or by the parent's flags: the same answer twice)."""
+        tracer = self.tracer
+        ids = getattr(tracer, "id_generator", None)
+        if not isinstance(tracer, sdk_trace.Tracer) or not isinstance(ids, PresetTraceIds):
+            return tracer.start_span(name, parent, kind=SpanKind.SERVER)  # the SDK disabled
+        parent_ids = trace.get_current_span(parent).get_span_context()
+        if parent_ids.is_valid:
+            trace_id, random_id = parent_ids.trace_id, parent_ids.trace_flags.random_trace_id
+        else:
+            trace_id, random_id = ids.ids.generate_trace_id(), ids.ids.is_trace_id_random()
+        sampled = tracer.sampler.should_sample(parent, trace_id, name, SpanKind.SERVER)
+        if sampled.decision is Decision.DROP:  # RECORD_ONLY records, as the SDK would
+            flags = TraceFlags(TraceFlags.RANDOM_TRACE_ID if random_id else TraceFlags.DEFAULT)
+            span_id = ids.generate_span_id()
+            return NonRecordingSpan(
+                SpanContext(trace_id, span_id, False, flags, sampled.trace_state)
+            )
+        if not parent_ids.is_valid:
+            ids.next_trace_id = trace_id
+        try:
+            return tracer.start_span(name, parent, kind=SpanKind.SERVER)
+        finally:
+            ids.next_trace_id = 0
+
+
+class PresetTraceIds(IdGenerator):
+    """`ids`, except that the next trace id is `next_trace_id` when set (by the HTTP span, which
+    sampled it already)."""
+
+    def __init__(self, ids: IdGenerator) -> None:
+        """Generate with `ids`."""
+        self.ids = ids
+        self.next_trace_id = 0
+
+    def generate_span_id(self) -> int:
+        """A new span id."""
+        return self.ids.generate_span_id()
+
+    def generate_trace_id(self) -> int:
+        """The preset trace id (once), else a new one."""
+        trace_id, self.next_trace_id = self.next_trace_id, 0
+        return trace_id or self.ids.generate_trace_id()
+
+    def is_trace_id_random(self) -> bool:
+        """Whether `ids` makes random trace ids (W3C level 2's random-trace-id flag)."""
+        return self.ids.is_trace_id_random()
+
 
 def _request_attributes(scope: HTTPScope, template: str) -> dict[str, Any]:
     attributes: dict[str, Any] = {
+        "http.request.method": scope["method"],
+        "http.route": template,
         "url.path": template,
         "url.scheme": scope.get("scheme", "http"),
         "network.protocol.version": scope.get("http_version", "1.1"),
@@ -195,109 +261,3 @@ def _response_attributes(span: Span, scope: HTTPScope, status: int) -> None:
     name = getattr(scope.get("user"), "name", None)  # the API key's, once authenticated
     if isinstance(name, str):
         span.set_attribute(API_KEY_NAME, name)
-
-
-def use_case_spans(service: T, tracer: Tracer) -> T:
-    """`service` seen through a subclass whose public async methods (its use cases) are each an
-    INTERNAL span `<Service>.<method>` when called inside a recorded span (a sampled request's;
-    no arguments recorded: they hold documents); a method returning a stream (ExportVMs'
-    batches) is one span from the call until the stream is done. It shares `service`'s state,
-    and is one (isinstance), as Litestar checks of a dependency."""
-    cls = type(service)
-    wrapped: dict[str, Any] = {}
-    for name, function in inspect.getmembers(cls, inspect.isfunction):
-        span_name = f"{cls.__name__}.{name}"
-        if name.startswith("_"):
-            continue
-        if inspect.isasyncgenfunction(function):
-            wrapped[name] = _stream(span_name, function, tracer)
-        elif inspect.iscoroutinefunction(function):
-            wrapped[name] = _call(span_name, function, tracer)
-    traced: Any = object.__new__(type(cls.__name__, (cls,), wrapped))
-    traced.__dict__ = service.__dict__
-    result: T = traced
-    return result
-
-
-def _call(span_name: str, method: Callable[..., Any], tracer: Tracer) -> Callable[..., Any]:
-    @functools.wraps(method)
-    async def call(*args: Any, **kwargs: Any) -> Any:
-        if not trace.get_current_span().is_recording():  # unsampled, or no request's
-            return await method(*args, **kwargs)
-        with tracer.start_as_current_span(
-            span_name, record_exception=False, set_status_on_exception=False
-        ) as span:
-            try:
-                return await method(*args, **kwargs)
-            except Exception as exc:
-                _failed(span, exc)
-                raise
-
-    return call
-
-
-def _stream(span_name: str, method: Callable[..., Any], tracer: Tracer) -> Callable[..., Any]:
-    @functools.wraps(method)
-    def call(*args: Any, **kwargs: Any) -> Any:
-        if not trace.get_current_span().is_recording():
-            return method(*args, **kwargs)
-        return SpanStream(tracer.start_span(span_name), method(*args, **kwargs))
-
-    return call
-
-
-class SpanStream:
-    """An async stream inside `span`, which ends when the stream does: each step runs with the
-    span current (the MongoDB commands it sends are its children), never across a yield."""
-
-    def __init__(self, span: Span, stream: Any) -> None:
-        """Wrap the async generator `stream`."""
-        self.span = span
-        self.stream = stream
-        self.items = self.rows = 0
-
-    def __aiter__(self) -> AsyncIterator[Any]:
-        """This stream."""
-        return self
-
-    async def __anext__(self) -> Any:
-        """The next item, counted on the span."""
-        with trace.use_span(
-            self.span, end_on_exit=False, record_exception=False, set_status_on_exception=False
-        ):
-            try:
-                item = await self.stream.__anext__()
-            except StopAsyncIteration:
-                self._end()
-                raise
-            except BaseException as exc:
-                if isinstance(exc, Exception):
-                    _failed(self.span, exc)
-                self._end()
-                raise
-        self.items += 1
-        self.rows += len(item) if isinstance(item, list) else 1
-        return item
-
-    async def aclose(self) -> None:
-        """Close the stream (its cursor) and end the span."""
-        try:
-            with trace.use_span(
-                self.span, end_on_exit=False, record_exception=False, set_status_on_exception=False
-            ):
-                await self.stream.aclose()
-        finally:
-            self._end()
-
-    def _end(self) -> None:
-        if self.span.is_recording():
-            self.span.set_attributes(
-                {"vm_inventory.stream.items": self.items, "vm_inventory.stream.rows": self.rows}
-            )
-            self.span.end()
-
-
-def _failed(span: Span, exc: Exception) -> None:
-    # The exception's class only: its message may quote a document (a name already taken).
-    span.set_attribute(ERROR_TYPE, type(exc).__name__)
-    span.set_status(Status(StatusCode.ERROR))

@@ -15,6 +15,7 @@ from service.domain.apikeys import ApiKey
 from service.domain.errors import DatabaseUnavailable
 from service.storage.api_keys import ApiKeyRepository
 from service.storage.migrations import servers
+from service.storage.migrations.lock import held_seconds
 from service.storage.migrations.runner import HISTORY
 from service.storage.migrations.scripts import discover
 
@@ -93,6 +94,13 @@ class SchemaGuard:
         while self.in_flight and time.monotonic() < drain_until:  # noqa: ASYNC110
             await asyncio.sleep(0.02)
         return going_down
+
+    async def migration_lock_seconds(self) -> float | None:
+        """How long a migration runner has held the lock (0.0: nobody; None: no answer)."""
+        try:
+            return await held_seconds(self.db)
+        except PyMongoError:
+            return None
 
     def _set(self, reason: str | None) -> None:
         if reason != self.reason:

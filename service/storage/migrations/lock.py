@@ -28,6 +28,17 @@ def default_owner() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
 
 
+async def held_seconds(db: AsyncDatabase[dict[str, Any]]) -> float:
+    """How long the lock has been held by a live lease, by the server's clock (0.0: it is free, or
+    its holder died and the lease lapsed). One read by _id: cheap enough for every scrape."""
+    held = await db[LOCK_COLLECTION].find_one(
+        {"_id": LOCK_ID, "$expr": {"$gt": ["$expires_at", "$$NOW"]}},
+        {"_id": 0, "held_ms": {"$subtract": ["$$NOW", "$acquired_at"]}},
+    )
+    held_ms = held.get("held_ms") if held is not None else None
+    return max(0.0, held_ms / 1000) if isinstance(held_ms, int | float) else 0.0
+
+
 class MigrationLock:
     """An async context manager holding the lock, renewing its lease until exit.
 

@@ -11,9 +11,11 @@ from typing import Any
 import pytest
 import yaml  # type: ignore[import-untyped]  # (no types-PyYAML in the dev group)
 from litestar.testing import AsyncTestClient
+from pymongo.asynchronous.database import AsyncDatabase
 
 import service.http.protocol  # noqa: F401  # the server's protocol (`serve` imports it) owns a gauge
 from service.config import Settings
+from service.storage.migrations.lock import LOCK_COLLECTION, LOCK_ID
 from tests.api.helpers import BASE
 
 DEPLOY = Path(__file__).resolve().parents[3] / "deploy"
@@ -118,3 +120,37 @@ async def test_limits_and_schema_gauges(
     text = (await client.get("/metrics")).text
     assert "vm_inventory_schema_mismatch 1.0" in text
     assert "vm_inventory_mongodb_ready 0.0" in text
+
+
+def lock_age(text: str) -> float:
+    """The migration lock's age a /metrics page reports."""
+    (value,) = re.findall(r"^vm_inventory_migration_lock_age_seconds (\S+)$", text, re.M)
+    return float(value)
+
+
+async def test_the_migration_lock_age_is_the_live_holders_only(
+    client: AsyncTestClient[Any], db: AsyncDatabase[dict[str, Any]]
+) -> None:
+    assert lock_age((await client.get("/metrics")).text) == 0.0
+    locks = db[LOCK_COLLECTION]
+
+    async def hold(acquired_ms_ago: int, expires_in_ms: int) -> float:
+        """The age scraped while the lock is as a runner (MigrationLock) leaves it."""
+        now = "$$NOW"
+        held = {
+            "owner": "stuck-runner:1",
+            "acquired_at": {"$subtract": [now, acquired_ms_ago]},
+            "expires_at": {"$add": [now, expires_in_ms]},
+        }
+        await locks.update_one({"_id": LOCK_ID}, [{"$set": held}], upsert=True)
+        return lock_age((await client.get("/metrics")).text)
+
+    try:
+        # Taken 20 minutes ago by the server's clock, its lease still renewed.
+        assert 1_200 <= await hold(1_200_000, 30_000) < 1_800
+        # Its runner died: the lease lapsed, nobody holds the lock.
+        assert await hold(1_200_000, -1_000) == 0.0
+        assert 1 <= await hold(1_000, 30_000) < 600
+    finally:
+        await locks.delete_one({"_id": LOCK_ID})
+    assert lock_age((await client.get("/metrics")).text) == 0.0

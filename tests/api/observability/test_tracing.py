@@ -14,6 +14,8 @@ from litestar.testing import AsyncTestClient
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.sdk.trace.id_generator import IdGenerator, RandomIdGenerator
+from opentelemetry.sdk.trace.sampling import TraceIdRatioBased
 from opentelemetry.trace import SpanKind, StatusCode
 
 from service.config import Settings
@@ -302,6 +304,56 @@ async def test_an_unsampled_request_has_a_trace_id_and_no_span(
     assert trace_of(spans, CALLER_TRACE) == []
     (line,) = _access_lines(caplog)
     assert line["trace_id"] == CALLER_TRACE
+
+
+class CountingIds(IdGenerator):
+    """Trace ids numbered in their upper half; their lower half (what TraceIdRatioBased reads)
+    is low (sampled at 50%) for even numbers, high (dropped) for odd ones."""
+
+    def __init__(self) -> None:
+        """Start at 1."""
+        self.number = 0
+        self.spans = RandomIdGenerator()
+
+    def generate_span_id(self) -> int:
+        """A random span id."""
+        return self.spans.generate_span_id()
+
+    def generate_trace_id(self) -> int:
+        """The next trace id."""
+        self.number += 1
+        return self.number << 64 | (1 if self.number % 2 == 0 else 2**64 - 1)
+
+
+async def test_a_ratio_sampler_traces_each_sampled_trace_id_once_with_its_commands(
+    settings: Settings, admin_token: str
+) -> None:
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider(sampler=TraceIdRatioBased(0.5), id_generator=CountingIds())
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    async with AsyncTestClient(app=create_app(settings, tracer_provider=provider)) as client:
+        client.headers["Authorization"] = f"Bearer {admin_token}"
+        created = await client.post(BASE, json=vm_body(name="ratio-1"))
+        assert created.status_code == 201
+        responses = [await client.get(f"{BASE}/{created.json()['id']}") for _ in range(6)]
+    numbers = []
+    for r in responses:
+        assert r.status_code == 200
+        trace_id = trace_id_of(r)
+        numbers.append(int(trace_id, 16) >> 64)
+        spans = trace_of(exporter, trace_id)
+        if numbers[-1] % 2 == 0:  # sampled: the header says so, the spans carry its trace id
+            assert r.headers["traceresponse"].endswith("-01")
+            root = server_span(spans)
+            assert (root.attributes or {})["http.route"] == "/api/v1/vms/{vm_id}"
+            assert "find vms" in {s.name for s in spans}
+        else:
+            assert r.headers["traceresponse"].endswith("-00")
+            assert spans == []
+    # One trace id per request, sampled or not: none drawn twice for a sampled one.
+    assert numbers == list(range(numbers[0], numbers[0] + 6))
+    traced = {f"{s.context.trace_id:032x}" for s in exporter.get_finished_spans() if s.context}
+    assert traced <= {trace_id_of(r) for r in [created, *responses]}
 
 
 def _access_lines(caplog: pytest.LogCaptureFixture) -> list[dict[str, Any]]:
