@@ -145,6 +145,12 @@ class Settings(BaseSettings):
     export_max_concurrent_per_key: int = Field(
         default=2, ge=1, description="ExportVMs at once per API key and process; past it 429"
     )
+    export_send_timeout_seconds: float = Field(
+        default=30.0,
+        gt=0,
+        description="an export whose client takes no data for this long is cut off (its slot "
+        "and snapshot freed)",
+    )
 
     @field_validator("mongodb_url")
     @classmethod

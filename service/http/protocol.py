@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -216,6 +216,28 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
         if not self.transport.is_closing():
             self.transport.write(problem_response(status, detail))
             self.transport.close()
+
+
+async def taken_within(
+    chunks: AsyncIterator[bytes], seconds: float, connection: BoundedHttpToolsProtocol | None
+) -> AsyncGenerator[bytes]:
+    """`chunks`, each of which the client must take within `seconds`, else its connection is
+    aborted: a client that stops reading does not hold a stream's slot and snapshot forever."""
+    loop = asyncio.get_running_loop()
+    deadline: asyncio.TimerHandle | None = None
+    try:
+        async for chunk in chunks:
+            if connection is not None:
+                deadline = loop.call_later(seconds, connection.abort)
+            yield chunk  # returns once the server took it: the client is reading
+            if deadline is not None:
+                deadline.cancel()
+    finally:
+        if deadline is not None:
+            deadline.cancel()
+        aclose = getattr(chunks, "aclose", None)
+        if aclose is not None:
+            await aclose()
 
 
 def connection_of(scope: Mapping[str, Any]) -> BoundedHttpToolsProtocol | None:

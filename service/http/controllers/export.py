@@ -16,6 +16,7 @@ from litestar.openapi.spec import OpenAPI, OpenAPIMediaType, OpenAPIResponse, Op
 from litestar.params import Parameter
 from litestar.response import Stream
 
+from service.config import Settings
 from service.domain.bulk import BulkService
 from service.domain.errors import NotAcceptable, TooManyStreams
 from service.domain.listing import SortOrder
@@ -23,6 +24,7 @@ from service.domain.schemas import VM
 from service.http.controllers.filter_params import FILTERS, Filters
 from service.http.head import get_and_head
 from service.http.problems import responses
+from service.http.protocol import connection_of, taken_within
 from service.http.stream_keys import StreamKeys
 
 Bulk = NamedDependency[BulkService]
@@ -136,6 +138,7 @@ class ExportController(Controller):
         request: Req,
         bulk_service: Bulk,
         stream_keys: NamedDependency[StreamKeys],
+        settings: NamedDependency[Settings],
         filters: Filters,
         sort: Annotated[SortOrder, Parameter(description="as ListVMs")] = SortOrder.CREATED_AT_DESC,
     ) -> Stream:
@@ -160,7 +163,13 @@ class ExportController(Controller):
 
         media_type = CSV if as_csv else NDJSON  # Litestar adds `; charset=utf-8` to text/*
         stream = body()
-        guarded = stream_keys.guard(request, stream)
+        # The key re-checked and each chunk taken in time, or the stream ends (issue 20).
+        guarded = stream_keys.guard(
+            request,
+            taken_within(
+                stream, settings.export_send_timeout_seconds, connection_of(request.scope)
+            ),
+        )
 
         async def close() -> None:  # after the response, even when the client went away
             await guarded.aclose()
