@@ -13,7 +13,7 @@ from pathlib import Path
 
 import uvicorn
 
-from service.config import Settings, SettingsError, load_settings
+from service.config import Settings, SettingsError, load_settings, redacted
 from service.domain.apikeys import Scope
 from service.domain.errors import DomainError
 from service.http.server import freeze_startup_heap, listen, run_workers, uvicorn_options
@@ -109,8 +109,8 @@ def serve(settings: Settings) -> int:
         if not asyncio.run(answers(url, settings)):
             # Start anyway (not ready): the app checks migrations once MongoDB answers.
             print(
-                f"MongoDB at {url} does not answer yet: serving, not ready until it answers "
-                "and its migrations check out",
+                f"MongoDB at {redacted(url)} does not answer yet: serving, not ready until it "
+                "answers and its migrations check out",
                 file=sys.stderr,
                 flush=True,
             )

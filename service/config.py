@@ -199,6 +199,11 @@ class Settings(BaseSettings):
         return None if value == "" else value
 
 
+def redacted(text: str) -> str:
+    """`text` with the user and password of every URL in it replaced by `***`."""
+    return re.sub(r"//[^/@\s]*@", "//***@", text)
+
+
 class SettingsError(Exception):
     """Settings that do not validate: one line per bad setting, every one of them."""
 
@@ -248,7 +253,7 @@ def describe_errors(exc: ValidationError) -> list[str]:
         field = Settings.model_fields.get(name)
         shown = "" if field is None or _is_secret(field.annotation) else f": {error['input']!r}"
         # A URL's user and password stay off the terminal.
-        by_field[name] = re.sub(r"//[^/@]*@", "//***@", f"{name.upper()}: {message}{shown}")
+        by_field[name] = redacted(f"{name.upper()}: {message}{shown}")
     order = list(Settings.model_fields)
     return [
         by_field[n] for n in sorted(by_field, key=lambda n: order.index(n) if n in order else 0)

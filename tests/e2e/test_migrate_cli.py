@@ -3,6 +3,8 @@ refused rollback names the command that was run and claims nothing it did not do
 
 from __future__ import annotations
 
+import contextlib
+import socket
 import subprocess
 import sys
 import time
@@ -109,3 +111,21 @@ def test_a_refused_forced_rollback_names_its_command_and_claims_no_stop(
         assert "stopped" not in refused.stdout + refused.stderr
     finally:
         assert server.stop() == 0
+
+
+@pytest.mark.parametrize("command", [("up",), ("status",)])
+def test_a_mongodb_that_fails_is_named_without_its_password(command: tuple[str, ...]) -> None:
+    with socket_nobody_answers() as port:
+        url = f"mongodb://inventory:s3cret-pw@127.0.0.1:{port}/?serverSelectionTimeoutMS=500"
+        done = migrate(environment(MONGODB_URL=url, MONGODB_TIMEOUT_MS="500"), *command)
+    assert done.returncode != 0
+    assert "s3cret-pw" not in done.stdout + done.stderr
+    assert "mongodb://***@127.0.0.1" in done.stderr
+
+
+@contextlib.contextmanager
+def socket_nobody_answers() -> Iterator[int]:
+    """A local port with nothing listening on it."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        yield sock.getsockname()[1]

@@ -12,7 +12,7 @@ from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import PyMongoError
 
-from service.config import Settings
+from service.config import Settings, redacted
 from service.storage.migrations import servers
 from service.storage.migrations.guard import UP_COMMAND, needed_version, schema_problem
 from service.storage.migrations.lock import LockBusy
@@ -100,7 +100,7 @@ async def run(args: argparse.Namespace, settings: Settings, url: str) -> int:
         print("\n".join([f"error: {exc}", *getattr(exc, "__notes__", ())]), file=sys.stderr)
         return 1
     except PyMongoError as exc:
-        print(f"error: MongoDB at {url} failed: {exc}", file=sys.stderr)
+        print(f"error: MongoDB at {redacted(url)} failed: {redacted(str(exc))}", file=sys.stderr)
         return 1
     finally:
         await client.close()
@@ -134,6 +134,6 @@ async def check_on_start(settings: Settings, url: str) -> str | None:
     except (MigrationError, LockBusy) as exc:
         return str(exc)
     except PyMongoError as exc:
-        return f"MongoDB at {url} failed: {exc}"
+        return f"MongoDB at {redacted(url)} failed: {redacted(str(exc))}"
     finally:
         await client.close()
