@@ -9,16 +9,20 @@ import pytest
 from pymongo import MongoClient
 
 from bench.server_process import ServerProcess
+from tests.e2e.servers import own_server
 
 
 @pytest.fixture(scope="session")
 def server(mongo_url: str) -> Iterator[ServerProcess]:
     """`python -m service serve` on a free port, on a database of its own."""
-    db_name = f"e2e_sdk_{uuid.uuid4().hex[:8]}"
-    process = ServerProcess(mongo_url, db_name).start()
-    try:
+    with own_server(mongo_url, "e2e_sdk") as process:
         yield process
-    finally:
-        assert process.stop() == 0, process.output()
-        with MongoClient(mongo_url) as client:
-            client.drop_database(db_name)
+
+
+@pytest.fixture
+def db_name(mongo_url: str) -> Iterator[str]:
+    """A database name of the test's own, dropped afterwards."""
+    name = f"e2e_db_{uuid.uuid4().hex[:8]}"
+    yield name
+    with MongoClient(mongo_url) as client:
+        client.drop_database(name)

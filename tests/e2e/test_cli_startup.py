@@ -11,13 +11,11 @@ import subprocess
 import sys
 import threading
 import time
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
-from pymongo import MongoClient
 
 from service.config import Settings
 from service.storage.mongod import LocalMongod, free_port
@@ -36,15 +34,6 @@ def cli(env: dict[str, str], *args: str, cwd: Path = ROOT) -> subprocess.Complet
         [sys.executable, "-m", "service", *args],
         cwd=cwd, env=env, capture_output=True, text=True, timeout=180, check=False,
     )  # fmt: skip
-
-
-@pytest.fixture
-def db_name(mongo_url: str) -> Iterator[str]:
-    """A database of the test's own, dropped afterwards."""
-    name = f"e2e_cli_{uuid.uuid4().hex[:8]}"
-    yield name
-    with MongoClient(mongo_url) as client:
-        client.drop_database(name)
 
 
 @pytest.fixture

@@ -9,9 +9,9 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
-from pymongo import MongoClient
 
 from bench.server_process import ServerProcess
+from tests.e2e.servers import own_server, seed_vms
 from tests.e2e.test_stream_limits import DEADLINE_S, EXPORT_VMS, stalled_export
 from tests.e2e.test_watch_slow_consumers import big_vm, closed_by_server
 
@@ -19,23 +19,12 @@ from tests.e2e.test_watch_slow_consumers import big_vm, closed_by_server
 @pytest.fixture(scope="module")
 def server(mongo_url: str) -> Iterator[ServerProcess]:
     """A server allowing one export per key, each chunk to be taken within 1 s."""
-    db_name = f"e2e_export_deadline_{uuid.uuid4().hex[:8]}"
-    process = ServerProcess(
-        mongo_url, db_name, EXPORT_MAX_CONCURRENT_PER_KEY="1", EXPORT_SEND_TIMEOUT_SECONDS="1",
-        RATE_LIMIT_PER_MINUTE="1000000",
-    ).start()  # fmt: skip
-    try:
-        with httpx.Client(base_url=process.base_url, headers=process.headers, timeout=60) as http:
-            for first in range(0, EXPORT_VMS, 50):
-                ops = [
-                    {"op": "create", "vm": big_vm(f"big-{i:04d}")} for i in range(first, first + 50)
-                ]
-                assert http.post("/api/v1/vms/batch", json={"operations": ops}).status_code == 200
+    with own_server(
+        mongo_url, "e2e_export_deadline", EXPORT_MAX_CONCURRENT_PER_KEY="1",
+        EXPORT_SEND_TIMEOUT_SECONDS="1", RATE_LIMIT_PER_MINUTE="1000000",
+    ) as process:  # fmt: skip
+        seed_vms(process, EXPORT_VMS, big_vm)
         yield process
-    finally:
-        assert process.stop() == 0, process.output()
-        with MongoClient(mongo_url) as client:
-            client.drop_database(db_name)
 
 
 def test_a_client_that_stops_reading_loses_its_export(server: ServerProcess) -> None:

@@ -9,6 +9,7 @@ from collections.abc import Iterator
 import pytest
 
 from bench.server_process import ServerProcess
+from tests.e2e.sockets import read_until_closed
 
 KIB = 1024
 
@@ -28,7 +29,6 @@ def exchange(port: int, request: bytes, pieces: int) -> bytes:
 
     Requests ask for `Connection: close`: the read ends with the answer, not a keep-alive timeout.
     """
-    answer = b""
     with socket.create_connection(("127.0.0.1", port), timeout=30) as sock:
         step = len(request) // pieces + 1
         try:
@@ -36,12 +36,7 @@ def exchange(port: int, request: bytes, pieces: int) -> bytes:
                 sock.sendall(request[start : start + step])
         except OSError:
             pass  # refused before everything was sent: the answer is already on its way
-        try:
-            while chunk := sock.recv(65536):
-                answer += chunk
-        except ConnectionResetError:
-            pass
-    return answer
+        return read_until_closed(sock)
 
 
 def status_and_type(answer: bytes) -> tuple[bytes, bool]:

@@ -6,16 +6,7 @@ import uuid
 import httpx
 
 from bench.server_process import ServerProcess
-
-
-def read_all(sock: socket.socket) -> bytes:
-    answer = b""
-    try:
-        while chunk := sock.recv(65536):
-            answer += chunk
-    except ConnectionResetError:
-        pass  # the answer came before the reset
-    return answer
+from tests.e2e.sockets import read_until_closed
 
 
 def test_oversized_heads_are_refused_and_normal_requests_keep_working(mongo_url: str) -> None:
@@ -35,7 +26,7 @@ def test_oversized_heads_are_refused_and_normal_requests_keep_working(mongo_url:
             # Just past the bound (MAX_HEADER_BYTES + MAX_QUERY_BYTES + 16 KiB = 36 KiB), so the
             # server has read everything when it closes.
             sock.sendall(b"x" * 40_000)
-            answer = read_all(sock)
+            answer = read_until_closed(sock)
         assert answer.startswith(b"HTTP/1.1 431"), answer[:100]
         assert b"application/problem+json" in answer
         assert httpx.get(server.base_url + "/health/live").status_code == 200
@@ -49,7 +40,7 @@ def test_oversized_heads_are_refused_and_normal_requests_keep_working(mongo_url:
         )
         with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
             sock.sendall(head.encode() + body)
-            answer = read_all(sock)
+            answer = read_until_closed(sock)
         assert answer.startswith(b"HTTP/1.1 400"), answer[:200]
     finally:
         assert server.stop() == 0

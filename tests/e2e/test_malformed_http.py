@@ -11,6 +11,7 @@ from collections.abc import Iterator
 import pytest
 
 from bench.server_process import ServerProcess
+from tests.e2e.sockets import read_until_closed
 
 HEAD = b"Host: x\r\nConnection: close\r\n"
 MALFORMED = {
@@ -38,15 +39,9 @@ def server(mongo_url: str) -> Iterator[ServerProcess]:
 
 
 def _exchange(port: int, request: bytes) -> bytes:
-    answer = b""
     with socket.create_connection(("127.0.0.1", port), timeout=60) as sock:
         sock.sendall(request)
-        try:
-            while chunk := sock.recv(65536):
-                answer += chunk
-        except ConnectionResetError:
-            pass  # the answer came before the reset
-    return answer
+        return read_until_closed(sock)
 
 
 @pytest.mark.parametrize("request_bytes", MALFORMED.values(), ids=MALFORMED.keys())

@@ -8,12 +8,10 @@ import socket
 import subprocess
 import sys
 import time
-import uuid
 from collections.abc import Iterator
 
 import httpx
 import pytest
-from pymongo import MongoClient
 
 from bench.server_process import ServerProcess
 from service.storage.migrations.guard import needed_version
@@ -22,15 +20,6 @@ from tests.api.helpers import BASE, vm_body
 from tests.e2e.test_cli_startup import environment
 
 NEWEST = needed_version()
-
-
-@pytest.fixture
-def db_name(mongo_url: str) -> Iterator[str]:
-    """A database of the test's own, dropped afterwards."""
-    name = f"e2e_mig_{uuid.uuid4().hex[:8]}"
-    yield name
-    with MongoClient(mongo_url) as client:
-        client.drop_database(name)
 
 
 def migrate(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:

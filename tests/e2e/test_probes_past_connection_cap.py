@@ -8,6 +8,7 @@ import uuid
 import pytest
 
 from bench.server_process import ServerProcess
+from tests.e2e.sockets import read_until_closed
 
 CAP = 10
 
@@ -17,13 +18,7 @@ def request(port: int, path: str, token: str = "") -> bytes:
     with socket.create_connection(("127.0.0.1", port), timeout=60) as sock:
         auth = f"Authorization: Bearer {token}\r\n" if token else ""
         sock.sendall(f"GET {path} HTTP/1.1\r\nHost: x\r\n{auth}\r\n".encode())
-        answer = b""
-        try:
-            while chunk := sock.recv(65536):
-                answer += chunk
-        except ConnectionResetError:
-            pass
-        return answer
+        return read_until_closed(sock)
 
 
 @pytest.mark.parametrize("probe", ["/health/live", "/health/ready"])

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import uuid
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -16,16 +14,6 @@ from service.config import Settings
 from service.storage.migrations.cli import check_on_start
 from service.storage.migrations.runner import HISTORY
 from service.storage.migrations.scripts import discover
-
-
-@pytest.fixture
-def db_name(mongo_url: str) -> Iterator[str]:
-    """A database name of the test's own, dropped afterwards."""
-    name = f"e2e_{uuid.uuid4().hex[:8]}"
-    yield name
-    client: MongoClient[dict[str, Any]] = MongoClient(mongo_url)
-    client.drop_database(name)
-    client.close()
 
 
 def test_serve_with_pending_migrations_refuses_then_migrates_on_start(

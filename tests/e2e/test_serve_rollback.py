@@ -6,12 +6,9 @@ import subprocess
 import sys
 import threading
 import time
-import uuid
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
-import pytest
 from pymongo import MongoClient
 
 from bench.server_process import ServerProcess
@@ -20,15 +17,6 @@ from tests import ROOT
 from tests.api.helpers import BASE, assert_problem, vm_body
 
 NEWEST = needed_version()
-
-
-@pytest.fixture
-def db_name(mongo_url: str) -> Iterator[str]:
-    """A database name of the test's own, dropped afterwards."""
-    name = f"e2e_rb_{uuid.uuid4().hex[:8]}"
-    yield name
-    with MongoClient(mongo_url) as client:
-        client.drop_database(name)
 
 
 def migrate(server: ServerProcess, *args: str) -> subprocess.CompletedProcess[str]:

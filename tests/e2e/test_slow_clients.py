@@ -11,6 +11,7 @@ import httpx
 import pytest
 
 from bench.server_process import ServerProcess
+from tests.e2e.sockets import read_until_closed
 
 COUNT = 30  # slow connections of each kind
 VM = b'{"name": "NAME", "os": "ubuntu-24.04", "cpu_cores": 1, "memory_mib": 512, "storage_gib": 10}'
@@ -37,17 +38,6 @@ def server(mongo_url: str) -> Iterator[ServerProcess]:
 def connect(port: int) -> socket.socket:
     """A connection whose reads give up after 60 s (far past every timeout under test)."""
     return socket.create_connection(("127.0.0.1", port), timeout=60)
-
-
-def read_until_closed(sock: socket.socket) -> bytes:
-    """Everything the server sends until it closes the connection (a read timeout fails)."""
-    answer = b""
-    try:
-        while chunk := sock.recv(65536):
-            answer += chunk
-    except ConnectionResetError:
-        pass
-    return answer
 
 
 def in_progress(server: ServerProcess) -> float:

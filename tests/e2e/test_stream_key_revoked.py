@@ -12,12 +12,13 @@ from typing import Any
 
 import httpx
 import pytest
-from pymongo import AsyncMongoClient, MongoClient
+from pymongo import AsyncMongoClient
 
 from bench.server_process import ServerProcess
 from service.domain.apikeys import Scope
 from service.storage.api_keys import ApiKeyRepository
 from tests.api.listing_data import vm_doc
+from tests.e2e.servers import own_server
 from tests.e2e.sse import Event, EventStream, Watch
 
 CACHE_S = "1"  # API_KEY_CACHE_SECONDS: a revoked key stops working within a second
@@ -28,17 +29,11 @@ END_WITHIN_S = 60.0  # a bound against hanging, not a timing assertion
 @pytest.fixture(scope="module")
 def key_server(mongo_url: str) -> Iterator[ServerProcess]:
     """A server of its own, trusting a verified key for CACHE_S, with quick heartbeats."""
-    db_name = f"e2e_stream_keys_{uuid.uuid4().hex[:8]}"
-    process = ServerProcess(
-        mongo_url, db_name, API_KEY_CACHE_SECONDS=CACHE_S, WATCH_HEARTBEAT_SECONDS="0.5",
+    with own_server(
+        mongo_url, "e2e_stream_keys", API_KEY_CACHE_SECONDS=CACHE_S, WATCH_HEARTBEAT_SECONDS="0.5",
         RATE_LIMIT_PER_MINUTE="1000000",
-    ).start()  # fmt: skip
-    try:
+    ) as process:  # fmt: skip
         yield process
-    finally:
-        assert process.stop() == 0, process.output()
-        with MongoClient(mongo_url) as client:
-            client.drop_database(db_name)
 
 
 @pytest.fixture

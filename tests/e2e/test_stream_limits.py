@@ -11,9 +11,9 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
-from pymongo import MongoClient
 
 from bench.server_process import ServerProcess
+from tests.e2e.servers import own_server, seed_vms
 from tests.e2e.test_watch_slow_consumers import big_vm, metric, wait_for
 
 DEADLINE_S = 120.0  # a bound against hangs only
@@ -23,25 +23,14 @@ EXPORT_VMS = 1500  # ~15 MB of NDJSON: more than the kernel buffers for a client
 @pytest.fixture(scope="module")
 def server(mongo_url: str) -> Iterator[ServerProcess]:
     """A server with small stream limits and EXPORT_VMS large VMs."""
-    db_name = f"e2e_limits_{uuid.uuid4().hex[:8]}"
-    process = ServerProcess(
-        mongo_url, db_name, WATCH_MAX_CLIENTS="5", WATCH_MAX_CLIENTS_PER_KEY="3",
+    with own_server(
+        mongo_url, "e2e_limits", WATCH_MAX_CLIENTS="5", WATCH_MAX_CLIENTS_PER_KEY="3",
         EXPORT_MAX_CONCURRENT="2", EXPORT_MAX_CONCURRENT_PER_KEY="1",
         WATCH_RESUME_WINDOW_SECONDS="300", RATE_LIMIT_PER_MINUTE="1000000",
         WATCH_HEARTBEAT_SECONDS="0.5",
-    ).start()  # fmt: skip
-    try:
-        with httpx.Client(base_url=process.base_url, headers=process.headers, timeout=60) as http:
-            for first in range(0, EXPORT_VMS, 50):
-                ops = [
-                    {"op": "create", "vm": big_vm(f"big-{i:04d}")} for i in range(first, first + 50)
-                ]
-                assert http.post("/api/v1/vms/batch", json={"operations": ops}).status_code == 200
+    ) as process:  # fmt: skip
+        seed_vms(process, EXPORT_VMS, big_vm)
         yield process
-    finally:
-        assert process.stop() == 0, process.output()
-        with MongoClient(mongo_url) as client:
-            client.drop_database(db_name)
 
 
 @pytest.fixture(scope="module")

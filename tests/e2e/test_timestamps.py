@@ -15,6 +15,7 @@ import httpx
 import pytest
 
 from bench.server_process import ServerProcess
+from tests.e2e.servers import admin_client
 from tests.e2e.sse import Watch
 
 RFC3339_MS = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z")
@@ -24,9 +25,7 @@ TIMES = ("created_at", "updated_at", "deleted_at", "purge_at", "timestamp")
 @pytest.fixture
 async def http(server: ServerProcess) -> AsyncIterator[httpx.AsyncClient]:
     """A client of the shared server with its admin key."""
-    async with httpx.AsyncClient(
-        base_url=server.base_url, headers=server.headers, timeout=30
-    ) as client:
+    async with admin_client(server) as client:
         yield client
 
 

@@ -17,9 +17,9 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
     ExportTraceServiceResponse,
 )
 from opentelemetry.proto.trace.v1.trace_pb2 import Span
-from pymongo import MongoClient
 
 from bench.server_process import ServerProcess
+from tests.e2e.servers import own_server
 from tests.e2e.sse import Watch
 
 WAIT_S = 60.0  # a bound against hangs only: the server exports every 0.2 s
@@ -106,23 +106,17 @@ def receiver() -> Iterator[Receiver]:
 @pytest.fixture(scope="module")
 def server(mongo_url: str, receiver: Receiver) -> Iterator[ServerProcess]:
     """`serve` tracing every request to the receiver."""
-    db_name = f"e2e_otlp_{uuid.uuid4().hex[:8]}"
-    process = ServerProcess(
+    with own_server(
         mongo_url,
-        db_name,
+        "e2e_otlp",
         OTEL_EXPORTER_OTLP_ENDPOINT=receiver.url,
         OTEL_SERVICE_NAME="vm-inventory-e2e",
         OTEL_TRACES_SAMPLER="parentbased_traceidratio",
         OTEL_TRACES_SAMPLER_ARG="1",
         OTEL_BSP_SCHEDULE_DELAY="200",
         WATCH_HEARTBEAT_SECONDS="0.5",
-    ).start()
-    try:
+    ) as process:
         yield process
-    finally:
-        assert process.stop() == 0, process.output()
-        with MongoClient(mongo_url) as client:
-            client.drop_database(db_name)
 
 
 def _vm(name: str) -> dict[str, Any]:

@@ -11,34 +11,26 @@ from typing import Any
 
 import httpx
 import pytest
-from pymongo import MongoClient
 
 from bench.server_process import ServerProcess
+from tests.e2e.servers import admin_client, own_server
 from tests.e2e.sse import Event, Watch
 
 
 @pytest.fixture(scope="module")
 def watch_server(mongo_url: str) -> Iterator[ServerProcess]:
     """A server of its own, with a short heartbeat and a small client limit."""
-    db_name = f"e2e_watch_{uuid.uuid4().hex[:8]}"
-    process = ServerProcess(
-        mongo_url, db_name, WATCH_HEARTBEAT_SECONDS="0.5", WATCH_MAX_CLIENTS="40",
+    with own_server(
+        mongo_url, "e2e_watch", WATCH_HEARTBEAT_SECONDS="0.5", WATCH_MAX_CLIENTS="40",
         RATE_LIMIT_PER_MINUTE="1000000",
-    ).start()  # fmt: skip
-    try:
+    ) as process:  # fmt: skip
         yield process
-    finally:
-        assert process.stop() == 0, process.output()
-        with MongoClient(mongo_url) as client:
-            client.drop_database(db_name)
 
 
 @pytest.fixture
 async def http(watch_server: ServerProcess) -> AsyncIterator[httpx.AsyncClient]:
     """An HTTP client of the server with its admin key."""
-    async with httpx.AsyncClient(
-        base_url=watch_server.base_url, headers=watch_server.headers, timeout=30
-    ) as client:
+    async with admin_client(watch_server) as client:
         yield client
 
 

@@ -11,9 +11,9 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
-from pymongo import MongoClient
 
 from bench.server_process import ServerProcess
+from tests.e2e.servers import own_server
 
 WATCHERS = 3
 BIG_VMS = 600  # ~6 MB of events per watcher: more than the kernel buffers a stalled client
@@ -80,7 +80,6 @@ def closed_by_server(sock: socket.socket) -> bool:
 )
 def server(request: pytest.FixtureRequest, mongo_url: str) -> Iterator[ServerProcess]:
     """A server where only the bound under test can drop a watcher."""
-    db_name = f"e2e_slow_{uuid.uuid4().hex[:8]}"
     env = {
         "WATCH_SEND_TIMEOUT_SECONDS": "3600",
         "WATCH_BUFFER_BYTES": str(1 << 30),
@@ -88,13 +87,8 @@ def server(request: pytest.FixtureRequest, mongo_url: str) -> Iterator[ServerPro
         "RATE_LIMIT_PER_MINUTE": "1000000",
         **request.param,
     }
-    process = ServerProcess(mongo_url, db_name, **env).start()
-    try:
+    with own_server(mongo_url, "e2e_slow", **env) as process:
         yield process
-    finally:
-        assert process.stop() == 0, process.output()
-        with MongoClient(mongo_url) as client:
-            client.drop_database(db_name)
 
 
 def test_a_client_that_never_reads_is_dropped_and_its_slot_freed(server: ServerProcess) -> None:

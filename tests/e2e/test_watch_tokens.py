@@ -8,9 +8,9 @@ from collections.abc import AsyncIterator, Iterator
 
 import httpx
 import pytest
-from pymongo import MongoClient
 
 from bench.server_process import ServerProcess
+from tests.e2e.servers import admin_client, own_server
 from tests.e2e.sse import Watch
 
 CARRIERS = ("resume_token", "Last-Event-ID")
@@ -38,22 +38,14 @@ MALFORMED = [
 @pytest.fixture(scope="module")
 def token_server(mongo_url: str) -> Iterator[ServerProcess]:
     """A server of its own."""
-    db_name = f"e2e_watch_tokens_{uuid.uuid4().hex[:8]}"
-    process = ServerProcess(mongo_url, db_name, RATE_LIMIT_PER_MINUTE="1000000").start()
-    try:
+    with own_server(mongo_url, "e2e_watch_tokens", RATE_LIMIT_PER_MINUTE="1000000") as process:
         yield process
-    finally:
-        assert process.stop() == 0, process.output()
-        with MongoClient(mongo_url) as client:
-            client.drop_database(db_name)
 
 
 @pytest.fixture
 async def http(token_server: ServerProcess) -> AsyncIterator[httpx.AsyncClient]:
     """An HTTP client of the server with its admin key."""
-    async with httpx.AsyncClient(
-        base_url=token_server.base_url, headers=token_server.headers, timeout=30
-    ) as client:
+    async with admin_client(token_server) as client:
         yield client
 
 

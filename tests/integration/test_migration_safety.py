@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from pymongo import AsyncMongoClient, MongoClient
+from pymongo import MongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 
 from service.__main__ import main
@@ -24,16 +24,6 @@ from service.storage.migrations.runner import HISTORY, MigrationFailed, Migratio
 from service.storage.migrations.servers import SERVERS, live_servers
 
 NEWEST = needed_version()
-
-
-@pytest.fixture
-async def fresh_db(
-    mongo_client: AsyncMongoClient[dict[str, Any]],
-) -> AsyncIterator[AsyncDatabase[dict[str, Any]]]:
-    """An empty database of the test's own, dropped afterwards."""
-    name = f"mig_{uuid.uuid4().hex[:10]}"
-    yield mongo_client[name]
-    await mongo_client.drop_database(name)
 
 
 @contextlib.asynccontextmanager

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -18,16 +17,6 @@ from service.__main__ import main
 from service.storage.migrations.lock import LockBusy
 from service.storage.migrations.runner import HISTORY, MigrationRefused, Migrator
 from service.storage.migrations.scripts import SCRIPTS_DIR, discover
-
-
-@pytest.fixture
-async def fresh_db(
-    mongo_client: AsyncMongoClient[dict[str, Any]],
-) -> AsyncIterator[AsyncDatabase[dict[str, Any]]]:
-    """An empty database of the test's own, dropped afterwards."""
-    name = f"mig_{uuid.uuid4().hex[:10]}"
-    yield mongo_client[name]
-    await mongo_client.drop_database(name)
 
 
 async def vms_shape(db: AsyncDatabase[dict[str, Any]]) -> dict[str, Any] | None:
