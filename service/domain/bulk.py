@@ -25,7 +25,8 @@ from service.domain.bulk_items import (
     Upsert,
     batch_keys,
     claims_a_name,
-    freeing,
+    named_by_id,
+    upserts_by_name,
 )
 from service.domain.errors import (
     DatabaseUnavailable,
@@ -253,11 +254,12 @@ class BulkService:
         return [outcome for task in tasks for outcome in task.result()]
 
     async def _keys(self, ops: list[Operation]) -> list[set[str]]:
-        """Each item's ordering keys; the current names of the VMs a delete or rename may free
-        a name of are read once, when a batch has both such an item and one claiming a name."""
-        freed = [vm_id for op in ops if (vm_id := freeing(op)) is not None]
+        """Each item's ordering keys; the current names of the VMs items by id touch are read
+        once, when such an item may free a name another claims or the batch upserts by name."""
+        upserts = upserts_by_name(ops)
+        by_id = [vm_id for op in ops if (vm_id := named_by_id(op, upserts)) is not None]
         claims = any(map(claims_a_name, ops))
-        names = await self.repo.names_of(freed) if freed and claims else {}
+        names = await self.repo.names_of(by_id) if by_id and claims else {}
         return batch_keys(ops, names)
 
     async def _create_group(

@@ -94,20 +94,37 @@ def freeing(op: Operation) -> str | None:
     return None
 
 
+def named_by_id(op: Operation, upserts: bool) -> str | None:
+    """The VM id whose names also key `op`: a delete's or possible rename's (it may free a name a
+    later item claims) and, in a batch with upserts, any item by id (an upsert of that VM's name
+    writes the same VM)."""
+    if (vm_id := freeing(op)) is not None:
+        return vm_id
+    if upserts and isinstance(op, Update | Replace | Delete):
+        return op.vm_id.lower()
+    return None
+
+
+def upserts_by_name(ops: list[Operation]) -> bool:
+    """Whether an item of `ops` writes a VM by its name (UpsertVM)."""
+    return any(isinstance(op, Upsert) for op in ops)
+
+
 def claims_a_name(op: Operation) -> bool:
     """A create, upsert or rename: it takes a name (which a delete or rename may free)."""
     return isinstance(op, Upsert) or _new_name(op) is not None
 
 
 def batch_keys(ops: list[Operation], names: dict[str, str]) -> list[set[str]]:
-    """Each item's keys, a delete's or rename's with every name its VM may have at that point of
+    """Each item's keys, those of `named_by_id` with every name its VM may have at that point of
     the batch (`names`: the current name of each VM id, then the names earlier items give it),
-    so that it runs in input order with the items claiming that name."""
+    so that it runs in input order with the items claiming or upserting that name."""
     known = {vm_id.lower(): {name.lower()} for vm_id, name in names.items()}
+    upserts = upserts_by_name(ops)
     out: list[set[str]] = []
     for op in ops:
         keys = item_keys(op)
-        if (vm_id := freeing(op)) is not None:
+        if (vm_id := named_by_id(op, upserts)) is not None:
             keys |= {"name:" + name for name in known.get(vm_id, ())}
             if (name := _new_name(op)) is not None:
                 known.setdefault(vm_id, set()).add(name)

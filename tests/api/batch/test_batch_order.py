@@ -1,6 +1,7 @@
 """A non-atomic batch keeps README's promise: items touching the same VM id or the same name
 (ignoring case) run in input order, also when a delete or rename frees the name a later item
-claims (or an earlier one claims the name a later delete frees). Each batch is run many times:
+claims (or an earlier one claims the name a later delete frees), and when an upsert by name and
+an item by id write the same VM. Each batch is run many times:
 concurrency must never change its answer, which must be that of the atomic (serial) batch."""
 
 from __future__ import annotations
@@ -51,6 +52,22 @@ CASES: dict[str, tuple[Ops, list[int]]] = {
     "create-then-delete": (  # the create comes first: the name is still X's
         lambda x, n: [{"op": "create", "vm": vm_body(name=n)}, _delete(x)],
         [409, 204],
+    ),
+    # An upsert of X's name writes X, which a write by X's id also does: they keep their order.
+    "update-by-id-then-upsert-its-name": (
+        lambda x, n: [
+            {"op": "update", "id": x, "if_match": 1, "patch": {"description": "patched"}},
+            {"op": "upsert", "name": n, "vm": vm_body(name=n, status="running")},
+        ],
+        [200, 200],
+    ),
+    "upsert-then-update-by-id": (
+        lambda x, n: [
+            {"op": "upsert", "name": n.upper(),
+             "vm": vm_body(name=n, status="running", description="u")},
+            {"op": "update", "id": x, "if_match": 2, "patch": {"description": "patched"}},
+        ],
+        [200, 200],
     ),
     "upsert-then-delete-then-create": (
         lambda x, n: [
