@@ -9,7 +9,6 @@ from typing import Any
 from bson import ObjectId
 from pymongo import ReturnDocument
 from pymongo.asynchronous.client_session import AsyncClientSession
-from pymongo.errors import DuplicateKeyError
 
 from service.domain.errors import NameConflict
 from service.domain.events import WriteContext
@@ -85,14 +84,9 @@ class DeletionWrites(VMStore):
             await self._respond(ctx, session, vm)
             return vm
 
-        try:
-            vm = await self._write(work, ctx)
-        except DuplicateKeyError:
-            raise await self._name_taken(oid) from None
-        if vm is None:
-            await self._raise_missing_or_stale(oid, vm_id, ctx, include_deleted=True)
-        assert vm is not None
-        return vm
+        return await self._compare_and_set(
+            work, ctx, oid, vm_id, lambda: self._name_taken(oid), include_deleted=True
+        )
 
     async def _name_taken(self, oid: ObjectId) -> NameConflict:
         """The conflict of a restore whose name a live VM holds, naming that VM (`holder_id`)."""

@@ -13,7 +13,7 @@ from bson import ObjectId
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import BulkWriteError
+from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from service.domain.errors import NameConflict, NotFound, WriteContention
 from service.domain.events import WriteContext, derived_created_event
@@ -108,3 +108,23 @@ class VMStore:
         if current is None:
             raise NotFound(f"no VM with id {vm_id!r}")
         raise StaleRevision(int(current["revision"]))
+
+    async def _compare_and_set(
+        self,
+        work: Callable[[AsyncClientSession], Awaitable[R | None]],
+        ctx: WriteContext | None,
+        oid: ObjectId,
+        vm_id: str,
+        conflict: Callable[[], Awaitable[NameConflict]],
+        include_deleted: bool = False,
+    ) -> R:
+        """Run the compare-and-set `work` (None: it matched nothing): a name a live VM holds
+        raises `conflict()`, a miss NotFound or StaleRevision (_raise_missing_or_stale)."""
+        try:
+            result = await self._write(work, ctx)
+        except DuplicateKeyError:
+            raise await conflict() from None
+        if result is None:
+            await self._raise_missing_or_stale(oid, vm_id, ctx, include_deleted)
+        assert result is not None
+        return result

@@ -195,14 +195,8 @@ class VMRepository(DeletionWrites):
             await self._respond(ctx, session, vm)
             return vm
 
-        try:
-            vm = await self._write(work, ctx)
-        except DuplicateKeyError:
-            raise await self._name_conflict(str(changes.get("name"))) from None
-        if vm is None:
-            await self._raise_missing_or_stale(oid, vm_id, ctx)
-        assert vm is not None
-        return vm
+        name = str(changes.get("name"))
+        return await self._compare_and_set(work, ctx, oid, vm_id, lambda: self._name_conflict(name))
 
     @translate_errors
     async def list_events(
