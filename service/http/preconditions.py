@@ -15,6 +15,7 @@ from service.domain.errors import PreconditionRequired, invalid
 from service.domain.events import WriteContext
 from service.domain.schemas import VM
 from service.domain.vms import IfMatch as Revisions
+from service.http.middleware.auth import caller_name
 
 ANY: Final = "*"
 _ETAG_RE = re.compile(r'\s*(W/)?"([\x21\x23-\x7e\x80-\xff]*)"\s*(?:,|$)')
@@ -118,8 +119,7 @@ def not_modified(header: str | None, revision: int) -> bool:
 
 def write_context(request: Request[Any, Any, Any]) -> WriteContext:
     """Who writes (the API key's name, else anonymous) and the request id to record."""
-    user = request.scope.get("user")
-    actor = getattr(user, "name", None) or "anonymous"
+    actor = caller_name(request.scope) or "anonymous"
     request_id = (
         request.scope.get("request_id") or request.headers.get("x-request-id") or uuid.uuid4().hex
     )

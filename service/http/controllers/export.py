@@ -23,6 +23,7 @@ from service.domain.listing import SortOrder
 from service.domain.schemas import VM
 from service.http.controllers.filter_params import FILTERS, Filters
 from service.http.head import get_and_head
+from service.http.middleware.auth import caller_name
 from service.http.problems import responses
 from service.http.protocol import connection_of, taken_within
 from service.http.stream_keys import StreamKeys
@@ -145,7 +146,7 @@ class ExportController(Controller):
         """The filters, sort and rules of ListVMs; one snapshot, streamed in constant memory."""
         as_csv = wants_csv(request.headers.get("accept"))
         params = msgspec.structs.replace(filters, sort=sort)
-        batches = bulk_service.export(params, getattr(request.scope.get("user"), "name", ""))
+        batches = bulk_service.export(params, caller_name(request.scope) or "")
         # The first batch before the answer starts: a bad filter or MongoDB down is still a
         # problem+json; later failures can only cut the stream short.
         first: list[VM] = await anext(batches, [])

@@ -21,6 +21,7 @@ from service.domain.watch.model import (
 )
 from service.http.controllers.filter_params import FILTERS, Filters
 from service.http.head import get_and_head
+from service.http.middleware.auth import caller_name
 from service.http.problems import responses
 from service.http.protocol import connection_of
 from service.http.sse import (
@@ -82,7 +83,7 @@ class WatchController(Controller):
         elif resume_token is not None:
             token = check_token(resume_token, carrier)
         await watch_hub.wait_open(OPEN_TIMEOUT_S)
-        watcher = watch_hub.reserve(mongo_filter, getattr(request.scope.get("user"), "name", ""))
+        watcher = watch_hub.reserve(mongo_filter, caller_name(request.scope) or "")
         try:
             cursor = None
             if token is None:

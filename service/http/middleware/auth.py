@@ -6,8 +6,10 @@ import asyncio
 import logging
 import re
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 from litestar.enums import ScopeType
 from litestar.exceptions import (
@@ -38,6 +40,12 @@ class Caller:
 
     name: str
     scope: Scope
+
+
+def caller_name(scope: Mapping[str, Any]) -> str | None:
+    """The name of the API key the request was authenticated with, if it was."""
+    user = scope.get("user")
+    return user.name if isinstance(user, Caller) else None
 
 
 @dataclass(slots=True)

@@ -40,6 +40,7 @@ from opentelemetry.trace import (
 from pymongo.monitoring import CommandListener
 
 from service.config import Settings
+from service.http.middleware.auth import caller_name
 from service.http.tracing import NoTracing
 from service.http.tracing.use_cases import use_case_spans
 from service.storage.tracing import CommandSpans
@@ -258,6 +259,5 @@ def _response_attributes(span: Span, scope: HTTPScope, status: int) -> None:
     if status >= 500:
         span.set_attribute(ERROR_TYPE, str(status))
         span.set_status(Status(StatusCode.ERROR))
-    name = getattr(scope.get("user"), "name", None)  # the API key's, once authenticated
-    if isinstance(name, str):
+    if (name := caller_name(scope)) is not None:  # the API key's, once authenticated
         span.set_attribute(API_KEY_NAME, name)
