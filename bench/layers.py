@@ -39,9 +39,10 @@ from service.http.middleware.rate_limit import rate_limit_config
 from service.http.problems import problem_details_plugin
 from service.storage.api_keys import ApiKeyRepository
 from service.storage.migrations.runner import upgrade
+from service.storage.stored import VM_PROJECTION
 
 ASGI = Callable[..., Awaitable[None]]
-PROJECTION = {name: 1 for name in VM.__struct_fields__ if name != "id"}  # the stored VM fields
+PROJECTION = VM_PROJECTION  # the stored VM fields, times as text (as the service reads them)
 
 
 async def call(app: ASGI, path: str, headers: list[tuple[bytes, bytes]]) -> int:

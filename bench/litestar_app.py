@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import base64
 import os
-from datetime import datetime
 from typing import Any
 
 import msgspec
@@ -19,21 +18,8 @@ from litestar import Litestar, get
 from litestar.exceptions import NotFoundException
 from pymongo import AsyncMongoClient
 
-from service.domain.schemas import VM as ServiceVM
-from service.domain.schemas import VM_TIMES
+from bench.shapes import PlainVM as VM
 
-# The service's VM with its times as datetimes, which msgspec writes (the service has MongoDB
-# write them as text; a plain app lets its encoder do it): the same keys and field types.
-VM = msgspec.defstruct(
-    "VM",
-    [
-        (f.name, datetime | msgspec.UnsetType if f.name in VM_TIMES else f.type, f.default)
-        if f.default is not msgspec.NODEFAULT
-        else (f.name, datetime if f.name in VM_TIMES else f.type)
-        for f in msgspec.structs.fields(ServiceVM)
-    ],
-    kw_only=True,
-)
 FIELDS = [name for name in VM.__struct_fields__ if name != "id"]
 client: AsyncMongoClient[dict[str, Any]]
 client = AsyncMongoClient(os.environ["MONGODB_URL"], tz_aware=True, w="majority")

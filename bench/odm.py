@@ -20,8 +20,8 @@ from typing import Any
 import msgspec
 from bson import ObjectId
 
+from bench.shapes import PlainVM as VM
 from service.domain.listing.keys import search_keys
-from service.domain.schemas import VM
 from service.storage.migrations.runner import upgrade
 from service.storage.mongod import LocalMongod, free_port
 
