@@ -187,6 +187,44 @@ def field_errors_of(error: ValidationFailed) -> list[FieldError]:
     return [FieldError(**e) for e in error.extra.get("errors", [])]
 
 
+class Forbidden(DomainError):
+    """The API key may not do this (a project it may not read or write); `errors` names the
+    field at fault."""
+
+    title = "Forbidden"
+    slug = "forbidden"
+
+    def __init__(self, field: str, message: str) -> None:
+        """Name the field (e.g. `project`) and why."""
+        super().__init__(f"{field}: {message}", errors=[{"field": field, "message": message}])
+
+
+class QuotaExceeded(DomainError):
+    """The write would take a project past its quota of one resource."""
+
+    title = "Quota exceeded"
+    slug = "quota-exceeded"
+
+    def __init__(self, project: str, resource: str, limit: int, used: int, requested: int) -> None:
+        """Name the project, the resource, its limit, what is used and what was asked for."""
+        super().__init__(
+            f"quota exceeded for {resource} in project {project!r}: requested {requested}, "
+            f"but already used {used} of {limit}",
+            project=project,
+            resource=resource,
+            limit=limit,
+            used=used,
+            requested=requested,
+        )
+
+
+class ProjectNotEmpty(DomainError):
+    """The project still holds VMs (live or restorable), or is `default`: it cannot go."""
+
+    title = "Project cannot be deleted"
+    slug = "project-not-empty"
+
+
 class WatchTokenExpired(DomainError):
     """The resume token is older than MongoDB's change history: list again, then watch."""
 

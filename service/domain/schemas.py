@@ -10,6 +10,7 @@ import msgspec
 from msgspec import UNSET, Meta, Struct, UnsetType
 
 NAME_PATTERN = r"^[A-Za-z0-9]([A-Za-z0-9._-]*[A-Za-z0-9])?$"
+PROJECT_NAME_PATTERN = r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$"
 LABEL_KEY_PATTERN = r"^[a-z0-9]([a-z0-9._/-]*[a-z0-9])?$"
 # The limits of a VM's fields, named once: listing and the OpenAPI refinements reuse them, and
 # tests/integration/test_validator_drift.py compares them with the validator of migration 0001.
@@ -67,6 +68,14 @@ Name = Annotated[
     Meta(
         min_length=1, max_length=NAME_MAX_LENGTH, pattern=NAME_PATTERN,
         description="unique ignoring case", examples=["web-01"],
+    ),
+]  # fmt: skip
+ProjectName = Annotated[
+    str,
+    Meta(
+        min_length=1, max_length=63, pattern=PROJECT_NAME_PATTERN,
+        description="a project's name: a DNS label (lowercase letters, digits, `-`)",
+        examples=["team-a"],
     ),
 ]  # fmt: skip
 OsName = Annotated[str, Meta(min_length=1, max_length=OS_MAX_LENGTH, examples=["ubuntu-24.04"])]

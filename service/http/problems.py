@@ -23,6 +23,7 @@ from service.domain.errors import (
     DatabaseUnavailable,
     DomainError,
     FieldError,
+    Forbidden,
     IdempotencyKeyInFlight,
     IdempotencyKeyReused,
     InvalidTransition,
@@ -33,6 +34,8 @@ from service.domain.errors import (
     NotFound,
     PreconditionFailed,
     PreconditionRequired,
+    ProjectNotEmpty,
+    QuotaExceeded,
     RuleViolation,
     TooManyStreams,
     UnsupportedMediaType,
@@ -61,6 +64,11 @@ class Problem(msgspec.Struct, omit_defaults=True):
     allowed_transitions: list[str] | None = None
     current_revision: int | None = None
     holder_id: str | None = None
+    project: str | None = None
+    resource: str | None = None
+    limit: int | None = None
+    used: int | None = None
+    requested: int | None = None
     trace_id: str | None = None
 
 
@@ -84,6 +92,9 @@ STATUS: dict[type[DomainError], int] = {
     PreconditionRequired: 428,
     DatabaseUnavailable: 503,
     TooManyStreams: 429,
+    Forbidden: 403,
+    QuotaExceeded: 409,
+    ProjectNotEmpty: 409,
 }
 
 # Statuses Litestar itself may answer with, and what they mean.

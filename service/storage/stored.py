@@ -15,6 +15,13 @@ from service.domain.schemas import VM, VM_TIMES, rfc3339, vm_from_fields
 VMS_COLLECTION = "vms"
 VM_EVENTS_COLLECTION = "vm_events"
 IDEMPOTENCY_COLLECTION = "idempotency_keys"
+PROJECTS_COLLECTION = "projects"
+PROJECT_USAGE_COLLECTION = "project_usage"
+
+
+def usage_shard_id(project: str, shard: int) -> str:
+    """The `_id` of one of a project's usage shards (service.storage.usage)."""
+    return f"{project}/{shard}"
 
 
 class StoredVM(msgspec.Struct, kw_only=True):
