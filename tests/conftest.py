@@ -16,6 +16,7 @@ from pymongo.errors import PyMongoError
 
 from service.config import Settings
 from service.domain.apikeys import Scope
+from service.domain.projects import DEFAULT_PROJECT, RESOURCES
 from service.http.app import create_app
 from service.storage.api_keys import ApiKeyRepository
 from service.storage.migrations.runner import upgrade
@@ -122,8 +123,27 @@ async def client(settings: Settings, admin_token: str) -> AsyncIterator[AsyncTes
 
 @pytest.fixture
 async def clean(db: AsyncDatabase[dict[str, Any]]) -> AsyncDatabase[dict[str, Any]]:
-    """Empty every data collection before the test."""
+    """Empty every data collection before the test (project `default` stays, as the migration
+    left it: no limits, nothing used)."""
     for name in await db.list_collection_names():
-        if not name.startswith(("schema_", "system.")) and name != "api_keys":
+        if not name.startswith(("schema_", "system.")) and name not in PROJECT_COLLECTIONS:
             await db[name].delete_many({})
+    await reset_projects(db)
     return db
+
+
+PROJECT_COLLECTIONS = ("api_keys", "projects", "project_usage")
+
+
+async def reset_projects(db: AsyncDatabase[dict[str, Any]]) -> None:
+    """Only project `default` left, with no limits and nothing used."""
+    unlimited = dict.fromkeys(RESOURCES)
+    await db.projects.delete_many({"_id": {"$ne": DEFAULT_PROJECT}})
+    await db.projects.update_one(
+        {"_id": DEFAULT_PROJECT}, {"$set": {"quota": unlimited, "revision": 1}}
+    )
+    await db.project_usage.delete_many({"project": {"$ne": DEFAULT_PROJECT}})
+    await db.project_usage.update_many(
+        {"project": DEFAULT_PROJECT},
+        {"$set": {"used": dict.fromkeys(RESOURCES, 0), "allow": unlimited, "limit": unlimited}},
+    )

@@ -37,6 +37,7 @@ class ApiKey(msgspec.Struct, kw_only=True):
     scope: Scope
     created_at: datetime
     last_used_at: datetime | None = None
+    projects: tuple[str, ...] | None = None
 
 
 def new_token() -> str:

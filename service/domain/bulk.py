@@ -36,15 +36,18 @@ from service.domain.errors import (
     NotApplied,
     NotFound,
     PreconditionFailed,
+    QuotaExceeded,
     ValidationFailed,
     WriteContention,
+    invalid,
 )
 from service.domain.events import WriteContext
 from service.domain.listing import ListParams, ListQuery, PageTokens, compile_query
+from service.domain.projects import EVERY_PROJECT, Access, UsageChange, combined
 from service.domain.rules import check_fields, check_name
 from service.domain.schemas import VM, InitialStatus, VMCreate, VMReplace
 from service.domain.slots import Slots
-from service.domain.vms import IfMatch, Renamed, VMService
+from service.domain.vms import IfMatch, Renamed, VMService, arrival, within
 
 BATCH_MAX_OPERATIONS = 1000
 BATCH_CONCURRENCY = 16  # items (or groups of creates) of a non-atomic batch in flight at once
@@ -56,15 +59,19 @@ T = TypeVar("T")
 class BulkRepository(Protocol):
     """What the bulk use cases need from storage besides the VMService's repository."""
 
-    async def get_by_name(self, name: str, ctx: WriteContext | None = None) -> VM | None:
-        """The VM with this name ignoring case, if any (read in `ctx.session` when set)."""
+    async def get_by_name(
+        self, name: str, project: str, ctx: WriteContext | None = None
+    ) -> VM | None:
+        """The live VM of `project` with this name ignoring case, if any (read in `ctx.session`
+        when set)."""
 
     async def names_of(self, vm_ids: list[str]) -> dict[str, str]:
         """The names of the live VMs among `vm_ids`, by id."""
 
-    async def create_many(self, vms: list[dict[str, Any]]) -> list[VM]:
-        """Insert VMs (fields with their creation record) in one transaction, all or none;
-        NameConflict when any name is taken."""
+    async def create_many(self, vms: list[dict[str, Any]], usage: list[UsageChange]) -> list[VM]:
+        """Insert VMs (fields with their creation record) with their projects' `usage` changes
+        in one transaction, all or none; NameConflict when any name is taken, QuotaExceeded
+        past a quota."""
 
     async def atomically(self, work: Callable[[Any], Awaitable[T]]) -> T:
         """Run `work(session)` in one transaction, which the VM reads and writes given it (in
@@ -133,8 +140,10 @@ class BulkService:
         create_only: bool = False,
         ctx: WriteContext | None = None,
         must_exist: bool = False,
+        project: str | None = None,
     ) -> tuple[VM, bool]:
-        """Create (True) or replace (False) the VM named `name` ignoring case.
+        """Create (True) or replace (False) the VM named `name` ignoring case in `project` (else
+        the body's, else the key's home project).
 
         `create_only` (If-None-Match: *) refuses an existing VM; `if_match` or `must_exist`
         (If-Match: *) a missing one. Racing upserts of one name end in one VM: the losing create
@@ -145,15 +154,21 @@ class BulkService:
         if data.name.lower() != name.lower():
             message = f"must be {name!r} (ignoring case), the name in the path"
             raise ValidationFailed(f"name: {message}", [FieldError("name", message)])
+        context = ctx or WriteContext()
+        given = None if data.project is msgspec.UNSET else data.project
+        if project is not None and given is not None and given != project:
+            raise invalid("project", f"the body names {given!r}, the query {project!r}")
+        target = context.access.target(project or given)
+        data = msgspec.structs.replace(data, project=target)
         for _ in range(MAX_UPSERT_ATTEMPTS):
-            current = await self.repo.get_by_name(name, ctx)
+            current = await self.repo.get_by_name(name, target, context)
             if current is None:
                 if if_match is not None or must_exist:
                     raise _missing(f"no VM is named {name!r}, and If-Match needs one")
                 try:
-                    return await self.vms.create_vm(as_create(data), ctx), True
+                    return await self.vms.create_vm(as_create(data), context), True
                 except NameConflict:
-                    if ctx is not None and ctx.session is not None:
+                    if context.session is not None:
                         raise  # the failed insert ended the atomic batch's transaction
                     continue  # created meanwhile by another request: replace that one
             if create_only:
@@ -162,7 +177,8 @@ class BulkService:
                     current_revision=current.revision,
                 )
             try:
-                return await self.vms.replace_vm(current.id, data, if_match, ctx, named=name), False
+                vm = await self.vms.replace_vm(current.id, data, if_match, context, named=name)
+                return vm, False
             except (NotFound, Renamed):
                 continue  # deleted or renamed meanwhile: find the VM of that name again
         raise WriteContention("the name kept changing hands; retry")
@@ -278,10 +294,11 @@ class BulkService:
                 outcomes[index] = Outcome(index, error=exc)
         if ready:
             try:
-                created = await self.repo.create_many([new for _, new in ready])
+                fields = [new for _, new in ready]
+                created = await self.repo.create_many(fields, combined(list(map(arrival, fields))))
                 for (index, _), vm in zip(ready, created, strict=True):
                     outcomes[index] = Outcome(index, vm, created=True)
-            except NameConflict:
+            except (NameConflict, QuotaExceeded, ValidationFailed):  # then each gets its answer
                 ops = dict(unit)
                 for index, _ in ready:
                     outcomes[index] = await self._apply(index, ops[index], ctx)
@@ -310,10 +327,13 @@ class BulkService:
         except DomainError as exc:
             return Outcome(index, error=exc)
 
-    async def export(self, params: ListParams, key: str = "") -> AsyncGenerator[list[VM]]:
-        """Every VM matching ListVMs' filters, in its order, from one snapshot, in batches; it
-        holds one of the export slots of `key` from its first batch until it is closed."""
-        query = compile_query(params, PageTokens())
+    async def export(
+        self, params: ListParams, key: str = "", access: Access = EVERY_PROJECT
+    ) -> AsyncGenerator[list[VM]]:
+        """Every VM matching ListVMs' filters in the projects `access` reads, in its order, from
+        one snapshot, in batches; it holds one of the export slots of `key` from its first batch
+        until it is closed."""
+        query = compile_query(within(params, access), PageTokens())
         with self.exports.holding(key):
             async with contextlib.aclosing(self.repo.export(query)) as batches:  # closed with this
                 while True:

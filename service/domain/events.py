@@ -10,9 +10,10 @@ from typing import Any, Protocol
 
 import msgspec
 
-from service.domain.errors import ValidationFailed, invalid
+from service.domain.errors import NotFound, ValidationFailed, invalid
 from service.domain.idempotency import Claim
 from service.domain.listing.tokens import PageTokens
+from service.domain.projects.access import EVERY_PROJECT, Access
 from service.domain.schemas import VM, WRITABLE_FIELDS, EventAction, VMEvent, VMEventPage, VMStatus
 
 RECORDED_FIELDS = WRITABLE_FIELDS
@@ -21,14 +22,16 @@ DEFAULT_PAGE_SIZE = 50
 
 @dataclass(frozen=True, slots=True)
 class WriteContext:
-    """Who writes, under which request id (recorded in the event of every write), and what every
-    write of the request joins: the Idempotency-Key it records its response under (`claim`), and
-    the transaction of an atomic batch (`session`, opaque here: storage's)."""
+    """Who writes, under which request id (recorded in the event of every write), the projects
+    its key may see and write (`access`), and what every write of the request joins: the
+    Idempotency-Key it records its response under (`claim`), and the transaction of an atomic
+    batch (`session`, opaque here: storage's)."""
 
     actor: str = "anonymous"
     request_id: str = field(default_factory=lambda: uuid.uuid4().hex)
     claim: Claim | None = None
     session: Any = None
+    access: Access = EVERY_PROJECT
 
 
 def _plain(value: Any) -> Any:
@@ -37,12 +40,14 @@ def _plain(value: Any) -> Any:
 
 def _event(
     action: EventAction,
+    project: str,
     revision: int,
     changes: dict[str, tuple[Any, Any]],
     timestamp: datetime,
     ctx: WriteContext,
 ) -> dict[str, Any]:
     return {
+        "project": project,
         "revision": revision,
         "action": action.value,
         "changes": {f: {"before": b, "after": a} for f, (b, a) in changes.items()},
@@ -55,7 +60,7 @@ def _event(
 def created_event(fields: dict[str, Any], ctx: WriteContext) -> dict[str, Any]:
     """The event of a create: every recorded field from null to its value."""
     changes = {f: (None, fields[f]) for f in RECORDED_FIELDS}
-    return _event(EventAction.CREATED, 1, changes, fields["created_at"], ctx)
+    return _event(EventAction.CREATED, fields["project"], 1, changes, fields["created_at"], ctx)
 
 
 def creation_record(ctx: WriteContext) -> dict[str, str]:
@@ -77,7 +82,7 @@ def updated_event(current: VM, changes: dict[str, Any], ctx: WriteContext) -> di
     """The event of an update replacing `current` with `changes` (status changes are named so)."""
     diff = {f: (_plain(getattr(current, f)), v) for f, v in changes.items() if f != "updated_at"}
     action = EventAction.STATUS_CHANGED if "status" in diff else EventAction.UPDATED
-    return _event(action, current.revision + 1, diff, changes["updated_at"], ctx)
+    return _event(action, current.project, current.revision + 1, diff, changes["updated_at"], ctx)
 
 
 def _gone(current: VM) -> dict[str, tuple[Any, Any]]:
@@ -89,20 +94,26 @@ def deleted_event(
 ) -> dict[str, Any]:
     """The event of a (soft) delete: every recorded field from its value to null. It also stores
     `purge_at` (never returned): a VM gone after such an event was purged by its retention."""
-    event = _event(EventAction.DELETED, current.revision + 1, _gone(current), timestamp, ctx)
+    event = _event(
+        EventAction.DELETED, current.project, current.revision + 1, _gone(current), timestamp, ctx
+    )
     return {**event, "purge_at": purge_at}
 
 
 def restored_event(current: VM, timestamp: datetime, ctx: WriteContext) -> dict[str, Any]:
     """The event of a restore: every recorded field from null back to its value."""
     changes = {f: (None, _plain(getattr(current, f))) for f in RECORDED_FIELDS}
-    return _event(EventAction.RESTORED, current.revision + 1, changes, timestamp, ctx)
+    return _event(
+        EventAction.RESTORED, current.project, current.revision + 1, changes, timestamp, ctx
+    )
 
 
 def purged_event(current: VM, timestamp: datetime, ctx: WriteContext) -> dict[str, Any]:
     """The event of a purge: a live VM's fields go to null; a deleted VM's went already."""
     changes = {} if is_deleted(current) else _gone(current)
-    return _event(EventAction.PURGED, current.revision + 1, changes, timestamp, ctx)
+    return _event(
+        EventAction.PURGED, current.project, current.revision + 1, changes, timestamp, ctx
+    )
 
 
 RETENTION_ACTOR = "retention"
@@ -116,7 +127,7 @@ def derived_purged_event(deleted: dict[str, Any]) -> dict[str, Any]:
     purge_at: datetime = deleted["purge_at"]
     tail = str(deleted["_id"])[8:]
     event = _event(
-        EventAction.PURGED, deleted["revision"] + 1, {}, purge_at,
+        EventAction.PURGED, deleted["project"], deleted["revision"] + 1, {}, purge_at,
         WriteContext(RETENTION_ACTOR, f"purge_at:{purge_at.isoformat()}"),
     )  # fmt: skip
     return {**event, "_id": f"{int(purge_at.timestamp()) & 0xFFFFFFFF:08x}{tail}"}
@@ -149,9 +160,14 @@ class EventRepository(Protocol):
     """What reading the history needs from storage."""
 
     async def list_events(
-        self, vm_id: str, limit: int, before_revision: int | None = None
+        self,
+        vm_id: str,
+        limit: int,
+        before_revision: int | None = None,
+        projects: tuple[str, ...] | None = None,
     ) -> list[VMEvent]:
-        """A VM's events, highest revision first, below `before_revision`."""
+        """A VM's events, highest revision first, below `before_revision`; only in `projects`
+        (None: any)."""
 
     async def get_by_id(self, vm_id: str) -> VM:
         """Return the VM or raise NotFound."""
@@ -166,19 +182,24 @@ class EventService:
         self.page_tokens = page_tokens or PageTokens()
 
     async def list_events(
-        self, vm_id: str, page_size: int = DEFAULT_PAGE_SIZE, page_token: str | None = None
+        self,
+        vm_id: str,
+        page_size: int = DEFAULT_PAGE_SIZE,
+        page_token: str | None = None,
+        access: Access = EVERY_PROJECT,
     ) -> VMEventPage:
-        """A page of the VM's events, newest first; 404 only for an id that never existed."""
+        """A page of the VM's events, newest first; 404 only for an id that never existed, or
+        of a VM in a project `access` does not see."""
         before = None
         if page_token:
             try:
                 before = decode_event_token(self.page_tokens, vm_id, page_token)
             except ValidationFailed:
-                await self._check_known(vm_id)  # an unknown VM is a 404, token or not
+                await self._check_known(vm_id, access)  # an unknown VM is a 404, token or not
                 raise
-        items = await self.repo.list_events(vm_id, page_size + 1, before)
+        items = await self.repo.list_events(vm_id, page_size + 1, before, access.projects)
         if not items:
-            await self._check_known(vm_id)
+            await self._check_known(vm_id, access)
         more = len(items) > page_size
         items = items[:page_size]
         token = None
@@ -188,7 +209,11 @@ class EventService:
             token = self.page_tokens.encode(binding, last.revision, last.id, ties=False)
         return VMEventPage(items=items, next_page_token=token)
 
-    async def _check_known(self, vm_id: str) -> None:
-        """Raise NotFound unless the VM exists or has a history (a deleted VM keeps its own)."""
-        if not await self.repo.list_events(vm_id, 1):
-            await self.repo.get_by_id(vm_id)  # a VM stored before history existed has no events
+    async def _check_known(self, vm_id: str, access: Access) -> None:
+        """Raise NotFound unless the VM exists or has a history (a deleted VM keeps its own),
+        in a project `access` sees."""
+        if await self.repo.list_events(vm_id, 1, None, access.projects):
+            return
+        vm = await self.repo.get_by_id(vm_id)  # a VM stored before history had none
+        if not access.sees(vm.project):
+            raise NotFound(f"no VM with id {vm_id!r}")

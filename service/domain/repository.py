@@ -7,6 +7,7 @@ from typing import Any, Protocol
 
 from service.domain.events import WriteContext
 from service.domain.listing import ListQuery
+from service.domain.projects import UsageChange
 from service.domain.schemas import VM
 
 VMs = list[VM]  # (inside Repository, `list` names the method)
@@ -34,9 +35,15 @@ class Repository(Protocol):
     async def ping(self) -> None:
         """Raise DatabaseUnavailable unless storage answers."""
 
-    async def create(self, fields: dict[str, Any], ctx: WriteContext | None = None) -> VM:
-        """Insert (the fields hold the creation record of the `created` event); raise NameConflict
-        for a taken name."""
+    async def create(
+        self,
+        fields: dict[str, Any],
+        ctx: WriteContext | None = None,
+        usage: UsageChange | None = None,
+    ) -> VM:
+        """Insert (the fields hold the creation record of the `created` event) with its `usage`
+        change in one atomic step; raise NameConflict for a name taken in its project,
+        QuotaExceeded past the project's quota."""
 
     async def get_by_id(
         self, vm_id: str, include_deleted: bool = False, ctx: WriteContext | None = None
@@ -59,8 +66,10 @@ class Repository(Protocol):
         changes: dict[str, Any],
         event: dict[str, Any],
         ctx: WriteContext | None = None,
+        usage: UsageChange | None = None,
     ) -> VM:
-        """Compare-and-set on revision, with its event; raise NotFound or StaleRevision."""
+        """Compare-and-set on revision, with its event and its `usage` change (a resize);
+        raise NotFound, StaleRevision or QuotaExceeded."""
 
     async def delete(
         self,
@@ -68,9 +77,11 @@ class Repository(Protocol):
         expected_revision: int,
         event: dict[str, Any],
         ctx: WriteContext | None = None,
+        usage: UsageChange | None = None,
     ) -> None:
-        """Soft delete: compare-and-set on revision setting deleted_at (the event's timestamp)
-        and purge_at (the event's), with its event; raise NotFound or StaleRevision."""
+        """Soft delete, freeing its `usage`: compare-and-set on revision setting deleted_at (the
+        event's timestamp) and purge_at (the event's), with its event; raise NotFound or
+        StaleRevision."""
 
     async def restore(
         self,
@@ -78,9 +89,11 @@ class Repository(Protocol):
         expected_revision: int,
         event: dict[str, Any],
         ctx: WriteContext | None = None,
+        usage: UsageChange | None = None,
     ) -> VM:
-        """Compare-and-set on revision of a deleted VM: live again, with its event; NotFound,
-        StaleRevision (also when it is not deleted), or NameConflict naming the holder."""
+        """Compare-and-set on revision of a deleted VM: live again, with its event, taking its
+        `usage` within the quota; NotFound, StaleRevision (also when it is not deleted),
+        NameConflict naming the holder, or QuotaExceeded."""
 
     async def purge(
         self,
@@ -88,6 +101,7 @@ class Repository(Protocol):
         expected_revision: int,
         event: dict[str, Any],
         ctx: WriteContext | None = None,
+        usage: UsageChange | None = None,
     ) -> None:
-        """Remove the VM, live or deleted, if at `expected_revision`, with its event; raise
-        NotFound or StaleRevision."""
+        """Remove the VM, live or deleted, if at `expected_revision`, with its event (freeing
+        its `usage` when live); raise NotFound or StaleRevision."""

@@ -101,6 +101,12 @@ class VMCreate(Struct, forbid_unknown_fields=True, kw_only=True):
     """Body of CreateVM."""
 
     name: Name
+    project: (
+        Annotated[
+            ProjectName, Meta(description="default: the API key's first project, or `default`")
+        ]
+        | UnsetType
+    ) = UNSET
     status: InitialStatus = InitialStatus.PROVISIONING
     os: OsName
     cpu_cores: CpuCores
@@ -115,6 +121,10 @@ class VMReplace(Struct, forbid_unknown_fields=True, kw_only=True):
     """Body of ReplaceVM: every writable field; omitted optional ones return to their defaults."""
 
     name: Name
+    project: (
+        Annotated[ProjectName, Meta(description="never changes: only the VM's own project")]
+        | UnsetType
+    ) = UNSET
     status: VMStatus | UnsetType = UNSET
     os: OsName
     cpu_cores: CpuCores
@@ -133,6 +143,10 @@ class VMPatch(Struct, forbid_unknown_fields=True, kw_only=True):
     """Body of UpdateVM, a JSON Merge Patch: null clears `ip_address` or removes a label."""
 
     name: Name | UnsetType = UNSET
+    project: (
+        Annotated[ProjectName, Meta(description="never changes: only the VM's own project")]
+        | UnsetType
+    ) = UNSET
     status: VMStatus | UnsetType = UNSET
     os: OsName | UnsetType = UNSET
     cpu_cores: CpuCores | UnsetType = UNSET
@@ -148,6 +162,7 @@ class VM(Struct, kw_only=True):
 
     id: Annotated[str, Meta(description="24 hex characters", examples=["665f1c2e8b3e4a0012345678"])]
     name: str
+    project: Annotated[str, Meta(description="the project it belongs to; never changes")]
     status: VMStatus
     os: str
     cpu_cores: int
@@ -232,6 +247,7 @@ class VMEvent(Struct, kw_only=True):
 
     id: str
     vm_id: str
+    project: str
     revision: Annotated[int, Meta(description="the VM's revision after the write")]
     action: EventAction
     changes: dict[str, FieldChange]

@@ -12,9 +12,11 @@ import msgspec
 
 from service.domain.errors import (
     NotDeleted,
+    NotFound,
     PreconditionFailed,
     RuleViolation,
     WriteContention,
+    invalid,
 )
 from service.domain.events import (
     WriteContext,
@@ -25,8 +27,9 @@ from service.domain.events import (
     restored_event,
     updated_event,
 )
-from service.domain.listing import ListParams, PageTokens, compile_query
+from service.domain.listing import ListParams, PageTokens, check_projects, compile_query
 from service.domain.listing.paging import next_page, one_more
+from service.domain.projects import EVERY_PROJECT, RESOURCES, Access, UsageChange, change, usage_of
 from service.domain.repository import Repository, StaleRevision
 from service.domain.rules import (
     DELETE_NEEDS_FORCE,
@@ -68,9 +71,11 @@ class VMService:
         self.retention = retention
 
     async def create_vm(self, data: VMCreate, ctx: WriteContext | None = None) -> VM:
-        """Register a new VM at revision 1."""
+        """Register a new VM at revision 1, in its project (the key's home project when the
+        body names none): 403 for a project the key may not write, 409 past its quota."""
         context = ctx or WriteContext()
-        return await self.repo.create(self.new_vm(data, context), context)
+        fields = self.new_vm(data, context)
+        return await self.repo.create(fields, context, arrival(fields))
 
     def new_vm(self, data: VMCreate, ctx: WriteContext) -> dict[str, Any]:
         """The checked fields of a VM to register, with its creation record (its `created` event
@@ -78,8 +83,9 @@ class VMService:
         now = self.clock()
         check_fields({"name": data.name, "ip_address": data.ip_address, "labels": data.labels})
         ip = canonical_ip(data.ip_address)
+        project = ctx.access.target(None if data.project is msgspec.UNSET else data.project)
         fields: dict[str, Any] = msgspec.to_builtins(data)  # every writable field
-        fields.update(ip_address=ip, revision=1, created_at=now, updated_at=now)
+        fields.update(project=project, ip_address=ip, revision=1, created_at=now, updated_at=now)
         fields.update(creation_record(ctx))
         return fields
 
@@ -87,13 +93,17 @@ class VMService:
         """Raise DatabaseUnavailable unless the database answers."""
         await self.repo.ping()
 
-    async def get_vm(self, vm_id: str, show_deleted: bool = False) -> VM:
-        """One live VM by id (or a deleted one too, with `show_deleted`)."""
-        return await self.repo.get_by_id(vm_id, include_deleted=show_deleted)
+    async def get_vm(
+        self, vm_id: str, show_deleted: bool = False, access: Access = EVERY_PROJECT
+    ) -> VM:
+        """One live VM by id (or a deleted one too, with `show_deleted`) that `access` sees."""
+        vm = await self.repo.get_by_id(vm_id, include_deleted=show_deleted)
+        return visible(vm, access, vm_id)
 
-    async def list_vms(self, params: ListParams) -> VMPage:
-        """A page of VMs under the given filters and order, with the token for the next one."""
-        query = compile_query(params, self.page_tokens)
+    async def list_vms(self, params: ListParams, access: Access = EVERY_PROJECT) -> VMPage:
+        """A page of VMs under the given filters and order, with the token for the next one;
+        only in the projects `access` reads (403 naming `project` for one it may not)."""
+        query = compile_query(within(params, access), self.page_tokens)
         items, watch_token = await self.repo.list_with_watch_token(one_more(query))
         items, token = next_page(items, query, self.page_tokens)
         page = VMPage(items=items, next_page_token=token, watch_token=watch_token)
@@ -117,10 +127,12 @@ class VMService:
         def build(current: VM) -> dict[str, Any]:
             if named is not None and current.name.lower() != named.lower():
                 raise Renamed(current.name)
+            same_project(current, data.project)
             status = current.status if isinstance(data.status, msgspec.UnsetType) else data.status
             check_transition(current.status, status)
             check_resize(current, data.cpu_cores, data.memory_mib, data.storage_gib)
             desired: dict[str, Any] = msgspec.to_builtins(data)
+            desired.pop("project", None)
             desired.update(status=status.value, ip_address=ip)
             return _diff(current, desired)
 
@@ -139,8 +151,10 @@ class VMService:
         ip = canonical_ip(patch.ip_address) if patch.ip_address is not unset else unset
 
         def build(current: VM) -> dict[str, Any]:
+            same_project(current, patch.project)
             desired: dict[str, Any] = msgspec.to_builtins(patch)  # the fields given (not UNSET)
             desired.pop("labels", None)
+            desired.pop("project", None)
             if ip is not unset:
                 desired["ip_address"] = ip
             if patch.labels is not unset:
@@ -182,12 +196,13 @@ class VMService:
                     f"the VM is {current.status.value}; stop it first or delete with force=true"
                 )
             now = self.clock()
+            freed = departure(current) if live else None
             if purge:
                 event = purged_event(current, now, context)
-                await self.repo.purge(vm_id, current.revision, event, context)
+                await self.repo.purge(vm_id, current.revision, event, context, freed)
                 return
             event = deleted_event(current, now, context, purge_at=now + self.retention)
-            await self.repo.delete(vm_id, current.revision, event, context)
+            await self.repo.delete(vm_id, current.revision, event, context, freed)
 
         await self._compare_and_set(vm_id, if_match, attempt, context, include_deleted=purge)
 
@@ -202,7 +217,8 @@ class VMService:
             if not is_deleted(current):
                 raise NotDeleted(f"the VM {vm_id!r} is not deleted; only a deleted VM is restored")
             event = restored_event(current, self.clock(), context)
-            return await self.repo.restore(vm_id, current.revision, event, context)
+            taken = change(current.project, None, usage_of(current))  # checked against the quota
+            return await self.repo.restore(vm_id, current.revision, event, context, taken)
 
         return await self._compare_and_set(vm_id, if_match, attempt, context, include_deleted=True)
 
@@ -221,7 +237,11 @@ class VMService:
                 return current
             changes["updated_at"] = self.clock()
             event = updated_event(current, changes, ctx)
-            return await self.repo.update(vm_id, current.revision, changes, event, ctx)
+            resized = change(current.project, usage_of(current), {**usage_of(current), **{
+                r: changes[r] for r in RESOURCES if r in changes}})  # fmt: skip
+            return await self.repo.update(
+                vm_id, current.revision, changes, event, ctx, resized or None
+            )
 
         return await self._compare_and_set(vm_id, if_match, attempt, ctx)
 
@@ -237,6 +257,7 @@ class VMService:
         A deleted VM is missing to every write but a restore or purge (`include_deleted`)."""
         for _ in range(MAX_WRITE_ATTEMPTS):
             current = await self.repo.get_by_id(vm_id, include_deleted, ctx)
+            visible(current, ctx.access, vm_id)
             _check_if_match(current, if_match)
             try:
                 return await attempt(current)
@@ -247,6 +268,40 @@ class VMService:
                     ) from None
                 await _backoff()
         raise WriteContention("the VM kept changing; retry")
+
+
+def visible(vm: VM, access: Access, vm_id: str) -> VM:
+    """`vm` (read by `vm_id`) when `access` sees its project; else exactly the 404 of a VM
+    that does not exist."""
+    if not access.sees(vm.project):
+        raise NotFound(f"no VM with id {vm_id!r}")
+    return vm
+
+
+def within(params: ListParams, access: Access) -> ListParams:
+    """ListVMs', WatchVMs' and ExportVMs' filters narrowed to the projects `access` reads (403
+    naming `project` for a project asked for that it may not)."""
+    check_projects(params.project)
+    projects = access.narrow(params.project)
+    if projects is None:
+        return params
+    return msgspec.structs.replace(params, project=list(projects))
+
+
+def same_project(current: VM, project: str | msgspec.UnsetType) -> None:
+    """A write naming a project must name the VM's own: a VM never moves (400 naming it)."""
+    if project is not msgspec.UNSET and project != current.project:
+        raise invalid("project", f"a VM never changes project: this one is in {current.project!r}")
+
+
+def arrival(fields: dict[str, Any]) -> UsageChange:
+    """What a new live VM (its stored fields) adds to its project's usage."""
+    return change(fields["project"], None, usage_of(fields))
+
+
+def departure(current: VM) -> UsageChange:
+    """What a live VM leaving (deleted or purged) frees of its project's usage."""
+    return change(current.project, usage_of(current), None)
 
 
 def _check_if_match(current: VM, if_match: IfMatch) -> None:

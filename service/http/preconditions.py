@@ -15,7 +15,7 @@ from service.domain.errors import PreconditionRequired, invalid
 from service.domain.events import WriteContext
 from service.domain.schemas import VM
 from service.domain.vms import IfMatch as Revisions
-from service.http.middleware.auth import caller_name
+from service.http.middleware.auth import access_of, caller_name
 
 ANY: Final = "*"
 _ETAG_RE = re.compile(r'\s*(W/)?"([\x21\x23-\x7e\x80-\xff]*)"\s*(?:,|$)')
@@ -123,4 +123,8 @@ def write_context(request: Request[Any, Any, Any]) -> WriteContext:
     request_id = (
         request.scope.get("request_id") or request.headers.get("x-request-id") or uuid.uuid4().hex
     )
-    return WriteContext(actor=str(actor), request_id=str(request_id)[:_MAX_REQUEST_ID])
+    return WriteContext(
+        actor=str(actor),
+        request_id=str(request_id)[:_MAX_REQUEST_ID],
+        access=access_of(request.scope),
+    )

@@ -18,6 +18,7 @@ from pymongo.errors import BulkWriteError, DuplicateKeyError
 from service.domain.errors import DatabaseUnavailable, NameConflict
 from service.domain.events import WriteContext
 from service.domain.listing import LIVE, ListQuery, search_keys
+from service.domain.projects import UsageChange
 from service.domain.schemas import VM
 from service.storage.errors import driver_errors, translate_errors
 from service.storage.shielded import InOrder, in_transaction, shielded
@@ -28,6 +29,7 @@ from service.storage.stored import (
     stored_vm,
     to_vm,
 )
+from service.storage.usage import UsageLedger
 from service.storage.vm_store import batch_session
 
 R = TypeVar("R")
@@ -46,16 +48,18 @@ class BulkVMRepository:
         """Work on `vms` of `database`."""
         self.vms: AsyncCollection[Raw] = database.get_collection(VMS_COLLECTION)
         self.events: AsyncCollection[Raw] = database.get_collection(VM_EVENTS_COLLECTION)
+        self.ledger = UsageLedger(database)
 
     @translate_errors
-    async def get_by_name(self, name: str, ctx: WriteContext | None = None) -> VM | None:
-        """The live VM with this name ignoring case (unique among live VMs), if any; read in the
-        atomic batch's transaction when `ctx` is in one."""
+    async def get_by_name(
+        self, name: str, project: str, ctx: WriteContext | None = None
+    ) -> VM | None:
+        """The live VM of `project` with this name ignoring case (unique among its live VMs), if
+        any; read in the atomic batch's transaction when `ctx` is in one."""
         client = self.vms.database.client
+        match = {"project": project, "name_key": name.lower(), **LIVE}
         with pymongo.timeout(client.options.timeout):
-            doc = await self.vms.find_one(
-                {"name_key": name.lower(), **LIVE}, VM_PROJECTION, session=batch_session(ctx)
-            )
+            doc = await self.vms.find_one(match, VM_PROJECTION, session=batch_session(ctx))
         return None if doc is None else to_vm(doc)
 
     @translate_errors
@@ -70,14 +74,17 @@ class BulkVMRepository:
             return {str(doc["_id"]): doc["name"] async for doc in cursor}
 
     @translate_errors
-    async def create_many(self, vms: list[Raw]) -> list[VM]:
-        """Insert VMs (each with its creation record, from which its `created` event derives) in
-        one transaction, all or none; a taken name (any case) -> NameConflict."""
+    async def create_many(self, vms: list[Raw], usage: list[UsageChange]) -> list[VM]:
+        """Insert VMs (each with its creation record, from which its `created` event derives)
+        with their projects' `usage` changes in one transaction, all or none; a taken name (any
+        case) -> NameConflict, past a quota -> QuotaExceeded."""
         docs = [{"_id": ObjectId(), **stored_vm({**f, **search_keys(f)})} for f in vms]
         client = self.vms.database.client
 
         async def work(session: AsyncClientSession) -> None:
             await self.vms.insert_many(docs, session=session)
+            for change in usage:
+                await self.ledger.charge(session, change)
 
         try:
             await in_transaction(client, work, client.options.timeout)

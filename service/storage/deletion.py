@@ -13,6 +13,7 @@ from pymongo.asynchronous.client_session import AsyncClientSession
 from service.domain.errors import NameConflict
 from service.domain.events import WriteContext
 from service.domain.listing import LIVE
+from service.domain.projects import UsageChange
 from service.domain.rules import utcnow
 from service.domain.schemas import VM
 from service.storage.errors import parse_id, translate_errors
@@ -35,7 +36,12 @@ class DeletionWrites(VMStore):
 
     @translate_errors
     async def delete(
-        self, vm_id: str, expected_revision: int, event: Raw, ctx: WriteContext | None = None
+        self,
+        vm_id: str,
+        expected_revision: int,
+        event: Raw,
+        ctx: WriteContext | None = None,
+        usage: UsageChange | None = None,
     ) -> None:
         """Soft delete: if the live VM is still at `expected_revision`, set its `deleted_at`
         (the event's timestamp) and `purge_at` (the event's), recording `event` with it."""
@@ -52,14 +58,22 @@ class DeletionWrites(VMStore):
                 {**match, **LIVE}, update, projection=projection, session=session
             )
 
-        await self._retire(vm_id, expected_revision, event, write, ctx, include_deleted=False)
+        await self._retire(
+            vm_id, expected_revision, event, write, ctx, usage, include_deleted=False
+        )
 
     @translate_errors
     async def restore(
-        self, vm_id: str, expected_revision: int, event: Raw, ctx: WriteContext | None = None
+        self,
+        vm_id: str,
+        expected_revision: int,
+        event: Raw,
+        ctx: WriteContext | None = None,
+        usage: UsageChange | None = None,
     ) -> VM:
         """If the deleted VM is still at `expected_revision`, make it live again, recording
-        `event`; its name taken by a live VM meanwhile -> NameConflict naming that VM."""
+        `event` and taking its `usage` (QuotaExceeded past the quota); its name taken by a live
+        VM of its project meanwhile -> NameConflict naming that VM."""
         oid = parse_id(vm_id)
         update = {
             "$unset": dict.fromkeys(DELETION_FIELDS, ""),
@@ -80,6 +94,8 @@ class DeletionWrites(VMStore):
                 return None
             # A deleted VM is past revision 1: its `created` event is recorded already.
             await self._record(event, oid, None, session)
+            if usage:
+                await self.ledger.charge(session, usage)
             vm = to_vm(doc)
             await self._respond(ctx, session, vm)
             return vm
@@ -90,14 +106,19 @@ class DeletionWrites(VMStore):
 
     async def _name_taken(self, oid: ObjectId) -> NameConflict:
         """The conflict of a restore whose name a live VM holds, naming that VM (`holder_id`)."""
-        mine = await self.vms.find_one({"_id": oid}, {"name": 1})
+        mine = await self.vms.find_one({"_id": oid}, {"name": 1, "project": 1})
         if mine is None:
             return NameConflict("the name was taken by another VM; retry")
-        return await self._name_conflict(mine["name"])
+        return await self._name_conflict(mine["name"], mine["project"])
 
     @translate_errors
     async def purge(
-        self, vm_id: str, expected_revision: int, event: Raw, ctx: WriteContext | None = None
+        self,
+        vm_id: str,
+        expected_revision: int,
+        event: Raw,
+        ctx: WriteContext | None = None,
+        usage: UsageChange | None = None,
     ) -> None:
         """Remove the VM, live or deleted, if still at `expected_revision`, recording `event`."""
 
@@ -106,7 +127,7 @@ class DeletionWrites(VMStore):
         ) -> Awaitable[Raw | None]:
             return self.vms.find_one_and_delete(match, projection=projection, session=session)
 
-        await self._retire(vm_id, expected_revision, event, write, ctx, include_deleted=True)
+        await self._retire(vm_id, expected_revision, event, write, ctx, usage, include_deleted=True)
 
     async def _retire(
         self,
@@ -115,6 +136,7 @@ class DeletionWrites(VMStore):
         event: Raw,
         write: Callable[[Raw, Raw, AsyncClientSession], Awaitable[Raw | None]],
         ctx: WriteContext | None,
+        usage: UsageChange | None,
         include_deleted: bool,
     ) -> None:
         """A soft delete or purge: `write` is the compare-and-set on `match` (id and revision),
@@ -131,6 +153,8 @@ class DeletionWrites(VMStore):
             if before is None:
                 return False
             await self._record(event, oid, before if first else None, session)
+            if usage:  # what a live VM frees
+                await self.ledger.charge(session, usage)
             await self._respond(ctx, session, None)
             return True
 

@@ -34,9 +34,13 @@ async def read_events(
     oid: ObjectId,
     limit: int,
     before_revision: int | None = None,
+    projects: tuple[str, ...] | None = None,
 ) -> list[VMEvent]:
-    """A VM's events, highest revision first, below `before_revision` when given."""
+    """A VM's events, highest revision first, below `before_revision` when given; none unless
+    it is in one of `projects` (None: any)."""
     query: Raw = {"vm_id": oid}
+    scope: Raw = {} if projects is None else {"project": {"$in": list(projects)}}
+    query.update(scope)
     if before_revision is None:
         found = await _events(events, query, limit)
         if found and (purged := await _derived_purge(vms, oid, found[0])) is not None:
@@ -47,7 +51,7 @@ async def read_events(
     wants_first = before_revision is None or before_revision > 1
     if len(found) == limit or not wants_first or (found and found[-1]["revision"] == 1):
         return [to_event(doc) for doc in found]
-    pending = {"_id": oid, "revision": 1, "created_by": {"$exists": True}}
+    pending = {"_id": oid, "revision": 1, "created_by": {"$exists": True}, **scope}
     state = await vms.find_one(pending, WITH_CREATION)
     if state is not None and (created := derived_created_event(state)) is not None:
         return [*map(to_event, found), to_event({**created, "_id": oid, "vm_id": oid})]

@@ -30,6 +30,7 @@ class StoredVM(msgspec.Struct, kw_only=True):
     shape the code writes."""
 
     name: str
+    project: str
     status: str
     os: str
     cpu_cores: int
@@ -101,7 +102,7 @@ def expired(document: dict[str, Any], now: datetime) -> bool:
     return purge_at is not None and bool(purge_at <= now)
 
 
-CHANGEABLE_FIELDS = frozenset(VM_FIELDS) - {"revision", "created_at", *DELETION_FIELDS}
+CHANGEABLE_FIELDS = frozenset(VM_FIELDS) - {"revision", "created_at", "project", *DELETION_FIELDS}
 """What an update may set (the revision moves by the compare-and-set alone; deletion fields
 are set and unset by a delete and a restore only)."""
 

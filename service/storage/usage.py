@@ -27,7 +27,7 @@ from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 
-from service.domain.errors import NotFound, QuotaExceeded
+from service.domain.errors import NotFound, QuotaExceeded, invalid
 from service.domain.projects import RESOURCES, Quota, Usage, UsageChange
 from service.storage.stored import PROJECT_USAGE_COLLECTION, usage_shard_id
 
@@ -86,7 +86,7 @@ class UsageLedger:
 
     async def charge(self, session: AsyncClientSession, change: UsageChange) -> None:
         """Inside a write's transaction: apply its usage change, or raise QuotaExceeded (which
-        ends that transaction), or NotFound when the project does not exist."""
+        ends that transaction), or a 400 naming `project` when the project does not exist."""
         if not change:
             return
         shard = random.randrange(SHARDS)  # noqa: S311 - spreading writers, not security
@@ -96,7 +96,10 @@ class UsageLedger:
         delta = {r: n for r, n in change.delta.items() if n}
         done = await self.shards.update_one(match, _apply(delta), session=session)
         if not done.matched_count:
-            await self._spread_and_charge(session, change, shard)
+            try:
+                await self._spread_and_charge(session, change, shard)
+            except NotFound:
+                raise invalid("project", f"no project is named {change.project!r}") from None
 
     async def _spread_and_charge(
         self, session: AsyncClientSession, change: UsageChange, shard: int

@@ -22,6 +22,7 @@ from service.domain.repository import StaleRevision
 from service.domain.rules import utcnow
 from service.storage.shielded import in_transaction
 from service.storage.stored import VM_EVENTS_COLLECTION, VMS_COLLECTION, unexpired
+from service.storage.usage import UsageLedger
 
 R = TypeVar("R")
 Raw = dict[str, Any]
@@ -33,12 +34,13 @@ def batch_session(ctx: WriteContext | None) -> AsyncClientSession | None:
 
 
 class VMStore:
-    """`vms` and `vm_events`, and what every write of VMRepository uses."""
+    """`vms`, `vm_events` and the projects' usage, and what every write of VMRepository uses."""
 
     def __init__(self, database: AsyncDatabase[Raw]) -> None:
-        """Work on `vms` and `vm_events` of `database`."""
+        """Work on `vms`, `vm_events` and `project_usage` of `database`."""
         self.vms: AsyncCollection[Raw] = database.get_collection(VMS_COLLECTION)
         self.events: AsyncCollection[Raw] = database.get_collection(VM_EVENTS_COLLECTION)
+        self.ledger = UsageLedger(database)
 
     async def _write(
         self, work: Callable[[AsyncClientSession], Awaitable[R]], ctx: WriteContext | None
@@ -82,10 +84,13 @@ class VMStore:
                 f"revision {event['revision']} of the VM is already recorded; retry"
             ) from None
 
-    async def _name_conflict(self, name: str) -> NameConflict:
-        """The conflict of a write whose name (any case) a live VM holds, naming that VM
-        (`holder_id`; read outside the failed write's transaction, which its error ended)."""
-        holder = await self.vms.find_one({"name_key": name.lower(), **LIVE}, {"_id": 1})
+    async def _name_conflict(self, name: str, project: str) -> NameConflict:
+        """The conflict of a write whose name (any case) a live VM of its project holds, naming
+        that VM (`holder_id`; read outside the failed write's transaction, which its error
+        ended)."""
+        holder = await self.vms.find_one(
+            {"project": project, "name_key": name.lower(), **LIVE}, {"_id": 1}
+        )
         if holder is None:  # the holder went away meanwhile: retrying may succeed
             return NameConflict(f"the name {name!r} was taken by another VM; retry")
         return NameConflict(

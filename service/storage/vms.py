@@ -12,11 +12,13 @@ from pymongo.errors import DuplicateKeyError, PyMongoError
 
 from service.domain.errors import (
     DatabaseUnavailable,
+    NameConflict,
     NotFound,
 )
 from service.domain.events import WriteContext
 from service.domain.listing import LIVE, ListQuery, search_keys
 from service.domain.listing.paging import page_queries
+from service.domain.projects import UsageChange
 from service.domain.rules import utcnow
 from service.domain.schemas import VM, VMEvent
 from service.storage.deletion import DeletionWrites
@@ -55,26 +57,31 @@ class VMRepository(DeletionWrites):
         await self.vms.database.command("ping")
 
     @translate_errors
-    async def create(self, fields: Raw, ctx: WriteContext | None = None) -> VM:
-        """Insert a new VM, its creation record included; a taken name (any case) ->
-        NameConflict. One single-document write: the `created` event is derived from the VM
-        until the VM's first later write adds it to `vm_events` (see _record, list_events)."""
+    async def create(
+        self, fields: Raw, ctx: WriteContext | None = None, usage: UsageChange | None = None
+    ) -> VM:
+        """Insert a new VM, its creation record included, with its project's usage change in
+        one transaction; a name taken in its project (any case) -> NameConflict, past the
+        project's quota -> QuotaExceeded. The `created` event is derived from the VM until the
+        VM's first later write adds it to `vm_events` (see _record, list_events)."""
         doc = {"_id": ObjectId(), **stored_vm({**fields, **search_keys(fields)})}
         vm = to_vm(dict(doc))
 
         async def work(session: AsyncClientSession) -> VM:
             await self.vms.insert_one(doc, session=session)
+            if usage:
+                await self.ledger.charge(session, usage)
             await self._respond(ctx, session, vm)
             return vm
 
         try:
             # An Idempotency-Key's response commits with the VM; an atomic batch's session too.
-            if ctx is not None and (ctx.claim is not None or ctx.session is not None):
+            if usage or (ctx is not None and (ctx.claim is not None or ctx.session is not None)):
                 return await self._write(work, ctx)
             await self.vms.insert_one(doc)
             return vm
         except DuplicateKeyError:
-            raise await self._name_conflict(fields["name"]) from None
+            raise await self._name_conflict(fields["name"], fields["project"]) from None
 
     @translate_errors
     async def get_by_id(
@@ -167,8 +174,10 @@ class VMRepository(DeletionWrites):
         changes: Raw,
         event: Raw,
         ctx: WriteContext | None = None,
+        usage: UsageChange | None = None,
     ) -> VM:
-        """Set `changes` and record `event` if the VM is still at `expected_revision`."""
+        """Set `changes` and record `event` if the VM is still at `expected_revision`, with the
+        project's `usage` change of a resize (QuotaExceeded past its quota)."""
         oid = parse_id(vm_id)
         if unknown := changes.keys() - CHANGEABLE_FIELDS:
             raise ValueError(f"not changeable fields of a stored VM: {sorted(unknown)}")
@@ -189,6 +198,8 @@ class VMRepository(DeletionWrites):
             if doc is None:
                 return None
             await self._record(event, oid, doc if first else None, session)
+            if usage:
+                await self.ledger.charge(session, usage)
             if first:
                 doc = {**doc, **changes, "revision": expected_revision + 1}
             vm = to_vm(doc)
@@ -196,16 +207,29 @@ class VMRepository(DeletionWrites):
             return vm
 
         name = str(changes.get("name"))
-        return await self._compare_and_set(work, ctx, oid, vm_id, lambda: self._name_conflict(name))
+        return await self._compare_and_set(work, ctx, oid, vm_id, lambda: self._renamed(oid, name))
+
+    async def _renamed(self, oid: ObjectId, name: str) -> NameConflict:
+        """The conflict of a rename to a name a live VM of its project holds."""
+        mine = await self.vms.find_one({"_id": oid}, {"project": 1})
+        if mine is None:
+            return NameConflict(f"the name {name!r} was taken by another VM; retry")
+        return await self._name_conflict(name, mine["project"])
 
     @translate_errors
     async def list_events(
-        self, vm_id: str, limit: int, before_revision: int | None = None
+        self,
+        vm_id: str,
+        limit: int,
+        before_revision: int | None = None,
+        projects: tuple[str, ...] | None = None,
     ) -> Events:
-        """A VM's events, highest revision first, below `before_revision` when given; the
-        `created` event of a VM never written since its create is derived from the VM, the
-        `purged` event of a VM purged by its retention from its `deleted` event."""
-        return await read_events(self.vms, self.events, parse_id(vm_id), limit, before_revision)
+        """A VM's events, highest revision first, below `before_revision` when given, if it is
+        in one of `projects` (None: any); the `created` event of a VM never written since its
+        create is derived from the VM, the `purged` event of a VM purged by its retention from
+        its `deleted` event."""
+        oid = parse_id(vm_id)
+        return await read_events(self.vms, self.events, oid, limit, before_revision, projects)
 
 
 def not_purged(mongo_filter: Raw) -> Raw:

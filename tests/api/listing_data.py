@@ -31,6 +31,7 @@ def vm_doc(i: int, **overrides: Any) -> dict[str, Any]:
     doc: dict[str, Any] = {
         "_id": ObjectId(),
         "name": f"{PREFIXES[i % len(PREFIXES)]}-{i:04d}",
+        "project": "default",
         "status": STATUSES[i % 5],
         "os": OSES[i % 3],
         "cpu_cores": [1, 2, 4, 8][i % 4],

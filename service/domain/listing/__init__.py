@@ -14,10 +14,11 @@ from service.domain.listing.params import (
 )
 from service.domain.listing.query import ListQuery, compile_query
 from service.domain.listing.tokens import Cursor, PageTokens
-from service.domain.listing.validation import check_times
+from service.domain.listing.validation import check_projects, check_times
 
 __all__ = [
     "DEFAULT_PAGE_SIZE", "LIVE", "MAX_PAGE_SIZE", "MAX_RANGE", "QUERY_PARAMS", "Cursor",
-    "ListParams", "ListQuery", "PageTokens", "SortOrder", "build_filter", "check_times",
-    "compile_query", "ip_key", "next_code_point", "prefix_successor", "search_keys", "sort_value",
+    "ListParams", "ListQuery", "PageTokens", "SortOrder", "build_filter", "check_projects",
+    "check_times", "compile_query", "ip_key", "next_code_point", "prefix_successor",
+    "search_keys", "sort_value",
 ]  # fmt: skip

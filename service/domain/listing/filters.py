@@ -107,6 +107,8 @@ def build_filter(params: ListParams) -> dict[str, Any]:
     """The MongoDB filter: whitelisted fields, typed values, operators chosen here only."""
     check_params(params)
     query: dict[str, Any] = {}
+    if params.project:
+        query["project"] = {"$in": sorted(set(params.project))}
     if params.status:
         query["status"] = {"$in": sorted({s.value for s in params.status})}
     if params.os:

@@ -45,6 +45,7 @@ RANGES = ("cpu_cores", "memory_mib", "storage_gib")
 class ListParams(msgspec.Struct, kw_only=True):
     """Every ListVMs query parameter, as the controller received it (already type-checked)."""
 
+    project: list[str] | None = None
     status: list[VMStatus] | None = None
     os: list[str] | None = None
     name_prefix: str | None = None

@@ -14,11 +14,14 @@ from service.domain.listing.params import (
     RANGES,
     ListParams,
 )
-from service.domain.schemas import NAME_MAX_LENGTH, OS_MAX_LENGTH
+from service.domain.schemas import NAME_MAX_LENGTH, OS_MAX_LENGTH, PROJECT_NAME_PATTERN
 
 _RFC3339_RE = re.compile(
     r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})"
 )
+
+
+_PROJECT_NAME = re.compile(PROJECT_NAME_PATTERN)
 
 
 def check_times(raw: dict[str, str]) -> None:
@@ -45,9 +48,19 @@ def _is_scalar_text(text: str) -> bool:
     return True
 
 
+def check_projects(projects: list[str] | None) -> None:
+    """`project` values: at most MAX_VALUES project names (400 naming `project`)."""
+    if projects and len(projects) > MAX_VALUES:
+        raise invalid("project", f"at most {MAX_VALUES} values")
+    for value in projects or []:
+        if not _PROJECT_NAME.fullmatch(value):
+            raise invalid("project", f"{value!r} is not a project name ({PROJECT_NAME_PATTERN})")
+
+
 def check_params(params: ListParams) -> None:
     """Range contradictions, naive times, value counts, lengths and text."""
     _check_text(params)
+    check_projects(params.project)
     for name in ("status", "os", "label"):
         values = getattr(params, name) or []
         if len(values) > MAX_VALUES:

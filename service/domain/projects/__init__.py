@@ -12,6 +12,7 @@ from service.domain.projects.schemas import (
     Usage,
     UsageChange,
     change,
+    combined,
     usage_of,
 )
 
@@ -28,5 +29,6 @@ __all__ = [
     "Usage",
     "UsageChange",
     "change",
+    "combined",
     "usage_of",
 ]

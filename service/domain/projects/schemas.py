@@ -115,3 +115,13 @@ def change(
     is not live there)."""
     delta = {r: (after or {}).get(r, 0) - (before or {}).get(r, 0) for r in RESOURCES}
     return UsageChange(project, {r: d for r, d in delta.items() if d})
+
+
+def combined(changes: list[UsageChange]) -> list[UsageChange]:
+    """Changes summed per project (what a group of writes in one transaction changes)."""
+    totals: dict[str, dict[str, int]] = {}
+    for one in changes:
+        total = totals.setdefault(one.project, dict.fromkeys(RESOURCES, 0))
+        for resource, amount in one.delta.items():
+            total[resource] += amount
+    return [UsageChange(p, {r: n for r, n in t.items() if n}) for p, t in totals.items()]

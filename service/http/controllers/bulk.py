@@ -12,15 +12,17 @@ from litestar.status_codes import HTTP_201_CREATED
 
 from service.domain.bulk import BulkService
 from service.domain.errors import (
+    Forbidden,
     InvalidTransition,
     NameConflict,
     PreconditionFailed,
     PreconditionRequired,
+    QuotaExceeded,
     RuleViolation,
     UnsupportedMediaType,
     WriteContention,
 )
-from service.domain.schemas import VM, VMReplace
+from service.domain.schemas import PROJECT_NAME_PATTERN, VM, VMReplace
 from service.http.controllers.bulk_wire import (
     BatchRequest,
     BatchResults,
@@ -86,6 +88,8 @@ class BulkController(Controller):
         summary="Create (201) or replace (200) the VM with this name, ignoring case",
         responses=responses(
             NameConflict,
+            QuotaExceeded,
+            Forbidden,
             InvalidTransition,
             RuleViolation,
             PreconditionFailed,
@@ -108,6 +112,15 @@ class BulkController(Controller):
         data: JSONBody[VMReplace],
         bulk_service: Bulk,
         write: Write,
+        project: Annotated[
+            str | None,
+            Parameter(
+                description="the VM's project (default: the body's, else the key's first "
+                "project, else `default`); names are unique per project",
+                pattern=PROJECT_NAME_PATTERN,
+                max_length=63,
+            ),
+        ] = None,
     ) -> Response[VM]:
         """Create or replace by name; If-Match needs the VM to exist, If-None-Match: * not."""
 
@@ -125,6 +138,6 @@ class BulkController(Controller):
                 return claim.replay
             vm, created = await bulk_service.upsert_vm(
                 name, data, claim.expected, write.create_only, claim.ctx,
-                must_exist=write.if_match is not None,
+                must_exist=write.if_match is not None, project=project,
             )  # fmt: skip
             return await claim.respond(render(vm, created))

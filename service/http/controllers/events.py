@@ -6,8 +6,9 @@ from litestar import Controller
 
 from service.domain.errors import NotFound
 from service.domain.schemas import VMEventPage
-from service.http.controllers.params import Events, PageSize, PageToken, VMId
+from service.http.controllers.params import Events, PageSize, PageToken, Req, VMId
 from service.http.head import get_and_head
+from service.http.middleware.auth import access_of
 from service.http.problems import responses
 
 
@@ -26,10 +27,12 @@ class EventController(Controller):
     )
     async def list_vm_events(
         self,
+        request: Req,
         vm_id: VMId,
         event_service: Events,
         page_size: PageSize = 50,
         page_token: PageToken = None,
     ) -> VMEventPage:
         """One page of the VM's events; 404 only for an id that never existed."""
-        return await event_service.list_events(vm_id, page_size, page_token)
+        access = access_of(request.scope)
+        return await event_service.list_events(vm_id, page_size, page_token, access)

@@ -18,12 +18,12 @@ from litestar.response import Stream
 
 from service.config import Settings
 from service.domain.bulk import BulkService
-from service.domain.errors import NotAcceptable, TooManyStreams
+from service.domain.errors import Forbidden, NotAcceptable, TooManyStreams
 from service.domain.listing import SortOrder
 from service.domain.schemas import VM
 from service.http.controllers.filter_params import FILTERS, Filters
 from service.http.head import get_and_head
-from service.http.middleware.auth import caller_name
+from service.http.middleware.auth import access_of, caller_name
 from service.http.problems import responses
 from service.http.protocol import connection_of, taken_within
 from service.http.stream_keys import StreamKeys
@@ -33,7 +33,7 @@ Req = Request[Any, Any, Any]
 NDJSON = "application/x-ndjson"
 CSV = "text/csv"
 CSV_COLUMNS = (
-    "id", "name", "status", "os", "cpu_cores", "memory_mib", "storage_gib", "ip_address",
+    "id", "name", "project", "status", "os", "cpu_cores", "memory_mib", "storage_gib", "ip_address",
     "labels", "description", "revision", "created_at", "updated_at",
 )  # fmt: skip
 
@@ -91,7 +91,8 @@ def csv_rows(vms: list[VM], header: bool) -> bytes:
     for vm in vms:
         writer.writerow(
             (
-                text_cell(vm.id), text_cell(vm.name), vm.status.value, text_cell(vm.os),
+                text_cell(vm.id), text_cell(vm.name), vm.project, vm.status.value,
+                text_cell(vm.os),
                 vm.cpu_cores, vm.memory_mib, vm.storage_gib, text_cell(vm.ip_address or ""),
                 text_cell(_labels_cell(vm.labels)), text_cell(vm.description),
                 vm.revision, vm.created_at, vm.updated_at,
@@ -123,7 +124,7 @@ class ExportController(Controller):
         "/export",
         operation_id="ExportVMs",
         summary="Every VM matching ListVMs' filters, streamed as NDJSON or CSV",
-        responses=responses(NotAcceptable, TooManyStreams)
+        responses=responses(NotAcceptable, TooManyStreams, Forbidden)
         | {
             200: ResponseSpec(
                 data_container=VM,
@@ -146,7 +147,8 @@ class ExportController(Controller):
         """The filters, sort and rules of ListVMs; one snapshot, streamed in constant memory."""
         as_csv = wants_csv(request.headers.get("accept"))
         params = msgspec.structs.replace(filters, sort=sort)
-        batches = bulk_service.export(params, caller_name(request.scope) or "")
+        key, access = caller_name(request.scope) or "", access_of(request.scope)
+        batches = bulk_service.export(params, key, access)
         # The first batch before the answer starts: a bad filter or MongoDB down is still a
         # problem+json; later failures can only cut the stream short.
         first: list[VM] = await anext(batches, [])

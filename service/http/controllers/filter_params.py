@@ -14,6 +14,13 @@ from service.domain.schemas import VMStatus
 from service.http.controllers.params import Req
 
 # Type, bounds and OpenAPI description of each filter, for `name: Alias = None` in a signature.
+Projects = Annotated[
+    list[str] | None,
+    Parameter(
+        description="repeatable; any of these projects (default: every project the key reads; "
+        "403 for one it may not)"
+    ),
+]
 Statuses = Annotated[
     list[VMStatus] | None, Parameter(description="repeatable; any of these statuses")
 ]
@@ -41,6 +48,7 @@ IPIn = Annotated[str | None, Parameter(description="addresses inside this CIDR, 
 
 def filter_params(
     request: Req,
+    project: Projects = None,
     status: Statuses = None,
     os: OSNames = None,
     name_prefix: NamePrefix = None,
@@ -62,6 +70,7 @@ def filter_params(
     query = request.query_params
     check_times({k: query[k] for k in ("created_after", "created_before") if k in query})
     return ListParams(
+        project=project,
         status=status,
         os=os,
         name_prefix=name_prefix,

@@ -16,12 +16,14 @@ from litestar.status_codes import (
 
 from service.domain.apikeys import Scope
 from service.domain.errors import (
+    Forbidden,
     InvalidTransition,
     NameConflict,
     NotDeleted,
     NotFound,
     PreconditionFailed,
     PreconditionRequired,
+    QuotaExceeded,
     RuleViolation,
     UnsupportedMediaType,
     WriteContention,
@@ -35,10 +37,10 @@ from service.domain.schemas import (
     VMReplace,
 )
 from service.http.controllers.list_params import LIST_PARAMS
-from service.http.controllers.params import Service, VMId
+from service.http.controllers.params import Req, Service, VMId
 from service.http.head import get_and_head
 from service.http.idempotency import IDEMPOTENCY_ERRORS
-from service.http.middleware.auth import require
+from service.http.middleware.auth import access_of, require
 from service.http.preconditions import (
     ETAG_HEADER,
     NOT_MODIFIED,
@@ -51,7 +53,7 @@ from service.http.problems import NoContentOperation, responses
 from service.http.writes import CONDITIONAL_WRITE, KEYED_WRITE, Write
 
 _WRITE_ERRORS = (
-    NotFound, NameConflict, InvalidTransition, RuleViolation, PreconditionFailed,
+    NotFound, NameConflict, QuotaExceeded, InvalidTransition, RuleViolation, PreconditionFailed,
     PreconditionRequired, WriteContention, UnsupportedMediaType, *IDEMPOTENCY_ERRORS,
 )  # fmt: skip
 
@@ -81,7 +83,9 @@ class VMController(Controller):
         operation_id="CreateVM",
         summary="Register a VM",
         status_code=HTTP_201_CREATED,
-        responses=responses(NameConflict, UnsupportedMediaType, *IDEMPOTENCY_ERRORS),
+        responses=responses(
+            NameConflict, QuotaExceeded, Forbidden, UnsupportedMediaType, *IDEMPOTENCY_ERRORS
+        ),
         response_headers=[ETAG_HEADER, REPLAYED_HEADER],
         dependencies=KEYED_WRITE,
     )
@@ -103,12 +107,14 @@ class VMController(Controller):
         "/",
         operation_id="ListVMs",
         summary="Find VMs: filters, sort, cursor pages",
-        responses=responses(),
+        responses=responses(Forbidden),
         dependencies=LIST_PARAMS,
     )
-    async def list_vms(self, vm_service: Service, params: NamedDependency[ListParams]) -> VMPage:
-        """One page of the VMs matching every given filter."""
-        return await vm_service.list_vms(params)
+    async def list_vms(
+        self, request: Req, vm_service: Service, params: NamedDependency[ListParams]
+    ) -> VMPage:
+        """One page of the VMs matching every given filter, in the projects the key reads."""
+        return await vm_service.list_vms(params, access_of(request.scope))
 
     @get_and_head(
         "/{vm_id:str}",
@@ -119,13 +125,14 @@ class VMController(Controller):
     )
     async def get_vm(
         self,
+        request: Req,
         vm_id: VMId,
         vm_service: Service,
         if_none_match: IfNoneMatch = None,
         show_deleted: ShowDeleted = False,
     ) -> Response[VM]:
         """One VM, with its ETag (304 while If-None-Match names it)."""
-        vm = await vm_service.get_vm(vm_id, show_deleted=show_deleted)
+        vm = await vm_service.get_vm(vm_id, show_deleted, access_of(request.scope))
         if not_modified(if_none_match, vm.revision):
             return Response(None, status_code=HTTP_304_NOT_MODIFIED, headers=etag(vm))  # type: ignore[arg-type]
         return Response(vm, headers=etag(vm))
@@ -220,6 +227,7 @@ class VMController(Controller):
             NotFound,
             NotDeleted,
             NameConflict,
+            QuotaExceeded,
             PreconditionFailed,
             PreconditionRequired,
             WriteContention,

@@ -11,7 +11,8 @@ from litestar.params import HeaderParameter, Parameter
 from litestar.response import Stream
 
 from service.config import Settings
-from service.domain.errors import TooManyStreams, WatchTokenExpired
+from service.domain.errors import Forbidden, TooManyStreams, WatchTokenExpired
+from service.domain.vms import within
 from service.domain.watch.hub import (
     Hub,
 )
@@ -21,7 +22,7 @@ from service.domain.watch.model import (
 )
 from service.http.controllers.filter_params import FILTERS, Filters
 from service.http.head import get_and_head
-from service.http.middleware.auth import caller_name
+from service.http.middleware.auth import access_of, caller_name
 from service.http.problems import responses
 from service.http.protocol import connection_of
 from service.http.sse import (
@@ -54,7 +55,7 @@ class WatchController(Controller):
             "ERROR (`data:` type, status, reason, detail, resume_token); `id:` the resume token; "
             "`:` comment lines are heartbeats"
         ),
-        responses=responses(WatchTokenExpired, TooManyStreams),
+        responses=responses(WatchTokenExpired, TooManyStreams, Forbidden),
         dependencies=FILTERS,
     )
     async def watch_vms(
@@ -76,7 +77,7 @@ class WatchController(Controller):
         ] = None,
     ) -> Stream:
         """Every change after the request (or after the token) to VMs matching the filters."""
-        mongo_filter = watch_filter(filters)
+        mongo_filter = watch_filter(within(filters, access_of(request.scope)))
         token, carrier = None, "resume_token"  # carrier: what the client sent the token in
         if last_event_id:
             token = check_token(last_event_id, carrier := "Last-Event-ID")

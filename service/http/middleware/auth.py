@@ -22,6 +22,7 @@ from litestar.types import ASGIApp, Receive, Send
 from litestar.types import Scope as ASGIScope
 
 from service.domain.apikeys import SCOPE_RANK, ApiKeyStore, Scope, hash_token
+from service.domain.projects import EVERY_PROJECT, Access
 
 log = logging.getLogger("service.auth")
 
@@ -36,16 +37,28 @@ CHALLENGE = {"WWW-Authenticate": 'Bearer realm="vm-inventory"'}
 
 @dataclass(frozen=True, slots=True)
 class Caller:
-    """Who is calling: the API key's name and scope (`request.scope["user"]`)."""
+    """Who is calling: the API key's name, scope and projects (`request.scope["user"]`)."""
 
     name: str
     scope: Scope
+    projects: tuple[str, ...] | None = None
+
+    @property
+    def access(self) -> Access:
+        """The projects the key may see and write."""
+        return EVERY_PROJECT if self.projects is None else Access(self.projects)
 
 
 def caller_name(scope: Mapping[str, Any]) -> str | None:
     """The name of the API key the request was authenticated with, if it was."""
     user = scope.get("user")
     return user.name if isinstance(user, Caller) else None
+
+
+def access_of(scope: Mapping[str, Any]) -> Access:
+    """The projects the request's key may see and write (every one without a key)."""
+    user = scope.get("user")
+    return user.access if isinstance(user, Caller) else EVERY_PROJECT
 
 
 @dataclass(slots=True)
@@ -109,7 +122,7 @@ class KeyVerifier:
         if key is None:
             self._cache.pop(hash_token(token), None)
             return None
-        return Caller(key.name, key.scope)
+        return Caller(key.name, key.scope, key.projects)
 
     async def _look_up(self, token: str, digest: str, client: str) -> Caller | None:
         assert self.repo is not None, "KeyVerifier.repo is set by the lifespan"
@@ -119,7 +132,7 @@ class KeyVerifier:
             self._cache.pop(digest, None)
             self._fail(digest, client, now)
             return None
-        caller = Caller(key.name, key.scope)
+        caller = Caller(key.name, key.scope, key.projects)
         if self.cache_seconds > 0:
             if len(self._cache) >= MAX_CACHED:
                 self._cache.clear()

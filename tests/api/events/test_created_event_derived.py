@@ -45,7 +45,8 @@ async def history(client: Client, vm_id: str, **params: Any) -> dict[str, Any]:
 def expected_created(vm: dict[str, Any]) -> dict[str, Any]:
     """The `created` event as the service always wrote it: every recorded field from null."""
     return {
-        "id": vm["id"], "vm_id": vm["id"], "revision": 1, "action": "created",
+        "id": vm["id"], "vm_id": vm["id"], "project": vm["project"], "revision": 1,
+        "action": "created",
         "changes": {f: {"before": None, "after": vm[f]} for f in RECORDED_FIELDS},
         "timestamp": vm["created_at"], "actor": "test-admin", "request_id": "req-create",
     }  # fmt: skip

@@ -153,8 +153,11 @@ async def test_create_vm_is_http_span_use_case_and_insert(
     assert use_case.kind == SpanKind.INTERNAL
     assert use_case.parent is not None and root.context is not None
     assert use_case.parent.span_id == root.context.span_id
-    (insert,) = children(trace, use_case)
+    # One transaction: the VM, its project's usage (service.storage.usage), the commit.
+    insert, usage, commit = children(trace, use_case)
     assert_command(insert, "insert", "vms")
+    assert_command(usage, "update", "project_usage")
+    assert commit.name == "commitTransaction"
     assert insert.status.status_code == StatusCode.UNSET
     assert_no_secret(trace, admin_token, *SECRETS, r.json()["id"])
 
@@ -264,8 +267,9 @@ async def test_a_failed_command_names_its_code_never_the_value(
     use_case = one(trace, "VMService.create_vm")
     assert use_case.status.status_code == StatusCode.ERROR
     assert (use_case.attributes or {})["error.type"] == "NameConflict"
-    # The refused insert, then the read naming the holder of the name (the 409's holder_id).
-    insert, holder = children(trace, use_case)
+    # The refused insert (ending its transaction), then the read naming the holder of the
+    # name (the 409's holder_id).
+    insert, *_, holder = children(trace, use_case)
     assert (insert.name, holder.name) == ("insert vms", "find vms")
     assert insert.status.status_code == StatusCode.ERROR
     assert (insert.attributes or {})["db.response.status_code"] == "11000"
