@@ -115,8 +115,8 @@ async def test_an_empty_export(client: Client) -> None:
     assert (await client.get(EXPORT)).text == ""
     header = (await client.get(EXPORT, headers={"Accept": "text/csv"})).text
     assert list(csv.reader(io.StringIO(header))) == [
-        ["id", "name", "project", "status", "os", "cpu_cores", "memory_mib", "storage_gib", "ip_address",
-         "labels", "description", "revision", "created_at", "updated_at"]
+        ["id", "name", "project", "status", "os", "cpu_cores", "memory_mib", "storage_gib",
+         "ip_address", "labels", "description", "revision", "created_at", "updated_at"]
     ]  # fmt: skip
 
 
