@@ -21,7 +21,8 @@ from litestar.handlers.base import BaseRouteHandler
 from litestar.types import ASGIApp, Receive, Send
 from litestar.types import Scope as ASGIScope
 
-from service.domain.apikeys import SCOPE_RANK, ApiKeyStore, Scope, hash_token
+from service.domain.apikeys import SCOPE_RANK, ApiKey, ApiKeyStore, Scope, hash_token
+from service.domain.projects import EVERY_PROJECT, Access
 
 log = logging.getLogger("service.auth")
 
@@ -36,16 +37,33 @@ CHALLENGE = {"WWW-Authenticate": 'Bearer realm="vm-inventory"'}
 
 @dataclass(frozen=True, slots=True)
 class Caller:
-    """Who is calling: the API key's name and scope (`request.scope["user"]`)."""
+    """Who is calling: the API key's name, scope and projects (`request.scope["user"]`)."""
 
     name: str
     scope: Scope
+    projects: tuple[str, ...] | None = None  # None: every project
+
+    @property
+    def access(self) -> Access:
+        """The projects the key may read and write."""
+        return EVERY_PROJECT if self.projects is None else Access(self.projects)
+
+    @classmethod
+    def of(cls, key: ApiKey) -> Caller:
+        """The caller holding `key`."""
+        return cls(key.name, key.scope, key.projects)
 
 
 def caller_name(scope: Mapping[str, Any]) -> str | None:
     """The name of the API key the request was authenticated with, if it was."""
     user = scope.get("user")
     return user.name if isinstance(user, Caller) else None
+
+
+def access_of(scope: Mapping[str, Any]) -> Access:
+    """The projects the request's API key may see (every project without a key)."""
+    user = scope.get("user")
+    return user.access if isinstance(user, Caller) else EVERY_PROJECT
 
 
 @dataclass(slots=True)
@@ -109,7 +127,7 @@ class KeyVerifier:
         if key is None:
             self._cache.pop(hash_token(token), None)
             return None
-        return Caller(key.name, key.scope)
+        return Caller.of(key)
 
     async def _look_up(self, token: str, digest: str, client: str) -> Caller | None:
         assert self.repo is not None, "KeyVerifier.repo is set by the lifespan"
@@ -119,7 +137,7 @@ class KeyVerifier:
             self._cache.pop(digest, None)
             self._fail(digest, client, now)
             return None
-        caller = Caller(key.name, key.scope)
+        caller = Caller.of(key)
         if self.cache_seconds > 0:
             if len(self._cache) >= MAX_CACHED:
                 self._cache.clear()
