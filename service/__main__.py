@@ -1,4 +1,4 @@
-"""The command line: `python -m service serve | migrate | apikey ...`."""
+"""The command line: `python -m service serve | migrate | apikey | project ...`."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from service.config import Settings, SettingsError, load_settings, redacted
 from service.domain.apikeys import Scope
 from service.domain.errors import DomainError
 from service.http.server import freeze_startup_heap, listen, run_workers, uvicorn_options
+from service.storage import recount
 from service.storage.api_keys import ApiKeyRepository
 from service.storage.client import answers, make_client
 from service.storage.migrations import cli as migrate_cli
@@ -76,14 +77,17 @@ def apikey(settings: Settings, args: argparse.Namespace) -> int:
     async def run(url: str) -> int:
         async with key_repository(settings, url) as repo:
             if args.action == "create":
-                token = await repo.create(args.name, Scope(args.scope))
-                print(f"created API key {args.name!r} ({args.scope}); its token, shown once:")
+                token = await repo.create(args.name, Scope(args.scope), args.project)
+                where = "every project" if args.project is None else ", ".join(args.project)
+                print(f"created API key {args.name!r} ({args.scope}, {where}); its token, "
+                      "shown once:")  # fmt: skip
                 print(token)
             elif args.action == "list":
                 for key in await repo.list():
                     used = key.last_used_at.isoformat() if key.last_used_at else "never"
-                    print(f"{key.name}\t{key.scope.value}\tcreated {key.created_at.isoformat()}"
-                          f"\tlast used {used}")  # fmt: skip
+                    where = "every project" if key.projects is None else ",".join(key.projects)
+                    print(f"{key.name}\t{key.scope.value}\t{where}"
+                          f"\tcreated {key.created_at.isoformat()}\tlast used {used}")  # fmt: skip
             else:
                 await repo.revoke(args.name)
                 print(f"revoked API key {args.name!r}")
@@ -95,6 +99,12 @@ def apikey(settings: Settings, args: argparse.Namespace) -> int:
         except DomainError as exc:
             print(f"error: {exc.detail}", file=sys.stderr)
             return 1
+
+
+def project(settings: Settings, args: argparse.Namespace) -> int:
+    """`project recount [--repair]` (service.storage.recount)."""
+    with database_url(settings, quiet=True) as url:
+        return asyncio.run(recount.run(args, settings, url))
 
 
 def serve(settings: Settings) -> int:
@@ -173,7 +183,7 @@ class HelpFormatter(argparse.HelpFormatter):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The command line: `serve`, `migrate ...` and `apikey ...`."""
+    """The command line: `serve`, `migrate ...`, `apikey ...` and `project ...`."""
     parser = argparse.ArgumentParser(
         prog="python -m service",
         description="The VM Inventory service. Settings come from the environment and .env.",
@@ -210,12 +220,20 @@ def build_parser() -> argparse.ArgumentParser:
         choices=[s.value for s in Scope],
         help="read: GET only; write: also create, change and delete VMs; admin: everything",
     )
+    create.add_argument(
+        "--project",
+        action="append",
+        metavar="PROJECT",
+        help="restrict the key to this project (repeat for more; each must exist; the first is "
+        "where its VMs go when a request names none); without it the key covers every project",
+    )
     keys.add_parser("list", help="list keys (never their tokens)", formatter_class=HelpFormatter)
     keys.add_parser(
         "revoke",
         help="delete a key (it stops working within API_KEY_CACHE_SECONDS)",
         formatter_class=HelpFormatter,
     ).add_argument("name", help="the name of the key to delete")
+    recount.add_parser(commands, HelpFormatter)
     return parser
 
 
@@ -247,6 +265,8 @@ def _run(parser: argparse.ArgumentParser, argv: list[str] | None) -> int:
             return serve(settings)
         if args.command == "migrate":
             return migrate(args, settings)
+        if args.command == "project":
+            return project(settings, args)
         return apikey(settings, args)
     except LocalMongodError as exc:
         print(f"error: {exc}", file=sys.stderr)

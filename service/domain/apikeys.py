@@ -31,7 +31,8 @@ SCOPE_RANK = {Scope.READ: 0, Scope.WRITE: 1, Scope.ADMIN: 2}
 
 
 class ApiKey(msgspec.Struct, kw_only=True):
-    """An API key as `apikey list` shows it (never the token)."""
+    """An API key as `apikey list` shows it (never the token); `projects`: the projects it is
+    restricted to (None: every project)."""
 
     name: str
     scope: Scope

@@ -23,6 +23,7 @@ from service.domain.errors import (
 from service.domain.events import EventService
 from service.domain.idempotency import IdempotencyService
 from service.domain.listing import PageTokens
+from service.domain.projects.service import ProjectService
 from service.domain.slots import Slots
 from service.domain.vms import VMService
 from service.domain.watch.hub import Hub
@@ -32,6 +33,7 @@ from service.http.controllers.bulk import BulkController
 from service.http.controllers.events import EventController
 from service.http.controllers.export import ExportController
 from service.http.controllers.health import HealthController
+from service.http.controllers.projects import ProjectController
 from service.http.controllers.vms import VMController
 from service.http.controllers.watch import WatchController
 from service.http.metrics import MetricsController, export_limits, not_ready_reason
@@ -44,6 +46,7 @@ from service.storage.bulk import BulkVMRepository
 from service.storage.client import make_client, wait_until_ready
 from service.storage.idempotency import IdempotencyRepository
 from service.storage.migrations.guard import GuardedKeys, SchemaGuard, needed_version
+from service.storage.projects import ProjectRepository
 from service.storage.shielded import settle
 from service.storage.stored import VMS_COLLECTION
 from service.storage.vms import VMRepository
@@ -124,6 +127,8 @@ def create_app(
             bulk_service = BulkService(vm_service, BulkVMRepository(database), exports)
             app.state.bulk_service = traces.traced(bulk_service)
             app.state.event_service = traces.traced(EventService(repository, page_tokens=tokens))
+            projects = ProjectService(ProjectRepository(database), page_tokens=tokens)
+            app.state.project_service = traces.traced(projects)
             idempotency = IdempotencyService(IdempotencyRepository(database))
             app.state.idempotency = traces.traced(idempotency)
             verifier.repo = GuardedKeys(database, guard)
@@ -160,6 +165,11 @@ def create_app(
         service: BulkService = state.bulk_service
         return service
 
+    def provide_project_service(state: State) -> ProjectService:
+        provide_vm_service(state)  # the same readiness checks (InFlightMiddleware counts it)
+        service: ProjectService = state.project_service
+        return service
+
     def provide_event_service(state: State) -> EventService:
         if (reason := state.schema_guard.reason) is not None:
             raise DatabaseUnavailable(f"not ready: {reason}")
@@ -184,6 +194,7 @@ def create_app(
     app = Litestar(
         route_handlers=[
             VMController,
+            ProjectController,
             WatchController,
             EventController,
             BulkController,
@@ -197,6 +208,7 @@ def create_app(
             "vm_service": Provide(provide_vm_service, sync_to_thread=False),
             "event_service": Provide(provide_event_service, sync_to_thread=False),
             "bulk_service": Provide(provide_bulk_service, sync_to_thread=False),
+            "project_service": Provide(provide_project_service, sync_to_thread=False),
             "idempotency": Provide(provide_idempotency, sync_to_thread=False),
             "watch_hub": Provide(provide_watch_hub, sync_to_thread=False),
             "settings": Provide(provide_settings, sync_to_thread=False),

@@ -9,6 +9,7 @@ worker answers it, adds up every worker's; a single process keeps them in memory
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 
 from litestar import Controller, Response
 from litestar.datastructures import State
@@ -20,8 +21,12 @@ from prometheus_client import (
     generate_latest,
     multiprocess,
 )
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
 
 from service.domain.errors import DomainError
+from service.domain.projects import RESOURCES, Project
+from service.domain.projects.service import ProjectService
 from service.domain.vms import VMService
 from service.http.head import get_and_head
 
@@ -81,7 +86,53 @@ class MetricsController(Controller):
         # holding the lock is when it is not).
         if answers and (held := await state.schema_guard.migration_lock_seconds()) is not None:
             MIGRATION_LOCK_AGE.set(held)
-        return Response(generate_latest(scraped_registry()), media_type=MEDIA_TYPE)
+        page = generate_latest(scraped_registry())
+        if not_ready_reason(state) is None:
+            page += await project_metrics(state.project_service)
+        return Response(page, media_type=MEDIA_TYPE)
+
+
+class ProjectUsage(Collector):
+    """Each project's usage and limits by resource, as read for one scrape. Not gauges of this
+    process: the worker answering the scrape reads them from MongoDB (the ledger is the truth,
+    shared by every worker), so no worker's stale value, nor a deleted project, lingers."""
+
+    def __init__(self, projects: list[Project]) -> None:
+        """Publish `projects`."""
+        self.projects = projects
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        """The usage of every resource, and the limit of each limited one."""
+        labels = ["project", "resource"]
+        usage = GaugeMetricFamily(
+            "vm_inventory_project_usage",
+            "What a project's live VMs use, by resource (vms, cpu_cores, memory_mib, "
+            "storage_gib), as of the scrape",
+            labels=labels,
+        )
+        limit = GaugeMetricFamily(
+            "vm_inventory_project_quota_limit",
+            "A project's quota of a resource (only resources with a limit)",
+            labels=labels,
+        )
+        for project in self.projects:
+            for resource in RESOURCES:
+                usage.add_metric([project.name, resource], getattr(project.usage, resource))
+                if (most := getattr(project.quota, resource)) is not None:
+                    limit.add_metric([project.name, resource], most)
+        yield usage
+        yield limit
+
+
+async def project_metrics(projects: ProjectService) -> bytes:
+    """The ProjectUsage page of a scrape (nothing while MongoDB does not answer)."""
+    try:
+        every = await projects.every_project()
+    except DomainError:
+        return b""
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(ProjectUsage(every))
+    return generate_latest(registry)
 
 
 def scraped_registry() -> CollectorRegistry:

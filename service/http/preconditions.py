@@ -13,6 +13,7 @@ from litestar.params import HeaderParameter
 
 from service.domain.errors import PreconditionRequired, invalid
 from service.domain.events import WriteContext
+from service.domain.projects import Project
 from service.domain.schemas import VM
 from service.domain.vms import IfMatch as Revisions
 from service.http.middleware.auth import access_of, caller_name
@@ -62,9 +63,9 @@ REPLAYED_HEADER = ResponseHeader(
 NOT_MODIFIED = {304: ResponseSpec(data_container=None, description="Not modified")}
 
 
-def etag(vm: VM) -> dict[str, str]:
-    """The strong validator of a VM: its revision."""
-    return {"ETag": f'"{vm.revision}"'}
+def etag(item: VM | Project) -> dict[str, str]:
+    """The strong validator of a VM or project: its revision."""
+    return {"ETag": f'"{item.revision}"'}
 
 
 def parse_etags(header: str, name: str) -> tuple[frozenset[int], frozenset[int]] | str:

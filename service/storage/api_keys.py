@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -20,6 +21,7 @@ from service.domain.apikeys import (
 )
 from service.domain.errors import NameConflict, NotFound
 from service.storage.errors import translate_errors
+from service.storage.stored import PROJECTS_COLLECTION
 
 
 class ApiKeyRepository:
@@ -28,19 +30,30 @@ class ApiKeyRepository:
     def __init__(self, database: AsyncDatabase[dict[str, Any]]) -> None:
         """Work on the `api_keys` collection of `database`."""
         self.keys: AsyncCollection[dict[str, Any]] = database.get_collection("api_keys")
+        self.projects: AsyncCollection[dict[str, Any]] = database.get_collection(
+            PROJECTS_COLLECTION
+        )
 
     @translate_errors
-    async def create(self, name: str, scope: Scope) -> str:
-        """Store a new key and return its token (the only time the token exists in clear)."""
+    async def create(self, name: str, scope: Scope, projects: Sequence[str] | None = None) -> str:
+        """Store a new key and return its token (the only time the token exists in clear);
+        `projects` restricts it to those (each must exist: NotFound naming the first missing
+        one), None lets it see every project."""
         check_key_name(name)
         token = new_token()
-        doc = {
+        doc: dict[str, Any] = {
             "name": name,
             "scope": scope.value,
             "token_hash": hash_token(token),
             "created_at": datetime.now(UTC),
             "last_used_at": None,
         }
+        if projects is not None:
+            wanted = list(dict.fromkeys(projects))
+            found = set(await self.projects.distinct("_id", {"_id": {"$in": wanted}}))
+            if missing := [p for p in wanted if p not in found]:
+                raise NotFound(f"no project named {missing[0]!r}")
+            doc["projects"] = wanted
         try:
             await self.keys.insert_one(doc)
         except DuplicateKeyError:

@@ -15,6 +15,7 @@ import httpx
 from ..client import AuthenticatedClient
 from ..types import Response
 from .bulk import VMBulk
+from .projects import Projects
 from .reading import VMReads
 from .retries import RetryPolicy
 from .sending import Sender
@@ -22,7 +23,8 @@ from .writing import VMWrites
 
 
 class VMInventory:
-    """`async with VMInventory(base_url, token=...) as inv:` then use `inv.vms`."""
+    """`async with VMInventory(base_url, token=...) as inv:` then use `inv.vms` and
+    `inv.projects`."""
 
     def __init__(
         self,
@@ -42,6 +44,7 @@ class VMInventory:
         )
         self.sender = Sender(client, retry or RetryPolicy())
         self.vms = VMs(self.sender)
+        self.projects = Projects(self.sender)
 
     @property
     def client(self) -> AuthenticatedClient:

@@ -7,11 +7,13 @@ import json
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from http import HTTPStatus
-from typing import Any
+from typing import Any, TypeVar
 
 from ..models.field_error import FieldError
 from ..models.problem import Problem
 from ..types import Unset
+
+T = TypeVar("T")
 
 
 class VMInventoryError(Exception):
@@ -59,11 +61,11 @@ class Unauthorized(APIError):
 
 
 class Forbidden(APIError):
-    """403: the API key's scope does not allow this."""
+    """403: the API key's scope or projects do not allow this."""
 
 
 class NotFound(APIError):
-    """404: the VM (or route) does not exist."""
+    """404: the VM or project (or route) does not exist, or the key may not see it."""
 
 
 class Conflict(APIError):
@@ -90,6 +92,45 @@ class NameConflict(Conflict):
         """The live VM holding the name, when the server names it."""
         value = self.problem.holder_id
         return None if isinstance(value, Unset) or value is None else value
+
+
+class QuotaExceeded(Conflict):
+    """409: the write would take a project past its quota of one resource: `project`,
+    `resource` (vms, cpu_cores, memory_mib or storage_gib), its `limit`, what was `used` before
+    the write and what it `requested` on top."""
+
+    @property
+    def project(self) -> str | None:
+        """The project whose quota it is."""
+        return _given(self.problem.project)
+
+    @property
+    def resource(self) -> str | None:
+        """The resource past its limit."""
+        return _given(self.problem.resource)
+
+    @property
+    def limit(self) -> int | None:
+        """The project's quota of that resource."""
+        return _given(self.problem.limit)
+
+    @property
+    def used(self) -> int | None:
+        """What the project used of it before the write."""
+        return _given(self.problem.used)
+
+    @property
+    def requested(self) -> int | None:
+        """What the write asked for on top."""
+        return _given(self.problem.requested)
+
+
+def _given(value: T | Unset | None) -> T | None:
+    return None if isinstance(value, Unset) else value
+
+
+class ProjectNotEmpty(Conflict):
+    """409: the project still holds VMs (live or restorable), or is `default`."""
 
 
 class NotDeleted(Conflict):
@@ -174,6 +215,8 @@ BY_STATUS: dict[int, type[APIError]] = {
 BY_TYPE: dict[str, type[APIError]] = {
     "name-conflict": NameConflict,
     "not-deleted": NotDeleted,
+    "quota-exceeded": QuotaExceeded,
+    "project-not-empty": ProjectNotEmpty,
     "invalid-transition": InvalidTransition,
     "rule-violation": RuleViolation,
     "contention": WriteContention,

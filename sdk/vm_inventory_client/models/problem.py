@@ -29,7 +29,12 @@ class Problem:
         errors (list[FieldError] | None | Unset):
         holder_id (None | str | Unset):
         instance (None | str | Unset):
+        limit (int | None | Unset):
+        project (None | str | Unset):
+        requested (int | None | Unset):
+        resource (None | str | Unset):
         trace_id (None | str | Unset):
+        used (int | None | Unset):
     """
 
     detail: str
@@ -42,7 +47,12 @@ class Problem:
     errors: list[FieldError] | None | Unset = UNSET
     holder_id: None | str | Unset = UNSET
     instance: None | str | Unset = UNSET
+    limit: int | None | Unset = UNSET
+    project: None | str | Unset = UNSET
+    requested: int | None | Unset = UNSET
+    resource: None | str | Unset = UNSET
     trace_id: None | str | Unset = UNSET
+    used: int | None | Unset = UNSET
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
@@ -99,11 +109,41 @@ class Problem:
         else:
             instance = self.instance
 
+        limit: int | None | Unset
+        if isinstance(self.limit, Unset):
+            limit = UNSET
+        else:
+            limit = self.limit
+
+        project: None | str | Unset
+        if isinstance(self.project, Unset):
+            project = UNSET
+        else:
+            project = self.project
+
+        requested: int | None | Unset
+        if isinstance(self.requested, Unset):
+            requested = UNSET
+        else:
+            requested = self.requested
+
+        resource: None | str | Unset
+        if isinstance(self.resource, Unset):
+            resource = UNSET
+        else:
+            resource = self.resource
+
         trace_id: None | str | Unset
         if isinstance(self.trace_id, Unset):
             trace_id = UNSET
         else:
             trace_id = self.trace_id
+
+        used: int | None | Unset
+        if isinstance(self.used, Unset):
+            used = UNSET
+        else:
+            used = self.used
 
         field_dict: dict[str, Any] = {}
         field_dict.update(self.additional_properties)
@@ -127,8 +167,18 @@ class Problem:
             field_dict["holder_id"] = holder_id
         if instance is not UNSET:
             field_dict["instance"] = instance
+        if limit is not UNSET:
+            field_dict["limit"] = limit
+        if project is not UNSET:
+            field_dict["project"] = project
+        if requested is not UNSET:
+            field_dict["requested"] = requested
+        if resource is not UNSET:
+            field_dict["resource"] = resource
         if trace_id is not UNSET:
             field_dict["trace_id"] = trace_id
+        if used is not UNSET:
+            field_dict["used"] = used
 
         return field_dict
 
@@ -220,6 +270,42 @@ class Problem:
 
         instance = _parse_instance(d.pop("instance", UNSET))
 
+        def _parse_limit(data: object) -> int | None | Unset:
+            if data is None:
+                return data
+            if isinstance(data, Unset):
+                return data
+            return cast(int | None | Unset, data)
+
+        limit = _parse_limit(d.pop("limit", UNSET))
+
+        def _parse_project(data: object) -> None | str | Unset:
+            if data is None:
+                return data
+            if isinstance(data, Unset):
+                return data
+            return cast(None | str | Unset, data)
+
+        project = _parse_project(d.pop("project", UNSET))
+
+        def _parse_requested(data: object) -> int | None | Unset:
+            if data is None:
+                return data
+            if isinstance(data, Unset):
+                return data
+            return cast(int | None | Unset, data)
+
+        requested = _parse_requested(d.pop("requested", UNSET))
+
+        def _parse_resource(data: object) -> None | str | Unset:
+            if data is None:
+                return data
+            if isinstance(data, Unset):
+                return data
+            return cast(None | str | Unset, data)
+
+        resource = _parse_resource(d.pop("resource", UNSET))
+
         def _parse_trace_id(data: object) -> None | str | Unset:
             if data is None:
                 return data
@@ -228,6 +314,15 @@ class Problem:
             return cast(None | str | Unset, data)
 
         trace_id = _parse_trace_id(d.pop("trace_id", UNSET))
+
+        def _parse_used(data: object) -> int | None | Unset:
+            if data is None:
+                return data
+            if isinstance(data, Unset):
+                return data
+            return cast(int | None | Unset, data)
+
+        used = _parse_used(d.pop("used", UNSET))
 
         problem = cls(
             detail=detail,
@@ -240,7 +335,12 @@ class Problem:
             errors=errors,
             holder_id=holder_id,
             instance=instance,
+            limit=limit,
+            project=project,
+            requested=requested,
+            resource=resource,
             trace_id=trace_id,
+            used=used,
         )
 
         problem.additional_properties = d

@@ -21,7 +21,7 @@ from litestar.handlers.base import BaseRouteHandler
 from litestar.types import ASGIApp, Receive, Send
 from litestar.types import Scope as ASGIScope
 
-from service.domain.apikeys import SCOPE_RANK, ApiKeyStore, Scope, hash_token
+from service.domain.apikeys import SCOPE_RANK, ApiKey, ApiKeyStore, Scope, hash_token
 from service.domain.projects import EVERY_PROJECT, Access
 
 log = logging.getLogger("service.auth")
@@ -41,12 +41,17 @@ class Caller:
 
     name: str
     scope: Scope
-    projects: tuple[str, ...] | None = None
+    projects: tuple[str, ...] | None = None  # None: every project
 
     @property
     def access(self) -> Access:
-        """The projects the key may see and write."""
+        """The projects the key may read and write."""
         return EVERY_PROJECT if self.projects is None else Access(self.projects)
+
+    @classmethod
+    def of(cls, key: ApiKey) -> Caller:
+        """The caller holding `key`."""
+        return cls(key.name, key.scope, key.projects)
 
 
 def caller_name(scope: Mapping[str, Any]) -> str | None:
@@ -56,7 +61,7 @@ def caller_name(scope: Mapping[str, Any]) -> str | None:
 
 
 def access_of(scope: Mapping[str, Any]) -> Access:
-    """The projects the request's key may see and write (every one without a key)."""
+    """The projects the request's API key may see (every project without a key)."""
     user = scope.get("user")
     return user.access if isinstance(user, Caller) else EVERY_PROJECT
 
@@ -122,7 +127,7 @@ class KeyVerifier:
         if key is None:
             self._cache.pop(hash_token(token), None)
             return None
-        return Caller(key.name, key.scope, key.projects)
+        return Caller.of(key)
 
     async def _look_up(self, token: str, digest: str, client: str) -> Caller | None:
         assert self.repo is not None, "KeyVerifier.repo is set by the lifespan"
@@ -132,7 +137,7 @@ class KeyVerifier:
             self._cache.pop(digest, None)
             self._fail(digest, client, now)
             return None
-        caller = Caller(key.name, key.scope, key.projects)
+        caller = Caller.of(key)
         if self.cache_seconds > 0:
             if len(self._cache) >= MAX_CACHED:
                 self._cache.clear()

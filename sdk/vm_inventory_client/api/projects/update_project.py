@@ -1,0 +1,283 @@
+from http import HTTPStatus
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+
+from ... import errors
+from ...client import AuthenticatedClient, Client
+from ...models.problem import Problem
+from ...models.project import Project
+from ...models.project_update import ProjectUpdate
+from ...models.update_project_if_match_type_0 import UpdateProjectIfMatchType0
+from ...types import UNSET, Response, Unset
+
+
+def _get_kwargs(
+    name: str,
+    *,
+    body: ProjectUpdate,
+    if_match: str | Unset | UpdateProjectIfMatchType0 = UNSET,
+) -> dict[str, Any]:
+    headers: dict[str, Any] = {}
+    if not isinstance(if_match, Unset):
+        headers["If-Match"] = if_match
+
+    _kwargs: dict[str, Any] = {
+        "method": "patch",
+        "url": "/api/v1/projects/{name}".format(
+            name=quote(str(name), safe=""),
+        ),
+    }
+
+    _kwargs["json"] = body.to_dict()
+
+    headers["Content-Type"] = "application/json"
+
+    _kwargs["headers"] = headers
+    return _kwargs
+
+
+def _parse_response(
+    *, client: AuthenticatedClient | Client, response: httpx.Response
+) -> Problem | Project | None:
+    if response.status_code == 200:
+        response_200 = Project.from_dict(response.json())
+
+        return response_200
+
+    if response.status_code == 400:
+        response_400 = Problem.from_dict(response.json())
+
+        return response_400
+
+    if response.status_code == 401:
+        response_401 = Problem.from_dict(response.json())
+
+        return response_401
+
+    if response.status_code == 403:
+        response_403 = Problem.from_dict(response.json())
+
+        return response_403
+
+    if response.status_code == 404:
+        response_404 = Problem.from_dict(response.json())
+
+        return response_404
+
+    if response.status_code == 409:
+        response_409 = Problem.from_dict(response.json())
+
+        return response_409
+
+    if response.status_code == 412:
+        response_412 = Problem.from_dict(response.json())
+
+        return response_412
+
+    if response.status_code == 413:
+        response_413 = Problem.from_dict(response.json())
+
+        return response_413
+
+    if response.status_code == 414:
+        response_414 = Problem.from_dict(response.json())
+
+        return response_414
+
+    if response.status_code == 415:
+        response_415 = Problem.from_dict(response.json())
+
+        return response_415
+
+    if response.status_code == 428:
+        response_428 = Problem.from_dict(response.json())
+
+        return response_428
+
+    if response.status_code == 429:
+        response_429 = Problem.from_dict(response.json())
+
+        return response_429
+
+    if response.status_code == 431:
+        response_431 = Problem.from_dict(response.json())
+
+        return response_431
+
+    if response.status_code == 500:
+        response_500 = Problem.from_dict(response.json())
+
+        return response_500
+
+    if response.status_code == 503:
+        response_503 = Problem.from_dict(response.json())
+
+        return response_503
+
+    if client.raise_on_unexpected_status:
+        raise errors.UnexpectedStatus(response.status_code, response.content)
+    else:
+        return None
+
+
+def _build_response(
+    *, client: AuthenticatedClient | Client, response: httpx.Response
+) -> Response[Problem | Project]:
+    return Response(
+        status_code=HTTPStatus(response.status_code),
+        content=response.content,
+        headers=response.headers,
+        parsed=_parse_response(client=client, response=response),
+    )
+
+
+def sync_detailed(
+    name: str,
+    *,
+    client: AuthenticatedClient,
+    body: ProjectUpdate,
+    if_match: str | Unset | UpdateProjectIfMatchType0 = UNSET,
+) -> Response[Problem | Project]:
+    """Change a project's description or quota (JSON Merge Patch)
+
+     A quota below the usage is allowed: from then on only writes that do not raise usage pass. The name
+    never changes.
+
+    Args:
+        name (str): the project's name
+        if_match (str | Unset | UpdateProjectIfMatchType0): the ETag you read ("3"), a list of
+            them, or * (any revision); a mismatch is 412, and with REQUIRE_IF_MATCH a missing one is
+            428
+        body (ProjectUpdate):
+
+    Raises:
+        errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
+        httpx.TimeoutException: If the request takes longer than Client.timeout.
+
+    Returns:
+        Response[Problem | Project]
+    """
+
+    kwargs = _get_kwargs(
+        name=name,
+        body=body,
+        if_match=if_match,
+    )
+
+    response = client.get_httpx_client().request(
+        **kwargs,
+    )
+
+    return _build_response(client=client, response=response)
+
+
+def sync(
+    name: str,
+    *,
+    client: AuthenticatedClient,
+    body: ProjectUpdate,
+    if_match: str | Unset | UpdateProjectIfMatchType0 = UNSET,
+) -> Problem | Project | None:
+    """Change a project's description or quota (JSON Merge Patch)
+
+     A quota below the usage is allowed: from then on only writes that do not raise usage pass. The name
+    never changes.
+
+    Args:
+        name (str): the project's name
+        if_match (str | Unset | UpdateProjectIfMatchType0): the ETag you read ("3"), a list of
+            them, or * (any revision); a mismatch is 412, and with REQUIRE_IF_MATCH a missing one is
+            428
+        body (ProjectUpdate):
+
+    Raises:
+        errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
+        httpx.TimeoutException: If the request takes longer than Client.timeout.
+
+    Returns:
+        Problem | Project
+    """
+
+    return sync_detailed(
+        name=name,
+        client=client,
+        body=body,
+        if_match=if_match,
+    ).parsed
+
+
+async def asyncio_detailed(
+    name: str,
+    *,
+    client: AuthenticatedClient,
+    body: ProjectUpdate,
+    if_match: str | Unset | UpdateProjectIfMatchType0 = UNSET,
+) -> Response[Problem | Project]:
+    """Change a project's description or quota (JSON Merge Patch)
+
+     A quota below the usage is allowed: from then on only writes that do not raise usage pass. The name
+    never changes.
+
+    Args:
+        name (str): the project's name
+        if_match (str | Unset | UpdateProjectIfMatchType0): the ETag you read ("3"), a list of
+            them, or * (any revision); a mismatch is 412, and with REQUIRE_IF_MATCH a missing one is
+            428
+        body (ProjectUpdate):
+
+    Raises:
+        errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
+        httpx.TimeoutException: If the request takes longer than Client.timeout.
+
+    Returns:
+        Response[Problem | Project]
+    """
+
+    kwargs = _get_kwargs(
+        name=name,
+        body=body,
+        if_match=if_match,
+    )
+
+    response = await client.get_async_httpx_client().request(**kwargs)
+
+    return _build_response(client=client, response=response)
+
+
+async def asyncio(
+    name: str,
+    *,
+    client: AuthenticatedClient,
+    body: ProjectUpdate,
+    if_match: str | Unset | UpdateProjectIfMatchType0 = UNSET,
+) -> Problem | Project | None:
+    """Change a project's description or quota (JSON Merge Patch)
+
+     A quota below the usage is allowed: from then on only writes that do not raise usage pass. The name
+    never changes.
+
+    Args:
+        name (str): the project's name
+        if_match (str | Unset | UpdateProjectIfMatchType0): the ETag you read ("3"), a list of
+            them, or * (any revision); a mismatch is 412, and with REQUIRE_IF_MATCH a missing one is
+            428
+        body (ProjectUpdate):
+
+    Raises:
+        errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
+        httpx.TimeoutException: If the request takes longer than Client.timeout.
+
+    Returns:
+        Problem | Project
+    """
+
+    return (
+        await asyncio_detailed(
+            name=name,
+            client=client,
+            body=body,
+            if_match=if_match,
+        )
+    ).parsed
