@@ -30,6 +30,7 @@ class VM:
         memory_mib (int):
         name (str):
         os (str):
+        project (str): the project it belongs to; never changes
         revision (int):
         status (VMStatus): Lifecycle status of a VM.
         storage_gib (int):
@@ -47,6 +48,7 @@ class VM:
     memory_mib: int
     name: str
     os: str
+    project: str
     revision: int
     status: VMStatus
     storage_gib: int
@@ -74,6 +76,8 @@ class VM:
         name = self.name
 
         os = self.os
+
+        project = self.project
 
         revision = self.revision
 
@@ -108,6 +112,7 @@ class VM:
                 "memory_mib": memory_mib,
                 "name": name,
                 "os": os,
+                "project": project,
                 "revision": revision,
                 "status": status,
                 "storage_gib": storage_gib,
@@ -149,6 +154,8 @@ class VM:
 
         os = d.pop("os")
 
+        project = d.pop("project")
+
         revision = d.pop("revision")
 
         status = VMStatus(d.pop("status"))
@@ -189,6 +196,7 @@ class VM:
             memory_mib=memory_mib,
             name=name,
             os=os,
+            project=project,
             revision=revision,
             status=status,
             storage_gib=storage_gib,

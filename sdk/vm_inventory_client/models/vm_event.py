@@ -24,6 +24,7 @@ class VMEvent:
         actor (str): who wrote: the API key's name, or anonymous
         changes (VMEventChanges):
         id (str):
+        project (str):
         request_id (str):
         revision (int): the VM's revision after the write
         timestamp (datetime.datetime): RFC 3339, UTC, milliseconds
@@ -34,6 +35,7 @@ class VMEvent:
     actor: str
     changes: VMEventChanges
     id: str
+    project: str
     request_id: str
     revision: int
     timestamp: datetime.datetime
@@ -48,6 +50,8 @@ class VMEvent:
         changes = self.changes.to_dict()
 
         id = self.id
+
+        project = self.project
 
         request_id = self.request_id
 
@@ -65,6 +69,7 @@ class VMEvent:
                 "actor": actor,
                 "changes": changes,
                 "id": id,
+                "project": project,
                 "request_id": request_id,
                 "revision": revision,
                 "timestamp": timestamp,
@@ -87,6 +92,8 @@ class VMEvent:
 
         id = d.pop("id")
 
+        project = d.pop("project")
+
         request_id = d.pop("request_id")
 
         revision = d.pop("revision")
@@ -100,6 +107,7 @@ class VMEvent:
             actor=actor,
             changes=changes,
             id=id,
+            project=project,
             request_id=request_id,
             revision=revision,
             timestamp=timestamp,

@@ -26,6 +26,7 @@ class VMPatch:
         memory_mib (int | Unset):
         name (str | Unset): unique ignoring case
         os (str | Unset):
+        project (str | Unset): never changes: only the VM's own project
         status (VMStatus | Unset): Lifecycle status of a VM.
         storage_gib (int | Unset):
     """
@@ -37,6 +38,7 @@ class VMPatch:
     memory_mib: int | Unset = UNSET
     name: str | Unset = UNSET
     os: str | Unset = UNSET
+    project: str | Unset = UNSET
     status: VMStatus | Unset = UNSET
     storage_gib: int | Unset = UNSET
 
@@ -83,6 +85,12 @@ class VMPatch:
         else:
             os = self.os
 
+        project: str | Unset
+        if isinstance(self.project, Unset):
+            project = UNSET
+        else:
+            project = self.project
+
         status: str | Unset = UNSET
         if not isinstance(self.status, Unset):
             status = self.status.value
@@ -110,6 +118,8 @@ class VMPatch:
             field_dict["name"] = name
         if os is not UNSET:
             field_dict["os"] = os
+        if project is not UNSET:
+            field_dict["project"] = project
         if status is not UNSET:
             field_dict["status"] = status
         if storage_gib is not UNSET:
@@ -178,6 +188,13 @@ class VMPatch:
 
         os = _parse_os(d.pop("os", UNSET))
 
+        def _parse_project(data: object) -> str | Unset:
+            if isinstance(data, Unset):
+                return data
+            return cast(str | Unset, data)
+
+        project = _parse_project(d.pop("project", UNSET))
+
         _status = d.pop("status", UNSET)
         status: VMStatus | Unset
         if isinstance(_status, Unset):
@@ -200,6 +217,7 @@ class VMPatch:
             memory_mib=memory_mib,
             name=name,
             os=os,
+            project=project,
             status=status,
             storage_gib=storage_gib,
         )

@@ -27,6 +27,7 @@ class VMReplace:
         description (str | Unset):  Default: ''.
         ip_address (None | str | Unset): IPv4 or IPv6 (no zone id), returned in canonical form; null for none
         labels (VMReplaceLabels | Unset): label key -> value
+        project (str | Unset): never changes: only the VM's own project
         status (VMStatus | Unset): Lifecycle status of a VM.
     """
 
@@ -38,6 +39,7 @@ class VMReplace:
     description: str | Unset = ""
     ip_address: None | str | Unset = UNSET
     labels: VMReplaceLabels | Unset = UNSET
+    project: str | Unset = UNSET
     status: VMStatus | Unset = UNSET
 
     def to_dict(self) -> dict[str, Any]:
@@ -63,6 +65,12 @@ class VMReplace:
         if not isinstance(self.labels, Unset):
             labels = self.labels.to_dict()
 
+        project: str | Unset
+        if isinstance(self.project, Unset):
+            project = UNSET
+        else:
+            project = self.project
+
         status: str | Unset = UNSET
         if not isinstance(self.status, Unset):
             status = self.status.value
@@ -84,6 +92,8 @@ class VMReplace:
             field_dict["ip_address"] = ip_address
         if labels is not UNSET:
             field_dict["labels"] = labels
+        if project is not UNSET:
+            field_dict["project"] = project
         if status is not UNSET:
             field_dict["status"] = status
 
@@ -122,6 +132,13 @@ class VMReplace:
         else:
             labels = VMReplaceLabels.from_dict(_labels)
 
+        def _parse_project(data: object) -> str | Unset:
+            if isinstance(data, Unset):
+                return data
+            return cast(str | Unset, data)
+
+        project = _parse_project(d.pop("project", UNSET))
+
         _status = d.pop("status", UNSET)
         status: VMStatus | Unset
         if isinstance(_status, Unset):
@@ -138,6 +155,7 @@ class VMReplace:
             description=description,
             ip_address=ip_address,
             labels=labels,
+            project=project,
             status=status,
         )
 

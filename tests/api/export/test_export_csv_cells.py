@@ -18,8 +18,9 @@ from tests.api.helpers import BASE, Client, vm_body
 NOW = datetime(2024, 5, 1, 12, 0, 0, tzinfo=UTC)
 SAFE = VM(
     id="665f1c2e8b3e4a0012345678", name="web-01", project="default", status=VMStatus.RUNNING,
-    os="ubuntu", cpu_cores=2, memory_mib=4096, storage_gib=40, ip_address="10.0.0.5", labels={"a": "b"},
-    description="plain", revision=3, created_at=rfc3339(NOW), updated_at=rfc3339(NOW),
+    os="ubuntu", cpu_cores=2, memory_mib=4096, storage_gib=40, ip_address="10.0.0.5",
+    labels={"a": "b"}, description="plain", revision=3, created_at=rfc3339(NOW),
+    updated_at=rfc3339(NOW),
 )  # fmt: skip
 # Each text column with a value starting with a trigger, whether or not the API lets it in.
 TEXT_COLUMNS = {

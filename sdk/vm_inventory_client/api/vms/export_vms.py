@@ -14,6 +14,7 @@ from ...types import UNSET, Response, Unset
 
 def _get_kwargs(
     *,
+    project: list[str] | None | Unset = UNSET,
     status: list[VMStatus] | None | Unset = UNSET,
     os: list[str] | Unset = UNSET,
     name_prefix: str | Unset = UNSET,
@@ -32,6 +33,16 @@ def _get_kwargs(
 ) -> dict[str, Any]:
 
     params: dict[str, Any] = {}
+
+    json_project: list[str] | None | Unset
+    if isinstance(project, Unset):
+        json_project = UNSET
+    elif isinstance(project, list):
+        json_project = project
+
+    else:
+        json_project = project
+    params["project"] = json_project
 
     json_status: list[str] | None | Unset
     if isinstance(status, Unset):
@@ -227,6 +238,7 @@ def _build_response(
 def sync_detailed(
     *,
     client: AuthenticatedClient,
+    project: list[str] | None | Unset = UNSET,
     status: list[VMStatus] | None | Unset = UNSET,
     os: list[str] | Unset = UNSET,
     name_prefix: str | Unset = UNSET,
@@ -246,6 +258,8 @@ def sync_detailed(
     """Every VM matching ListVMs' filters, streamed as NDJSON or CSV
 
     Args:
+        project (list[str] | None | Unset): repeatable; any of these projects (default: every
+            project the key reads; 403 for one it may not)
         status (list[VMStatus] | None | Unset): repeatable; any of these statuses
         os (list[str] | Unset):
         name_prefix (str | Unset):
@@ -272,6 +286,7 @@ def sync_detailed(
     """
 
     kwargs = _get_kwargs(
+        project=project,
         status=status,
         os=os,
         name_prefix=name_prefix,
@@ -299,6 +314,7 @@ def sync_detailed(
 def sync(
     *,
     client: AuthenticatedClient,
+    project: list[str] | None | Unset = UNSET,
     status: list[VMStatus] | None | Unset = UNSET,
     os: list[str] | Unset = UNSET,
     name_prefix: str | Unset = UNSET,
@@ -318,6 +334,8 @@ def sync(
     """Every VM matching ListVMs' filters, streamed as NDJSON or CSV
 
     Args:
+        project (list[str] | None | Unset): repeatable; any of these projects (default: every
+            project the key reads; 403 for one it may not)
         status (list[VMStatus] | None | Unset): repeatable; any of these statuses
         os (list[str] | Unset):
         name_prefix (str | Unset):
@@ -345,6 +363,7 @@ def sync(
 
     return sync_detailed(
         client=client,
+        project=project,
         status=status,
         os=os,
         name_prefix=name_prefix,
@@ -366,6 +385,7 @@ def sync(
 async def asyncio_detailed(
     *,
     client: AuthenticatedClient,
+    project: list[str] | None | Unset = UNSET,
     status: list[VMStatus] | None | Unset = UNSET,
     os: list[str] | Unset = UNSET,
     name_prefix: str | Unset = UNSET,
@@ -385,6 +405,8 @@ async def asyncio_detailed(
     """Every VM matching ListVMs' filters, streamed as NDJSON or CSV
 
     Args:
+        project (list[str] | None | Unset): repeatable; any of these projects (default: every
+            project the key reads; 403 for one it may not)
         status (list[VMStatus] | None | Unset): repeatable; any of these statuses
         os (list[str] | Unset):
         name_prefix (str | Unset):
@@ -411,6 +433,7 @@ async def asyncio_detailed(
     """
 
     kwargs = _get_kwargs(
+        project=project,
         status=status,
         os=os,
         name_prefix=name_prefix,
@@ -436,6 +459,7 @@ async def asyncio_detailed(
 async def asyncio(
     *,
     client: AuthenticatedClient,
+    project: list[str] | None | Unset = UNSET,
     status: list[VMStatus] | None | Unset = UNSET,
     os: list[str] | Unset = UNSET,
     name_prefix: str | Unset = UNSET,
@@ -455,6 +479,8 @@ async def asyncio(
     """Every VM matching ListVMs' filters, streamed as NDJSON or CSV
 
     Args:
+        project (list[str] | None | Unset): repeatable; any of these projects (default: every
+            project the key reads; 403 for one it may not)
         status (list[VMStatus] | None | Unset): repeatable; any of these statuses
         os (list[str] | Unset):
         name_prefix (str | Unset):
@@ -483,6 +509,7 @@ async def asyncio(
     return (
         await asyncio_detailed(
             client=client,
+            project=project,
             status=status,
             os=os,
             name_prefix=name_prefix,

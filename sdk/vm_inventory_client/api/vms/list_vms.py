@@ -15,6 +15,7 @@ from ...types import UNSET, Response, Unset
 
 def _get_kwargs(
     *,
+    project: list[str] | None | Unset = UNSET,
     status: list[VMStatus] | None | Unset = UNSET,
     os: list[str] | Unset = UNSET,
     name_prefix: str | Unset = UNSET,
@@ -37,6 +38,16 @@ def _get_kwargs(
 ) -> dict[str, Any]:
 
     params: dict[str, Any] = {}
+
+    json_project: list[str] | None | Unset
+    if isinstance(project, Unset):
+        json_project = UNSET
+    elif isinstance(project, list):
+        json_project = project
+
+    else:
+        json_project = project
+    params["project"] = json_project
 
     json_status: list[str] | None | Unset
     if isinstance(status, Unset):
@@ -241,6 +252,7 @@ def _build_response(
 def sync_detailed(
     *,
     client: AuthenticatedClient,
+    project: list[str] | None | Unset = UNSET,
     status: list[VMStatus] | None | Unset = UNSET,
     os: list[str] | Unset = UNSET,
     name_prefix: str | Unset = UNSET,
@@ -264,6 +276,8 @@ def sync_detailed(
     """Find VMs: filters, sort, cursor pages
 
     Args:
+        project (list[str] | None | Unset): repeatable; any of these projects (default: every
+            project the key reads; 403 for one it may not)
         status (list[VMStatus] | None | Unset): repeatable; any of these statuses
         os (list[str] | Unset):
         name_prefix (str | Unset):
@@ -297,6 +311,7 @@ def sync_detailed(
     """
 
     kwargs = _get_kwargs(
+        project=project,
         status=status,
         os=os,
         name_prefix=name_prefix,
@@ -328,6 +343,7 @@ def sync_detailed(
 def sync(
     *,
     client: AuthenticatedClient,
+    project: list[str] | None | Unset = UNSET,
     status: list[VMStatus] | None | Unset = UNSET,
     os: list[str] | Unset = UNSET,
     name_prefix: str | Unset = UNSET,
@@ -351,6 +367,8 @@ def sync(
     """Find VMs: filters, sort, cursor pages
 
     Args:
+        project (list[str] | None | Unset): repeatable; any of these projects (default: every
+            project the key reads; 403 for one it may not)
         status (list[VMStatus] | None | Unset): repeatable; any of these statuses
         os (list[str] | Unset):
         name_prefix (str | Unset):
@@ -385,6 +403,7 @@ def sync(
 
     return sync_detailed(
         client=client,
+        project=project,
         status=status,
         os=os,
         name_prefix=name_prefix,
@@ -410,6 +429,7 @@ def sync(
 async def asyncio_detailed(
     *,
     client: AuthenticatedClient,
+    project: list[str] | None | Unset = UNSET,
     status: list[VMStatus] | None | Unset = UNSET,
     os: list[str] | Unset = UNSET,
     name_prefix: str | Unset = UNSET,
@@ -433,6 +453,8 @@ async def asyncio_detailed(
     """Find VMs: filters, sort, cursor pages
 
     Args:
+        project (list[str] | None | Unset): repeatable; any of these projects (default: every
+            project the key reads; 403 for one it may not)
         status (list[VMStatus] | None | Unset): repeatable; any of these statuses
         os (list[str] | Unset):
         name_prefix (str | Unset):
@@ -466,6 +488,7 @@ async def asyncio_detailed(
     """
 
     kwargs = _get_kwargs(
+        project=project,
         status=status,
         os=os,
         name_prefix=name_prefix,
@@ -495,6 +518,7 @@ async def asyncio_detailed(
 async def asyncio(
     *,
     client: AuthenticatedClient,
+    project: list[str] | None | Unset = UNSET,
     status: list[VMStatus] | None | Unset = UNSET,
     os: list[str] | Unset = UNSET,
     name_prefix: str | Unset = UNSET,
@@ -518,6 +542,8 @@ async def asyncio(
     """Find VMs: filters, sort, cursor pages
 
     Args:
+        project (list[str] | None | Unset): repeatable; any of these projects (default: every
+            project the key reads; 403 for one it may not)
         status (list[VMStatus] | None | Unset): repeatable; any of these statuses
         os (list[str] | Unset):
         name_prefix (str | Unset):
@@ -553,6 +579,7 @@ async def asyncio(
     return (
         await asyncio_detailed(
             client=client,
+            project=project,
             status=status,
             os=os,
             name_prefix=name_prefix,

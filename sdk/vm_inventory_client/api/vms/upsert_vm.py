@@ -18,6 +18,7 @@ def _get_kwargs(
     name: str,
     *,
     body: VMReplace,
+    project: None | str | Unset = UNSET,
     if_match: str | Unset | UpsertVmIfMatchType0 = UNSET,
     if_none_match: str | Unset | UpsertVmIfNoneMatchType0 = UNSET,
     idempotency_key: str | Unset = UNSET,
@@ -32,11 +33,23 @@ def _get_kwargs(
     if not isinstance(idempotency_key, Unset):
         headers["Idempotency-Key"] = idempotency_key
 
+    params: dict[str, Any] = {}
+
+    json_project: None | str | Unset
+    if isinstance(project, Unset):
+        json_project = UNSET
+    else:
+        json_project = project
+    params["project"] = json_project
+
+    params = {k: v for k, v in params.items() if v is not UNSET and v is not None}
+
     _kwargs: dict[str, Any] = {
         "method": "put",
         "url": "/api/v1/vms/by-name/{name}".format(
             name=quote(str(name), safe=""),
         ),
+        "params": params,
     }
 
     _kwargs["json"] = body.to_dict()
@@ -152,6 +165,7 @@ def sync_detailed(
     *,
     client: AuthenticatedClient,
     body: VMReplace,
+    project: None | str | Unset = UNSET,
     if_match: str | Unset | UpsertVmIfMatchType0 = UNSET,
     if_none_match: str | Unset | UpsertVmIfNoneMatchType0 = UNSET,
     idempotency_key: str | Unset = UNSET,
@@ -160,6 +174,8 @@ def sync_detailed(
 
     Args:
         name (str): the VM's name (matched ignoring case)
+        project (None | str | Unset): the VM's project (default: the body's, else the key's first
+            project, else `default`); names are unique per project
         if_match (str | Unset | UpsertVmIfMatchType0): the ETag you read ("3"), a list of them, or
             * (any revision); a mismatch is 412, and with REQUIRE_IF_MATCH a missing one is 428
         if_none_match (str | Unset | UpsertVmIfNoneMatchType0): * creates only: 412 when a VM has
@@ -180,6 +196,7 @@ def sync_detailed(
     kwargs = _get_kwargs(
         name=name,
         body=body,
+        project=project,
         if_match=if_match,
         if_none_match=if_none_match,
         idempotency_key=idempotency_key,
@@ -197,6 +214,7 @@ def sync(
     *,
     client: AuthenticatedClient,
     body: VMReplace,
+    project: None | str | Unset = UNSET,
     if_match: str | Unset | UpsertVmIfMatchType0 = UNSET,
     if_none_match: str | Unset | UpsertVmIfNoneMatchType0 = UNSET,
     idempotency_key: str | Unset = UNSET,
@@ -205,6 +223,8 @@ def sync(
 
     Args:
         name (str): the VM's name (matched ignoring case)
+        project (None | str | Unset): the VM's project (default: the body's, else the key's first
+            project, else `default`); names are unique per project
         if_match (str | Unset | UpsertVmIfMatchType0): the ETag you read ("3"), a list of them, or
             * (any revision); a mismatch is 412, and with REQUIRE_IF_MATCH a missing one is 428
         if_none_match (str | Unset | UpsertVmIfNoneMatchType0): * creates only: 412 when a VM has
@@ -226,6 +246,7 @@ def sync(
         name=name,
         client=client,
         body=body,
+        project=project,
         if_match=if_match,
         if_none_match=if_none_match,
         idempotency_key=idempotency_key,
@@ -237,6 +258,7 @@ async def asyncio_detailed(
     *,
     client: AuthenticatedClient,
     body: VMReplace,
+    project: None | str | Unset = UNSET,
     if_match: str | Unset | UpsertVmIfMatchType0 = UNSET,
     if_none_match: str | Unset | UpsertVmIfNoneMatchType0 = UNSET,
     idempotency_key: str | Unset = UNSET,
@@ -245,6 +267,8 @@ async def asyncio_detailed(
 
     Args:
         name (str): the VM's name (matched ignoring case)
+        project (None | str | Unset): the VM's project (default: the body's, else the key's first
+            project, else `default`); names are unique per project
         if_match (str | Unset | UpsertVmIfMatchType0): the ETag you read ("3"), a list of them, or
             * (any revision); a mismatch is 412, and with REQUIRE_IF_MATCH a missing one is 428
         if_none_match (str | Unset | UpsertVmIfNoneMatchType0): * creates only: 412 when a VM has
@@ -265,6 +289,7 @@ async def asyncio_detailed(
     kwargs = _get_kwargs(
         name=name,
         body=body,
+        project=project,
         if_match=if_match,
         if_none_match=if_none_match,
         idempotency_key=idempotency_key,
@@ -280,6 +305,7 @@ async def asyncio(
     *,
     client: AuthenticatedClient,
     body: VMReplace,
+    project: None | str | Unset = UNSET,
     if_match: str | Unset | UpsertVmIfMatchType0 = UNSET,
     if_none_match: str | Unset | UpsertVmIfNoneMatchType0 = UNSET,
     idempotency_key: str | Unset = UNSET,
@@ -288,6 +314,8 @@ async def asyncio(
 
     Args:
         name (str): the VM's name (matched ignoring case)
+        project (None | str | Unset): the VM's project (default: the body's, else the key's first
+            project, else `default`); names are unique per project
         if_match (str | Unset | UpsertVmIfMatchType0): the ETag you read ("3"), a list of them, or
             * (any revision); a mismatch is 412, and with REQUIRE_IF_MATCH a missing one is 428
         if_none_match (str | Unset | UpsertVmIfNoneMatchType0): * creates only: 412 when a VM has
@@ -310,6 +338,7 @@ async def asyncio(
             name=name,
             client=client,
             body=body,
+            project=project,
             if_match=if_match,
             if_none_match=if_none_match,
             idempotency_key=idempotency_key,

@@ -13,6 +13,7 @@ from ...types import UNSET, Response, Unset
 
 def _get_kwargs(
     *,
+    project: list[str] | None | Unset = UNSET,
     status: list[VMStatus] | None | Unset = UNSET,
     os: list[str] | Unset = UNSET,
     name_prefix: str | Unset = UNSET,
@@ -35,6 +36,16 @@ def _get_kwargs(
         headers["Last-Event-ID"] = last_event_id
 
     params: dict[str, Any] = {}
+
+    json_project: list[str] | None | Unset
+    if isinstance(project, Unset):
+        json_project = UNSET
+    elif isinstance(project, list):
+        json_project = project
+
+    else:
+        json_project = project
+    params["project"] = json_project
 
     json_status: list[str] | None | Unset
     if isinstance(status, Unset):
@@ -232,6 +243,7 @@ def _build_response(
 def sync_detailed(
     *,
     client: AuthenticatedClient,
+    project: list[str] | None | Unset = UNSET,
     status: list[VMStatus] | None | Unset = UNSET,
     os: list[str] | Unset = UNSET,
     name_prefix: str | Unset = UNSET,
@@ -252,6 +264,8 @@ def sync_detailed(
     """Stream VM changes (Server-Sent Events): ADDED, MODIFIED, DELETED, BOOKMARK
 
     Args:
+        project (list[str] | None | Unset): repeatable; any of these projects (default: every
+            project the key reads; 403 for one it may not)
         status (list[VMStatus] | None | Unset): repeatable; any of these statuses
         os (list[str] | Unset):
         name_prefix (str | Unset):
@@ -280,6 +294,7 @@ def sync_detailed(
     """
 
     kwargs = _get_kwargs(
+        project=project,
         status=status,
         os=os,
         name_prefix=name_prefix,
@@ -308,6 +323,7 @@ def sync_detailed(
 def sync(
     *,
     client: AuthenticatedClient,
+    project: list[str] | None | Unset = UNSET,
     status: list[VMStatus] | None | Unset = UNSET,
     os: list[str] | Unset = UNSET,
     name_prefix: str | Unset = UNSET,
@@ -328,6 +344,8 @@ def sync(
     """Stream VM changes (Server-Sent Events): ADDED, MODIFIED, DELETED, BOOKMARK
 
     Args:
+        project (list[str] | None | Unset): repeatable; any of these projects (default: every
+            project the key reads; 403 for one it may not)
         status (list[VMStatus] | None | Unset): repeatable; any of these statuses
         os (list[str] | Unset):
         name_prefix (str | Unset):
@@ -357,6 +375,7 @@ def sync(
 
     return sync_detailed(
         client=client,
+        project=project,
         status=status,
         os=os,
         name_prefix=name_prefix,
@@ -379,6 +398,7 @@ def sync(
 async def asyncio_detailed(
     *,
     client: AuthenticatedClient,
+    project: list[str] | None | Unset = UNSET,
     status: list[VMStatus] | None | Unset = UNSET,
     os: list[str] | Unset = UNSET,
     name_prefix: str | Unset = UNSET,
@@ -399,6 +419,8 @@ async def asyncio_detailed(
     """Stream VM changes (Server-Sent Events): ADDED, MODIFIED, DELETED, BOOKMARK
 
     Args:
+        project (list[str] | None | Unset): repeatable; any of these projects (default: every
+            project the key reads; 403 for one it may not)
         status (list[VMStatus] | None | Unset): repeatable; any of these statuses
         os (list[str] | Unset):
         name_prefix (str | Unset):
@@ -427,6 +449,7 @@ async def asyncio_detailed(
     """
 
     kwargs = _get_kwargs(
+        project=project,
         status=status,
         os=os,
         name_prefix=name_prefix,
@@ -453,6 +476,7 @@ async def asyncio_detailed(
 async def asyncio(
     *,
     client: AuthenticatedClient,
+    project: list[str] | None | Unset = UNSET,
     status: list[VMStatus] | None | Unset = UNSET,
     os: list[str] | Unset = UNSET,
     name_prefix: str | Unset = UNSET,
@@ -473,6 +497,8 @@ async def asyncio(
     """Stream VM changes (Server-Sent Events): ADDED, MODIFIED, DELETED, BOOKMARK
 
     Args:
+        project (list[str] | None | Unset): repeatable; any of these projects (default: every
+            project the key reads; 403 for one it may not)
         status (list[VMStatus] | None | Unset): repeatable; any of these statuses
         os (list[str] | Unset):
         name_prefix (str | Unset):
@@ -503,6 +529,7 @@ async def asyncio(
     return (
         await asyncio_detailed(
             client=client,
+            project=project,
             status=status,
             os=os,
             name_prefix=name_prefix,
