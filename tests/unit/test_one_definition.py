@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 
 from service.domain.events import RECORDED_FIELDS, WriteContext
 from service.domain.listing import search_keys
+from service.domain.projects import UsageChange
 from service.domain.schemas import (
     VM,
     WRITABLE_FIELDS,
@@ -44,9 +45,14 @@ def test_the_stored_vm_is_the_api_vm_plus_its_search_keys() -> None:
 
 async def test_what_a_create_stores_is_a_complete_stored_vm() -> None:
     class Capture(FakeRepository):
-        async def create(self, fields: dict[str, object], ctx: WriteContext | None = None) -> VM:
+        async def create(
+            self,
+            fields: dict[str, object],
+            ctx: WriteContext | None = None,
+            usage: UsageChange | None = None,
+        ) -> VM:
             self.fields = fields
-            return await super().create(fields, ctx)
+            return await super().create(fields, ctx, usage)
 
     repo = Capture()
     body = VMCreate(
@@ -65,9 +71,9 @@ async def test_what_a_create_stores_is_a_complete_stored_vm() -> None:
 def test_a_stored_vm_keeps_its_times_as_datetimes() -> None:
     now = datetime.now(UTC)
     fields = {
-        "name": "a", "status": "running", "os": "x", "cpu_cores": 1, "memory_mib": 128,
-        "storage_gib": 1, "ip_address": None, "labels": {}, "description": "", "revision": 1,
-        "created_at": now, "updated_at": now, "created_by": "a", "created_request_id": "r",
+        "name": "a", "project": "default", "status": "running", "os": "x", "cpu_cores": 1,
+        "memory_mib": 128, "storage_gib": 1, "ip_address": None, "labels": {}, "description": "",
+        "revision": 1, "created_at": now, "updated_at": now, "created_by": "a", "created_request_id": "r",
     }  # fmt: skip
     document = stored_vm({**fields, **search_keys(fields)})
     assert (document["created_at"], document["updated_at"]) == (now, now)

@@ -8,6 +8,7 @@ import pytest
 
 from service.domain.errors import NotFound, PreconditionFailed
 from service.domain.events import WriteContext
+from service.domain.projects import UsageChange
 from service.domain.schemas import VM, VMCreate, VMPatch, VMReplace, VMStatus
 from service.domain.vms import VMService
 from tests.unit.fake_repository import FakeRepository, event
@@ -38,9 +39,10 @@ class LosingRepository(FakeRepository):
         changes: dict[str, Any],
         event: dict[str, Any],
         ctx: WriteContext | None = None,
+        usage: UsageChange | None = None,
     ) -> VM:
         await self._interfere(vm_id)
-        return await super().update(vm_id, expected_revision, changes, event, ctx)
+        return await super().update(vm_id, expected_revision, changes, event, ctx, usage)
 
     async def delete(
         self,
@@ -48,9 +50,10 @@ class LosingRepository(FakeRepository):
         expected_revision: int,
         event: dict[str, Any],
         ctx: WriteContext | None = None,
+        usage: UsageChange | None = None,
     ) -> None:
         await self._interfere(vm_id)
-        await super().delete(vm_id, expected_revision, event, ctx)
+        await super().delete(vm_id, expected_revision, event, ctx, usage)
 
 
 WRITES = ("delete", "patch", "replace")
