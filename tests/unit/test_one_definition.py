@@ -73,7 +73,8 @@ def test_a_stored_vm_keeps_its_times_as_datetimes() -> None:
     fields = {
         "name": "a", "project": "default", "status": "running", "os": "x", "cpu_cores": 1,
         "memory_mib": 128, "storage_gib": 1, "ip_address": None, "labels": {}, "description": "",
-        "revision": 1, "created_at": now, "updated_at": now, "created_by": "a", "created_request_id": "r",
+        "revision": 1, "created_at": now, "updated_at": now, "created_by": "a",
+        "created_request_id": "r",
     }  # fmt: skip
     document = stored_vm({**fields, **search_keys(fields)})
     assert (document["created_at"], document["updated_at"]) == (now, now)
