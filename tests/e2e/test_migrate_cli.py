@@ -66,22 +66,21 @@ def test_a_target_on_the_wrong_side_or_out_of_range_is_an_error_either_way(
 def test_a_refused_forced_rollback_names_its_command_and_claims_no_stop(
     mongo_url: str, db_name: str
 ) -> None:
-    """0009's rollback refuses while a deleted VM exists; `down --to 7 --force` stops the live
-    server for it first: the error says so, nothing on stdout says it stopped, and it serves on."""
+    """0010's rollback refuses while a project besides `default` exists; `down --to 9 --force`
+    stops the live server for it first: the error says so, nothing on stdout says it stopped,
+    and it serves on."""
     server = ServerProcess(mongo_url, db_name).start()
     try:
-        created = httpx.post(server.base_url + BASE, json=vm_body(), headers=server.headers)
-        deleted = httpx.delete(
-            server.base_url + created.headers["location"], headers=server.headers
+        created = httpx.post(
+            server.base_url + "/api/v1/projects", json={"name": "team-a"}, headers=server.headers
         )
-        assert deleted.status_code == 204
+        assert created.status_code == 201, created.text
 
-        forced = migrate(server.env, "down", "--to", "7", "--force")
+        forced = migrate(server.env, "down", "--to", "9", "--force")
         assert forced.returncode == 1, forced.stderr
         assert "stopped" not in forced.stdout
-        assert "soft-deleted VM(s) exist" in forced.stderr
-        assert "run `python -m service migrate down --to 7 --force` again" in forced.stderr
-        assert "down --to 8" not in forced.stderr
+        assert "projects other than 'default' exist (team-a)" in forced.stderr
+        assert "run `python -m service migrate down --to 9 --force` again" in forced.stderr
         assert forced.stderr.rstrip().endswith(
             "1 live server(s) stopped using the database for this rollback; each serves again "
             "by itself while the versions it needs are applied"
@@ -94,7 +93,7 @@ def test_a_refused_forced_rollback_names_its_command_and_claims_no_stop(
             time.sleep(0.1)
         assert listed.status_code == 200, listed.text
 
-        refused = migrate(server.env, "down", "--to", "7")  # without --force: no server stops
+        refused = migrate(server.env, "down", "--to", "9")  # without --force: no server stops
         assert refused.returncode == 1
         assert f"pid {server.pid}" in refused.stderr and "--force" in refused.stderr
         assert "stopped" not in refused.stdout + refused.stderr

@@ -39,7 +39,7 @@ def test_serve_with_pending_migrations_refuses_then_migrates_on_start(
         assert f"applying {newest.name}" in server.output()
         history = list(client[db_name][HISTORY].find().sort("_id"))
         assert history[-1]["_id"] == newest.version
-        assert "name_unique_live" in client[db_name].vms.index_information()
+        assert "project_name_unique_live" in client[db_name].vms.index_information()
 
         # Up to date: serving no longer needs MIGRATE_ON_START.
         settings = Settings(
