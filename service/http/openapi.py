@@ -29,7 +29,8 @@ from service.http.controllers.bulk_wire import refine_batch_openapi
 from service.http.controllers.export import refine_export_openapi
 from service.http.preconditions import IDEMPOTENCY_KEY_PATTERN
 
-STRICT_BODIES = ("VMCreate", "VMReplace", "VMPatch")
+STRICT_BODIES = ("VMCreate", "VMReplace", "VMPatch", "ProjectCreate", "ProjectUpdate")
+QUOTAS = ("Quota", "QuotaPatch")
 
 
 def _labels(nullable_values: bool) -> Schema:
@@ -212,7 +213,19 @@ def refine(openapi: OpenAPI) -> OpenAPI:
         if "ip_address" in properties:
             properties["ip_address"] = _ip_address()
         schema.properties = properties
+    for name in QUOTAS:
+        if isinstance(schema := (schemas or {}).get(name), Schema) and schema.properties:
+            _refine_quota(schema)
     return openapi
+
+
+def _refine_quota(schema: Schema) -> None:
+    """A quota's limits are non-negative (Litestar drops `ge` beside null)."""
+    schema.additional_properties = False
+    for limit in (schema.properties or {}).values():
+        for branch in (limit.one_of or []) if isinstance(limit, Schema) else []:
+            if isinstance(branch, Schema) and branch.type == OpenAPIType.INTEGER:
+                branch.minimum = 0
 
 
 def install(app: Litestar) -> Litestar:
