@@ -4,7 +4,6 @@ from collections.abc import Mapping
 from typing import Any, TypeVar, cast
 
 from attrs import define as _attrs_define
-from attrs import field as _attrs_field
 
 from ..types import UNSET, Unset
 
@@ -25,7 +24,6 @@ class QuotaPatch:
     memory_mib: int | None | Unset = UNSET
     storage_gib: int | None | Unset = UNSET
     vms: int | None | Unset = UNSET
-    additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         cpu_cores: int | None | Unset
@@ -53,7 +51,7 @@ class QuotaPatch:
             vms = self.vms
 
         field_dict: dict[str, Any] = {}
-        field_dict.update(self.additional_properties)
+
         field_dict.update({})
         if cpu_cores is not UNSET:
             field_dict["cpu_cores"] = cpu_cores
@@ -113,21 +111,4 @@ class QuotaPatch:
             vms=vms,
         )
 
-        quota_patch.additional_properties = d
         return quota_patch
-
-    @property
-    def additional_keys(self) -> list[str]:
-        return list(self.additional_properties.keys())
-
-    def __getitem__(self, key: str) -> Any:
-        return self.additional_properties[key]
-
-    def __setitem__(self, key: str, value: Any) -> None:
-        self.additional_properties[key] = value
-
-    def __delitem__(self, key: str) -> None:
-        del self.additional_properties[key]
-
-    def __contains__(self, key: str) -> bool:
-        return key in self.additional_properties
