@@ -1,6 +1,7 @@
 """On real MongoDB: a create commits the VM with its project's usage change in one transaction
-and writes no event (its `created` event is derived from the VM); the first later write records the derived `created` event atomically with its own
-change; rolling migration 0007 back writes every derived event into `vm_events`."""
+and writes no event (its `created` event is derived from the VM); the first later write records
+the derived `created` event atomically with its own change; rolling migration 0007 back writes
+every derived event into `vm_events`."""
 
 from __future__ import annotations
 
@@ -33,7 +34,8 @@ WRITES = {"insert", "update", "delete", "findAndModify", "commitTransaction", "a
 def fields(name: str = "web-01") -> dict[str, Any]:
     now = datetime.now(UTC).replace(microsecond=0)
     return {
-        "name": name, "project": DEFAULT_PROJECT, "status": "provisioning", "os": "ubuntu-24.04", "cpu_cores": 2,
+        "name": name, "project": DEFAULT_PROJECT, "status": "provisioning", "os": "ubuntu-24.04",
+        "cpu_cores": 2,
         "memory_mib": 4096, "storage_gib": 40, "ip_address": "10.0.0.9",
         "labels": {"env": "dev"}, "description": "", "revision": 1, "created_at": now,
         "updated_at": now, **creation_record(WriteContext("alice", f"req-{name}")),

@@ -35,7 +35,8 @@ async def old_db(mongo_client: AsyncMongoClient[dict[str, Any]]) -> AsyncIterato
     name = f"mig_sd_{uuid.uuid4().hex[:10]}"
     db = mongo_client[name]
     assert await Migrator(db).up(to=OLD) == list(range(1, OLD + 1))
-    await db.vms.insert_many([vm_doc(i, revision=1) for i in range(30)])
+    docs = [vm_doc(i, revision=1) for i in range(30)]
+    await db.vms.insert_many([{k: v for k, v in d.items() if k != "project"} for d in docs])
     yield db
     await mongo_client.drop_database(name)
 
@@ -55,6 +56,7 @@ async def test_up_keeps_every_vm_live_and_frees_the_names_of_deleted_ones(old_db
     assert found["purge_at_ttl"]["expireAfterSeconds"] == 0
     assert await old_db.vms.find({}, sort=[("_id", 1)]).to_list() == before  # no backfill
 
+    assert await Migrator(old_db).up() == [10]  # what today's repository reads: VMs in projects
     repo = VMRepository(old_db)
     page = await repo.list(compile_query(ListParams(page_size=100), PageTokens(b"k")))
     assert len(page) == len(before)  # every old VM is live

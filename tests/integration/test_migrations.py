@@ -18,7 +18,6 @@ from service.storage.migrations.lock import LockBusy
 from service.storage.migrations.runner import HISTORY, MigrationRefused, Migrator
 from service.storage.migrations.scripts import SCRIPTS_DIR, discover
 
-
 PROJECT_NAME = [("project", 1), ("name", 1)]
 
 

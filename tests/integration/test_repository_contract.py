@@ -25,7 +25,8 @@ def fields(name: str = "web-01", **extra: Any) -> dict[str, Any]:
     """What VMService.create_vm hands to the repository."""
     now = datetime.now(UTC).replace(microsecond=0)
     return {
-        "name": name, "project": DEFAULT_PROJECT, "status": "provisioning", "os": "ubuntu-24.04", "cpu_cores": 2,
+        "name": name, "project": DEFAULT_PROJECT, "status": "provisioning", "os": "ubuntu-24.04",
+        "cpu_cores": 2,
         "memory_mib": 4096, "storage_gib": 40, "ip_address": None, "labels": {},
         "description": "", "revision": 1, "created_at": now, "updated_at": now,
         "created_by": "t", "created_request_id": "r", **extra,
