@@ -172,14 +172,20 @@ async def test_the_service_frees_a_deleted_vm_once(repo: Store) -> None:
     await add_project(repo, "svc", vms=2)
     service = VMService(repo)
     ctx = WriteContext("t")
-    body = {"os": "debian-12", "cpu_cores": 2, "memory_mib": 1024, "storage_gib": 10}
-    a = await service.create_vm(VMCreate(name="s-01", project="svc", **body), ctx)
-    b = await service.create_vm(VMCreate(name="s-02", project="svc", **body), ctx)
+    a = await service.create_vm(new_vm("s-01", "svc"), ctx)
+    b = await service.create_vm(new_vm("s-02", "svc"), ctx)
     with pytest.raises(QuotaExceeded):
-        await service.create_vm(VMCreate(name="s-03", project="svc", **body), ctx)
+        await service.create_vm(new_vm("s-03", "svc"), ctx)
     await service.delete_vm(a.id, ctx=ctx)
     assert await used(repo, "svc") == Usage(vms=1, cpu_cores=2, memory_mib=1024, storage_gib=10)
     await service.delete_vm(a.id, ctx=ctx, purge=True)
     assert (await used(repo, "svc")).vms == 1
     await service.delete_vm(b.id, ctx=ctx, purge=True)
     assert await used(repo, "svc") == Usage()
+
+
+def new_vm(name: str, project: str) -> VMCreate:
+    """A CreateVM body: 2 cores, 1 GiB, 10 GiB."""
+    return VMCreate(
+        name=name, project=project, os="debian-12", cpu_cores=2, memory_mib=1024, storage_gib=10
+    )
