@@ -6,7 +6,7 @@ of the live VMs afterwards."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 import pytest
@@ -43,7 +43,7 @@ async def setup(db: Db, project: str, quota: Quota) -> tuple[VMService, ProjectR
 async def race(
     projects: ProjectRepository,
     project: str,
-    writes: list[Callable[[], Awaitable[Any]]],
+    writes: Sequence[Awaitable[Any]],
     within: Callable[[Usage], bool],
 ) -> list[Any]:
     """Run every write at once while a reader samples the project's usage (each sample must
@@ -58,7 +58,7 @@ async def race(
 
     reader = asyncio.create_task(sample())
     try:
-        results = await asyncio.gather(*(w() for w in writes), return_exceptions=True)
+        results = await asyncio.gather(*writes, return_exceptions=True)
     finally:
         done.set()
         await reader
@@ -82,7 +82,7 @@ async def assert_no_drift(db: Db, projects: ProjectRepository, project: str) -> 
 async def test_fifty_creates_against_a_quota_of_ten(db: Db) -> None:
     service, projects = await setup(db, "c10", Quota(vms=10))
     ctx = WriteContext("racer")
-    writes = [lambda i=i: service.create_vm(new_vm(i, "c10"), ctx) for i in range(RACERS)]
+    writes = [service.create_vm(new_vm(i, "c10"), ctx) for i in range(RACERS)]
     results = await race(projects, "c10", writes, lambda u: u.vms <= 10)
     made = [r for r in results if isinstance(r, VM)]
     assert len(made) == 10
@@ -98,7 +98,7 @@ async def test_fifty_resizes_of_distinct_vms_against_a_cpu_quota(db: Db) -> None
     ctx = WriteContext("racer")
     vms = [await service.create_vm(new_vm(i, "cpu"), ctx) for i in range(RACERS)]
     grow = VMPatch(cpu_cores=2)  # +1 core each: room for exactly `spare` of them
-    writes = [lambda vm=vm: service.update_vm(vm.id, grow, ctx=ctx) for vm in vms]
+    writes = [service.update_vm(vm.id, grow, ctx=ctx) for vm in vms]
     results = await race(projects, "cpu", writes, lambda u: u.cpu_cores <= RACERS + spare)
     grown = [r for r in results if isinstance(r, VM)]
     assert len(grown) == spare
@@ -120,7 +120,7 @@ async def test_fifty_restores_against_a_vms_quota(db: Db) -> None:
     current = await projects.get("back")
     await projects.update("back", current.revision, "", Quota(vms=20), utcnow())
     assert (await assert_no_drift(db, projects, "back")).vms == 5
-    writes = [lambda vm=vm: service.restore_vm(vm.id, ctx=ctx) for vm in vms[:RACERS]]
+    writes = [service.restore_vm(vm.id, ctx=ctx) for vm in vms[:RACERS]]
     results = await race(projects, "back", writes, lambda u: u.vms <= 20)
     assert sum(isinstance(r, VM) for r in results) == 15
     assert sum(isinstance(r, QuotaExceeded) for r in results) == RACERS - 15
