@@ -1,6 +1,7 @@
-"""On real MongoDB: a create without an Idempotency-Key is one single-document write (no
-transaction); the first later write records the derived `created` event atomically with its own
-change; rolling migration 0007 back writes every derived event into `vm_events`."""
+"""On real MongoDB: a create commits the VM with its project's usage change in one transaction
+and writes no event (its `created` event is derived from the VM); the first later write records
+the derived `created` event atomically with its own change; rolling migration 0007 back writes
+every derived event into `vm_events`."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
 
+import msgspec
 import pytest
 from bson import ObjectId
 from pymongo import AsyncMongoClient
@@ -17,6 +19,9 @@ from pymongo.monitoring import CommandListener, CommandStartedEvent
 
 from service.domain.errors import WriteContention
 from service.domain.events import WriteContext, creation_record
+from service.domain.projects import DEFAULT_PROJECT, Usage
+from service.domain.schemas import VMEvent
+from service.domain.vms import arrival
 from service.storage.history import to_event
 from service.storage.migrations.runner import Migrator
 from service.storage.vms import VMRepository
@@ -29,11 +34,18 @@ WRITES = {"insert", "update", "delete", "findAndModify", "commitTransaction", "a
 def fields(name: str = "web-01") -> dict[str, Any]:
     now = datetime.now(UTC).replace(microsecond=0)
     return {
-        "name": name, "status": "provisioning", "os": "ubuntu-24.04", "cpu_cores": 2,
+        "name": name, "project": DEFAULT_PROJECT, "status": "provisioning", "os": "ubuntu-24.04",
+        "cpu_cores": 2,
         "memory_mib": 4096, "storage_gib": 40, "ip_address": "10.0.0.9",
         "labels": {"env": "dev"}, "description": "", "revision": 1, "created_at": now,
         "updated_at": now, **creation_record(WriteContext("alice", f"req-{name}")),
     }  # fmt: skip
+
+
+def without_project(e: VMEvent) -> VMEvent:
+    """The event as the schema before 0010 holds it: no `project` among its changes."""
+    changes = {f: c for f, c in e.changes.items() if f != "project"}
+    return msgspec.structs.replace(e, changes=changes)
 
 
 class Commands(CommandListener):
@@ -64,15 +76,25 @@ async def fresh_db(
 
 
 @pytest.mark.usefixtures("clean")
-async def test_a_create_sends_one_write_and_no_transaction(settings: Any) -> None:
+async def test_a_create_commits_its_usage_change_with_it_and_writes_no_event(
+    settings: Any, db: Db
+) -> None:
     listener = Commands()
     client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(
         settings.mongodb_url, tz_aware=True, w="majority", event_listeners=[listener]
     )
     try:
         repo = VMRepository(client[settings.mongodb_db])
-        vm = await repo.create(fields())
-        assert [n for n in listener.names if n in WRITES] == ["insert"]
+        new = fields()
+        vm = await repo.create(new, None, arrival(new))  # as VMService.create_vm calls it
+        # The VM and one usage shard's charge, committed together (so usage always equals a
+        # recount of the live VMs); no event document: the `created` event is derived.
+        assert [n for n in listener.names if n in WRITES] == [
+            "insert", "update", "commitTransaction"
+        ]  # fmt: skip
+        assert await db.vm_events.count_documents({}) == 0
+        used = await repo.ledger.usage([DEFAULT_PROJECT])
+        assert used[DEFAULT_PROJECT] == Usage(vms=1, cpu_cores=2, memory_mib=4096, storage_gib=40)
         history = await repo.list_events(vm.id, 10)
         assert [(e.id, e.revision, e.actor, e.request_id) for e in history] == [
             (vm.id, 1, "alice", "req-web-01")
@@ -110,17 +132,24 @@ async def test_rolling_back_0007_writes_the_derived_events_and_up_again_keeps_th
     pending = [await repo.create(fields(f"vm-{i}")) for i in range(3)]
     written = await repo.create(fields("written"))
     await repo.update(written.id, 1, {"os": "debian-12"}, event(2))
-    before = {vm.id: await repo.list_events(vm.id, 10) for vm in [*pending, written]}
+    # The shape before 0010 has no projects: a `created` event records no `project` change.
+    before = {
+        vm.id: [without_project(e) for e in await repo.list_events(vm.id, 10)]
+        for vm in [*pending, written]
+    }
 
     migrator = Migrator(fresh_db)
-    assert await migrator.down(to=6) == [9, 8, 7]  # 0009 (soft delete), 0008 (change images) first
+    # 0010 (projects), 0009 (soft delete), 0008 (change images) first
+    assert await migrator.down(to=6) == [10, 9, 8, 7]
     assert await fresh_db.vms.count_documents({"created_by": {"$exists": True}}) == 0
     assert await fresh_db.vm_events.count_documents({"action": "created"}) == 4
     for vm_id, events in before.items():  # read as the code before 0007 reads: vm_events alone
         docs = fresh_db.vm_events.find({"vm_id": ObjectId(vm_id)}).sort("revision", -1)
-        assert [to_event(d) for d in await docs.to_list()] == events
+        stored = await docs.to_list()
+        assert not any("project" in d or "project" in d["changes"] for d in stored)
+        assert [to_event({**d, "project": DEFAULT_PROJECT}) for d in stored] == events
 
-    assert await migrator.up() == [7, 8, 9]
+    assert await migrator.up() == [7, 8, 9, 10]
     for vm_id, events in before.items():
         assert await repo.list_events(vm_id, 10) == events
     await repo.update(pending[0].id, 1, {"os": "debian-12"}, event(2))  # no duplicate refused

@@ -24,7 +24,8 @@ COUNT = 2 * EXPORT_BATCH_SIZE + 500
 
 def _doc(i: int, now: datetime) -> dict[str, Any]:
     fields = {
-        "name": f"vm-{i:05d}", "status": "stopped", "os": "debian-12", "cpu_cores": 1,
+        "name": f"vm-{i:05d}", "project": "default", "status": "stopped", "os": "debian-12",
+        "cpu_cores": 1,
         "memory_mib": 512, "storage_gib": 10, "ip_address": None, "labels": {},
         "description": "", "revision": 1, "created_at": now + timedelta(seconds=i),
         "updated_at": now, "created_by": "seed", "created_request_id": f"seed-{i}",

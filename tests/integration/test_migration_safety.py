@@ -254,7 +254,10 @@ async def test_a_failed_up_names_the_duplicates_says_what_stayed_and_can_be_retr
     # Fix the cause: the retry applies everything.
     await fresh_db.vms.delete_many({"_id": {"$in": [ids[1], ids[2], ids[4]]}})
     assert await migrator.up() == list(range(1, NEWEST + 1))
-    assert "name_unique_live" in await fresh_db.vms.index_information()
+    # Names unique per project from 0010 on, every VM in `default`.
+    found = await fresh_db.vms.index_information()
+    assert "project_name_unique_live" in found and "name_unique_live" not in found
+    assert await fresh_db.vms.distinct("project") == ["default"]
 
 
 FAILING_DOWN = (

@@ -26,6 +26,7 @@ from tests.unit.fake_repository import event
 
 Db = AsyncDatabase[dict[str, Any]]
 OLD = 8  # the version before soft delete
+SOFT_DELETE = 9  # (0010, projects, has tests of its own: test_migration_projects)
 
 
 @pytest.fixture
@@ -34,7 +35,8 @@ async def old_db(mongo_client: AsyncMongoClient[dict[str, Any]]) -> AsyncIterato
     name = f"mig_sd_{uuid.uuid4().hex[:10]}"
     db = mongo_client[name]
     assert await Migrator(db).up(to=OLD) == list(range(1, OLD + 1))
-    await db.vms.insert_many([vm_doc(i, revision=1) for i in range(30)])
+    docs = [vm_doc(i, revision=1) for i in range(30)]
+    await db.vms.insert_many([{k: v for k, v in d.items() if k != "project"} for d in docs])
     yield db
     await mongo_client.drop_database(name)
 
@@ -45,7 +47,7 @@ async def indexes(db: Db) -> dict[str, dict[str, Any]]:
 
 async def test_up_keeps_every_vm_live_and_frees_the_names_of_deleted_ones(old_db: Db) -> None:
     before = await old_db.vms.find({}, sort=[("_id", 1)]).to_list()
-    assert await Migrator(old_db).up() == [9]
+    assert await Migrator(old_db).up(to=SOFT_DELETE) == [9]
     found = await indexes(old_db)
     assert "name_unique_ci" not in found
     live = found["name_unique_live"]
@@ -54,6 +56,7 @@ async def test_up_keeps_every_vm_live_and_frees_the_names_of_deleted_ones(old_db
     assert found["purge_at_ttl"]["expireAfterSeconds"] == 0
     assert await old_db.vms.find({}, sort=[("_id", 1)]).to_list() == before  # no backfill
 
+    assert await Migrator(old_db).up() == [10]  # what today's repository reads: VMs in projects
     repo = VMRepository(old_db)
     page = await repo.list(compile_query(ListParams(page_size=100), PageTokens(b"k")))
     assert len(page) == len(before)  # every old VM is live
@@ -74,7 +77,7 @@ async def test_down_refuses_while_deleted_vms_exist_and_names_the_shared_names(
     old_db: Db,
 ) -> None:
     migrator = Migrator(old_db)
-    await migrator.up()
+    await migrator.up(to=SOFT_DELETE)
     repo = VMRepository(old_db)
     first = await repo.create(fields("shared-01"))
     await repo.delete(first.id, 1, event(2, "deleted"))
@@ -120,7 +123,7 @@ async def test_down_refuses_while_deleted_vms_exist_and_names_the_shared_names(
     assert sorted((e["soft_delete_action"], e["action"]) for e in renamed) == [
         ("purged", "deleted"), ("restored", "updated"),
     ]  # fmt: skip
-    assert await migrator.up() == [9]  # and up again, with the history as it was
+    assert await migrator.up(to=SOFT_DELETE) == [9]  # and up again, with the history as it was
     history = [e.action.value for e in await repo.list_events(first.id, 10)]
     assert history == ["purged", "deleted", "created"]
     assert (await repo.list_events(alone.id, 1))[0].action.value == "restored"

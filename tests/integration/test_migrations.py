@@ -18,6 +18,8 @@ from service.storage.migrations.lock import LockBusy
 from service.storage.migrations.runner import HISTORY, MigrationRefused, Migrator
 from service.storage.migrations.scripts import SCRIPTS_DIR, discover
 
+PROJECT_NAME = [("project", 1), ("name", 1)]
+
 
 async def vms_shape(db: AsyncDatabase[dict[str, Any]]) -> dict[str, Any] | None:
     """The validator and indexes of `vms`, or None when it does not exist."""
@@ -47,7 +49,8 @@ async def test_up_down_up_from_an_empty_database(fresh_db: AsyncDatabase[dict[st
         schema = shape["validator"]["$jsonSchema"]
         assert schema["properties"]["cpu_cores"]["bsonType"] == ["int", "long"]
         assert {"name", "status", "cpu_cores", "memory_mib", "revision"} <= set(schema["required"])
-        assert shape["indexes"]["name_unique_live"] == ([("name", 1)], True, 2)
+        assert shape["indexes"]["project_name_unique_live"] == (PROJECT_NAME, True, 2)
+        assert "name_unique_live" not in shape["indexes"]  # names are unique per project
         assert shape["indexes"]["created_at_id"] == ([("created_at", -1), ("_id", -1)], False, None)
         history = await fresh_db[HISTORY].find().sort("_id").to_list()
         assert [h["_id"] for h in history] == versions
@@ -71,6 +74,7 @@ async def test_validator_rejects_a_document_written_around_the_service(
     now = datetime.now(UTC)
     doc = {
         "name": f"direct-{uuid.uuid4().hex[:6]}",
+        "project": "default",
         "status": "running",
         "os": "debian-12",
         "cpu_cores": "4",
@@ -82,9 +86,14 @@ async def test_validator_rejects_a_document_written_around_the_service(
         "created_at": now,
         "updated_at": now,
     }
+    for wrong in ({**doc}, {**doc, "cpu_cores": 4, "project": ""}):
+        with pytest.raises(WriteError) as caught:
+            await db.vms.insert_one(wrong)
+        assert caught.value.code == 121  # DocumentValidationFailure
+    without_project = {k: v for k, v in doc.items() if k != "project"}
     with pytest.raises(WriteError) as caught:
-        await db.vms.insert_one(dict(doc))
-    assert caught.value.code == 121  # DocumentValidationFailure
+        await db.vms.insert_one({**without_project, "cpu_cores": 4})
+    assert caught.value.code == 121
     assert await db.vms.count_documents({"name": doc["name"]}) == 0
     await db.vms.insert_one({**doc, "cpu_cores": 4})
     assert await db.vms.count_documents({"name": doc["name"]}) == 1
@@ -227,7 +236,7 @@ async def test_without_transactions_scripts_run_without_a_session(
     assert await migrator.up() == versions
     shape = await vms_shape(fresh_db)
     assert shape is not None
-    assert shape["indexes"]["name_unique_live"] == ([("name", 1)], True, 2)
+    assert shape["indexes"]["project_name_unique_live"] == (PROJECT_NAME, True, 2)
     assert await migrator.down(to=0) == versions[::-1]
     assert await vms_shape(fresh_db) is None
     assert await fresh_db[HISTORY].count_documents({}) == 0

@@ -12,6 +12,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
 from service.domain.errors import NameConflict, NotFound, WriteContention
+from service.domain.projects import DEFAULT_PROJECT
 from service.domain.repository import Repository, StaleRevision
 from service.domain.schemas import VM, VMEvent, rfc3339
 from service.storage.vms import VMRepository
@@ -24,7 +25,8 @@ def fields(name: str = "web-01", **extra: Any) -> dict[str, Any]:
     """What VMService.create_vm hands to the repository."""
     now = datetime.now(UTC).replace(microsecond=0)
     return {
-        "name": name, "status": "provisioning", "os": "ubuntu-24.04", "cpu_cores": 2,
+        "name": name, "project": DEFAULT_PROJECT, "status": "provisioning", "os": "ubuntu-24.04",
+        "cpu_cores": 2,
         "memory_mib": 4096, "storage_gib": 40, "ip_address": None, "labels": {},
         "description": "", "revision": 1, "created_at": now, "updated_at": now,
         "created_by": "t", "created_request_id": "r", **extra,

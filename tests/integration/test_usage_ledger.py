@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from pymongo.asynchronous.database import AsyncDatabase
 
-from service.domain.errors import NotFound, QuotaExceeded
+from service.domain.errors import QuotaExceeded, ValidationFailed, field_errors_of
 from service.domain.projects import ProjectCreate, Quota, Usage, UsageChange
 from service.domain.rules import utcnow
 from service.storage.migrations.runner import upgrade
@@ -63,8 +63,9 @@ async def test_open_charge_requota_close(repo: ProjectRepository) -> None:
     await charge(repo, "p", vms=-3, cpu_cores=-9, memory_mib=-512, storage_gib=-10)
     await repo.delete("p", (await repo.get("p")).revision)
     assert await repo.projects.database.project_usage.count_documents({"project": "p"}) == 0
-    with pytest.raises(NotFound):  # a write racing the deletion finds no ledger
+    with pytest.raises(ValidationFailed) as missing:  # a write racing the deletion: no ledger
         await charge(repo, "p", vms=1)
+    assert [e.field for e in field_errors_of(missing.value)] == ["project"]
 
 
 async def test_fifty_concurrent_charges_against_a_quota_of_ten(repo: ProjectRepository) -> None:

@@ -10,6 +10,7 @@ from bson import ObjectId
 from pymongo.asynchronous.database import AsyncDatabase
 
 from service.domain.errors import NameConflict, WriteContention
+from service.domain.projects import DEFAULT_PROJECT
 from service.storage.vms import VMRepository
 
 pytestmark = pytest.mark.usefixtures("clean")
@@ -19,7 +20,8 @@ Db = AsyncDatabase[dict[str, Any]]
 def fields(name: str = "web-01") -> dict[str, Any]:
     now = datetime.now(UTC).replace(microsecond=0)
     return {
-        "name": name, "status": "provisioning", "os": "ubuntu-24.04", "cpu_cores": 2,
+        "name": name, "project": DEFAULT_PROJECT, "status": "provisioning", "os": "ubuntu-24.04",
+        "cpu_cores": 2,
         "memory_mib": 4096, "storage_gib": 40, "ip_address": None, "labels": {},
         "description": "", "revision": 1, "created_at": now, "updated_at": now,
         "created_by": "t", "created_request_id": "r",
@@ -29,8 +31,8 @@ def fields(name: str = "web-01") -> dict[str, Any]:
 def event(revision: int, action: str = "updated") -> dict[str, Any]:
     now = datetime.now(UTC)
     built = {
-        "revision": revision, "action": action, "changes": {}, "actor": "t", "request_id": "r",
-        "timestamp": now,
+        "project": DEFAULT_PROJECT, "revision": revision, "action": action, "changes": {},
+        "actor": "t", "request_id": "r", "timestamp": now,
     }  # fmt: skip
     return {**built, "purge_at": now + timedelta(days=30)} if action == "deleted" else built
 

@@ -88,7 +88,8 @@ async def down(db: AsyncDatabase[Raw], session: AsyncClientSession | None) -> No
         await _drop(db, str(model.document["name"]))
     await db.command("collMod", "vms", validator=_without_project(await _validator(db)))
     await db.vms.update_many({}, {"$unset": {"project": ""}})
-    await db.vm_events.update_many({}, {"$unset": {"project": ""}})
+    # A `created` event written since 0010 records the project too (in `changes`).
+    await db.vm_events.update_many({}, {"$unset": {"project": "", "changes.project": ""}})
     await db.projects.drop()
     await db.project_usage.drop()
 
