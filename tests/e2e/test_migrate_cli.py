@@ -16,7 +16,7 @@ import pytest
 from bench.server_process import ServerProcess
 from service.storage.migrations.guard import needed_version
 from tests import ROOT
-from tests.api.helpers import BASE, vm_body
+from tests.api.helpers import BASE
 from tests.e2e.test_cli_startup import environment
 
 NEWEST = needed_version()
