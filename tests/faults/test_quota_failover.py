@@ -75,4 +75,3 @@ def test_quota_holds_and_usage_equals_recount_across_failovers(tmp_path: Path) -
             stream.stop()
         assert server.stop() == 0, server.output()
         replica_set.kill()
-
