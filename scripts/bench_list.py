@@ -28,10 +28,13 @@ from pymongo.asynchronous.database import AsyncDatabase
 from service.config import Settings
 from service.domain.apikeys import Scope
 from service.domain.listing import ListParams, PageTokens, SortOrder, compile_query, search_keys
+from service.domain.projects import ProjectCreate
+from service.domain.rules import utcnow
 from service.http.app import create_app
 from service.storage.api_keys import ApiKeyRepository
 from service.storage.migrations.runner import upgrade
 from service.storage.mongod import LocalMongod, free_port
+from service.storage.projects import ProjectRepository
 
 SECRET = "bench-secret"
 STATUSES = ["running"] * 6 + ["stopped"] * 2 + ["provisioning", "suspended", "error"]
@@ -39,6 +42,7 @@ OSES = ["ubuntu-24.04", "ubuntu-22.04", "debian-12", "rhel-9", "windows-2022", "
 ENVS = ["prod", "staging", "dev", "test"]
 START = datetime(2024, 1, 1, tzinfo=UTC)
 Raw = dict[str, Any]
+TEAM = "team-a"
 
 
 def vm(i: int, rng: random.Random) -> Raw:
@@ -67,16 +71,23 @@ def vm(i: int, rng: random.Random) -> Raw:
 
 
 async def seed(db: AsyncDatabase[Raw], count: int) -> float:
-    """Insert `count` VMs, then migrate (building the indexes in bulk); return seconds taken."""
+    """Insert `count` VMs, then migrate (building the indexes in bulk); return seconds taken.
+    Every (count / 1,000)th VM is in project TEAM (1,000 of them), the others in `default`."""
     started = time.perf_counter()
     rng = random.Random(count)
     batch = 10_000
+    every = max(count // 1000, 1)
     for first in range(0, count, batch):
         docs = [vm(i, rng) for i in range(first, min(first + batch, count))]
+        for i, doc in enumerate(docs, first):
+            doc["project"] = TEAM if count > 1000 and i % every == 0 else "default"
         await db.vms.insert_many(docs, ordered=False)
         if first and first % 200_000 == 0:
             print(f"  {first:>9,} VMs inserted ({time.perf_counter() - started:.0f} s)", flush=True)
     await upgrade(db)
+    if count > 1000:  # the project of TEAM's VMs, its usage counted
+        await ProjectRepository(db).create(ProjectCreate(name=TEAM), utcnow())
+        await ProjectRepository(db).recount(TEAM)
     return time.perf_counter() - started
 
 
@@ -112,8 +123,10 @@ def summary(samples: list[float]) -> tuple[float, float]:
     return statistics.median(ordered), ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))]
 
 
-async def client_for(url: str, db: AsyncDatabase[Raw]) -> AsyncTestClient[Any]:
-    """An in-process client of the app on `db`, with a read-scope API key."""
+async def client_for(
+    url: str, db: AsyncDatabase[Raw], projects: list[str] | None = None
+) -> AsyncTestClient[Any]:
+    """An in-process client of the app on `db`, with a read-scope API key (of `projects`)."""
     settings = Settings(
         _env_file=None,  # type: ignore[call-arg]
         mongodb_url=url,
@@ -121,7 +134,7 @@ async def client_for(url: str, db: AsyncDatabase[Raw]) -> AsyncTestClient[Any]:
         page_token_secret=SecretStr(SECRET),
         rate_limit_per_minute=10_000_000,
     )
-    token = await ApiKeyRepository(db).create(f"bench-{uuid.uuid4().hex[:6]}", Scope.READ)
+    token = await ApiKeyRepository(db).create(f"bench-{uuid.uuid4().hex[:6]}", Scope.READ, projects)
     client = AsyncTestClient(app=create_app(settings))
     client.headers["Authorization"] = f"Bearer {token}"
     return client
@@ -144,6 +157,7 @@ async def bench(url: str, count: int, rounds: int) -> None:
             "first page, 1,000 VMs",
         )
         filtered = {"status": "running", "label": "env=prod"}
+        team = f"{TEAM} (1,000 VMs) with its key, {n}"
         prefix = f"VM-{count // 2:07d}"[:-4]  # 1% of the names, matched ignoring case
         net = f"10.{(count // 2) >> 16 & 255}.0.0/16"  # 65,536 addresses
         # (database, parameters, run every Nth round): the headline four, then a few more costly
@@ -165,14 +179,20 @@ async def bench(url: str, count: int, rounds: int) -> None:
             f"ip_in={net}, {n}": (big, {"ip_in": net}, 1),
             f"include_total, no filter, {n}": (big, {"include_total": "true"}, 10),
             f"include_total, status+label, {n}": (big, {**filtered, "include_total": "true"}, 10),
+            team: (big, {}, 1),
         }
         samples: dict[str, list[float]] = {name: [] for name in cases}
-        async with await client_for(url, big) as on_big, await client_for(url, small) as on_small:
+        on_team = await client_for(url, big, [TEAM])  # a key of TEAM lists only its VMs
+        async with (
+            await client_for(url, big) as on_big,
+            await client_for(url, small) as on_small,
+            on_team,
+        ):
             for round_ in range(rounds + 20):  # the first 20 rounds warm up
                 for name, (db, params, every) in cases.items():
                     if round_ % every:
                         continue
-                    client = on_big if db is big else on_small
+                    client = on_team if name == team else on_big if db is big else on_small
                     took = await timed(client, {**params, "page_size": 50})
                     if round_ >= 20:
                         samples[name].append(float("inf") if took is None else took)
@@ -183,6 +203,8 @@ async def bench(url: str, count: int, rounds: int) -> None:
             print(f"  {name:<52} {median:8.2f} {p99:8.2f} {len(values):5}")
         ratio = statistics.median(samples[halfway]) / statistics.median(samples[small_first])
         print(f"\nhalfway page at {n} / first page at 1,000 VMs (medians): {ratio:.2f}x")
+        ratio = statistics.median(samples[team]) / statistics.median(samples[small_first])
+        print(f"{team} / first page at 1,000 VMs (medians): {ratio:.2f}x (goal <= 1.5x)")
     finally:
         await mongo.drop_database(big.name)
         await mongo.drop_database(small.name)

@@ -140,7 +140,12 @@ class UsageLedger:
             [
                 UpdateOne(
                     {"_id": usage_shard_id(project, i)},
-                    {"$set": {"used": used[i], "allow": shares[i], "limit": limits}},
+                    # `spreads` moves on every shard: a $set leaving a shard as it was is no
+                    # write, and then no conflict with a writer that charged it meanwhile.
+                    {
+                        "$set": {"used": used[i], "allow": shares[i], "limit": limits},
+                        "$inc": {"spreads": 1},
+                    },
                 )
                 for i in range(SHARDS)
             ],
