@@ -9,18 +9,22 @@ import pytest
 from pymongo.asynchronous.database import AsyncDatabase
 
 from service.domain.apikeys import Scope
+from service.domain.projects import RESOURCES
 from service.storage.api_keys import ApiKeyRepository
-from tests.api.helpers import Client, bearer, vm_body
+from tests.api.helpers import BASE, Client, bearer, vm_body
 
 PROJECTS = "/api/v1/projects"
 A, B = "team-a", "team-b"
+Q = "quota-q"
+QUOTA_TYPE = "https://vm-inventory.dev/problems/quota-exceeded"
+MEMBERS = {"status", "type", "title", "detail", "project", "resource", "limit", "used", "requested"}
 Db = AsyncDatabase[dict[str, Any]]
 
 
 @dataclass(frozen=True)
 class Keys:
-    """Authorization headers: a write key of each project, a read key of B, an admin key of B
-    and one of both (its home is A), an unrestricted write key."""
+    """Authorization headers: a write key of each project, a read key of B, an admin key of B,
+    a write key of both (A first: its home), an unrestricted write key."""
 
     write_a: dict[str, str]
     write_b: dict[str, str]
@@ -46,9 +50,46 @@ async def usage(client: Client, project: str) -> dict[str, int]:
     return used
 
 
+def assert_quota_exceeded(
+    problem: dict[str, Any], resource: str, limit: int, used: int, requested: int
+) -> None:
+    """`problem` is quota-exceeded in Q, with exactly these members."""
+    assert set(problem) == MEMBERS, problem
+    assert problem["type"] == QUOTA_TYPE and problem["status"] == 409
+    expected = {"project": Q, "resource": resource, "limit": limit, "used": used,
+                "requested": requested}  # fmt: skip
+    assert {k: problem[k] for k in expected} == expected
+    assert resource in problem["detail"] and Q in problem["detail"]
+    assert f"{used} of {limit}" in problem["detail"]
+
+
+async def live_usage(client: Client, project: str) -> dict[str, int]:
+    """What the live VMs of `project` use, counted from ListVMs."""
+    total = dict.fromkeys(RESOURCES, 0)
+    token = None
+    while True:
+        params: dict[str, Any] = {"project": project, "page_size": 100}
+        if token:
+            params["page_token"] = token
+        page = (await client.get(BASE, params=params)).json()
+        for vm in page["items"]:
+            for resource in RESOURCES:
+                total[resource] += 1 if resource == "vms" else vm[resource]
+        token = page["next_page_token"]
+        if token is None:
+            return total
+
+
+async def assert_usage_exact(client: Client) -> dict[str, int]:
+    """GetProject's usage of Q is what its live VMs use."""
+    shown = await usage(client, Q)
+    assert shown == await live_usage(client, Q)
+    return shown
+
+
 async def create_in(client: Client, key: dict[str, str], **overrides: Any) -> dict[str, Any]:
     """Create a VM with `key` (asserting 201) and return it."""
-    r = await client.post("/api/v1/vms", json=vm_body(**overrides), headers=key)
+    r = await client.post(BASE, json=vm_body(**overrides), headers=key)
     assert r.status_code == 201, r.text
     vm: dict[str, Any] = r.json()
     return vm

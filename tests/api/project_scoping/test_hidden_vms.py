@@ -43,7 +43,8 @@ async def snapshot(client: Client, keys: Keys, vm_id: str) -> tuple[Any, ...]:
     return vm.json(), events.json()
 
 
-READS = [
+Route = tuple[str, str, dict[str, Any]]
+READS: list[Route] = [
     ("GET", "{id}", {}),
     ("HEAD", "{id}", {}),
     ("GET", "{id}", {"params": {"show_deleted": "true"}}),
@@ -54,7 +55,7 @@ READS = [
     ("HEAD", "{id}/events", {}),
     ("GET", "{id}/events", {"params": {"page_size": 1}}),
 ]
-WRITES = [
+WRITES: list[Route] = [
     ("PUT", "{id}", {"json": vm_body(name="taken", cpu_cores=1)}),
     ("PUT", "{id}", {"json": vm_body(name="taken"), "headers": {"If-Match": '"1"'}}),
     ("PATCH", "{id}", {"json": {"description": "from b"}}),
@@ -71,7 +72,7 @@ WRITES = [
 ]
 
 
-def _ids(routes: list[tuple[str, str, dict[str, Any]]]) -> list[str]:
+def _ids(routes: list[Route]) -> list[str]:
     return [f"{m} {p.format(id='id')} {sorted(str(v) for v in kw.values())}" for m, p, kw in routes]
 
 
@@ -90,9 +91,8 @@ async def test_reads_by_id_are_the_missing_404(
     client: Client, keys: Keys, a_vm: dict[str, Any], method: str, path: str, kwargs: Any
 ) -> None:
     before = await snapshot(client, keys, a_vm["id"])
-    headers = {**keys.read_b, **kwargs.pop("headers", {})}
-    await assert_like_missing(client, method, f"{BASE}/{path}", a_vm["id"], headers=headers,
-                              **kwargs)  # fmt: skip
+    kwargs = {**kwargs, "headers": {**keys.read_b, **kwargs.get("headers", {})}}
+    await assert_like_missing(client, method, f"{BASE}/{path}", a_vm["id"], **kwargs)
     assert await snapshot(client, keys, a_vm["id"]) == before
 
 
@@ -101,9 +101,8 @@ async def test_writes_by_id_are_the_missing_404_and_change_nothing(
     client: Client, keys: Keys, a_vm: dict[str, Any], method: str, path: str, kwargs: Any
 ) -> None:
     before = await snapshot(client, keys, a_vm["id"])
-    headers = {**keys.write_b, **kwargs.pop("headers", {})}
-    await assert_like_missing(client, method, f"{BASE}/{path}", a_vm["id"], headers=headers,
-                              **kwargs)  # fmt: skip
+    kwargs = {**kwargs, "headers": {**keys.write_b, **kwargs.get("headers", {})}}
+    await assert_like_missing(client, method, f"{BASE}/{path}", a_vm["id"], **kwargs)
     assert await snapshot(client, keys, a_vm["id"]) == before
 
 
