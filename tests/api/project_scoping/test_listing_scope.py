@@ -130,3 +130,14 @@ async def test_export_csv_has_a_project_column_and_only_the_keys_projects(
     assert "project" in next(csv.reader(io.StringIO(r.text, newline="")))
     assert sorted((row["project"], row["name"]) for row in rows) == [(B, n) for n in spread[B]]
     assert A not in r.text and "a-1" not in r.text
+
+
+async def test_a_page_token_of_another_project_lists_nothing_of_it(
+    client: Client, keys: Keys, spread: dict[str, list[str]]
+) -> None:
+    first = await client.get(BASE, params={"project": A, "page_size": 1}, headers=keys.write_all)
+    token = first.json()["next_page_token"]
+    for params in ({}, {"project": B}):
+        r = await client.get(BASE, params={**params, "page_size": 1, "page_token": token},
+                             headers=keys.read_b)  # fmt: skip
+        assert_problem(r, 400, "page_token")

@@ -168,3 +168,17 @@ async def test_other_projects_are_not_limited_by_q(client: Client) -> None:
     r = await client.post(BASE, json=vm_body(name="x"))
     assert r.status_code == 201 and r.json()["project"] == "default"
     assert (await assert_usage_exact(client))["vms"] == 0
+
+
+async def test_writes_that_raise_nothing_pass_a_full_quota(client: Client) -> None:
+    await make(client, vms=1, cpu_cores=2)
+    vm = (await post(client, "x")).json()
+    upsert = await client.put(f"{BASE}/by-name/X", json=vm_body(name="X", description="d"),
+                              params={"project": Q})  # fmt: skip
+    assert upsert.status_code == 200 and upsert.json()["id"] == vm["id"], upsert.text
+    put = await client.put(f"{BASE}/{vm['id']}", json=vm_body(name="x", os="other"))
+    assert put.status_code == 200, put.text
+    ops = [{"op": "delete", "id": vm["id"]}, {"op": "create", "vm": vm_body(name="y", project=Q)}]
+    swapped = await client.post(BATCH, json={"operations": ops, "atomic": True})
+    assert [x["status"] for x in swapped.json()["results"]] == [204, 201], swapped.text
+    assert (await assert_usage_exact(client))["vms"] == 1
