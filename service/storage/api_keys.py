@@ -21,7 +21,7 @@ from service.domain.apikeys import (
 )
 from service.domain.errors import NameConflict, NotFound
 from service.storage.errors import translate_errors
-from service.storage.stored import PROJECTS_COLLECTION
+from service.storage.stored import API_KEYS_COLLECTION, PROJECTS_COLLECTION
 
 
 class ApiKeyRepository:
@@ -29,7 +29,7 @@ class ApiKeyRepository:
 
     def __init__(self, database: AsyncDatabase[dict[str, Any]]) -> None:
         """Work on the `api_keys` collection of `database`."""
-        self.keys: AsyncCollection[dict[str, Any]] = database.get_collection("api_keys")
+        self.keys: AsyncCollection[dict[str, Any]] = database.get_collection(API_KEYS_COLLECTION)
         self.projects: AsyncCollection[dict[str, Any]] = database.get_collection(
             PROJECTS_COLLECTION
         )

@@ -21,7 +21,12 @@ from service.domain.rules import utcnow
 from service.domain.schemas import rfc3339
 from service.storage.errors import translate_errors
 from service.storage.shielded import in_transaction, shielded
-from service.storage.stored import PROJECTS_COLLECTION, VMS_COLLECTION, unexpired
+from service.storage.stored import (
+    API_KEYS_COLLECTION,
+    PROJECTS_COLLECTION,
+    VMS_COLLECTION,
+    unexpired,
+)
 from service.storage.usage import UsageLedger
 
 Raw = dict[str, Any]
@@ -60,8 +65,10 @@ class ProjectRepository:
     """Stores projects; their usage and quota check live in the UsageLedger (`ledger`)."""
 
     def __init__(self, database: AsyncDatabase[Raw]) -> None:
-        """Work on `projects`, `project_usage` and (to tell an empty project) `vms`."""
+        """Work on `projects`, `project_usage`, `vms` (to tell an empty project) and `api_keys`
+        (the keys restricted to a deleted project lose it)."""
         self.projects: AsyncCollection[Raw] = database.get_collection(PROJECTS_COLLECTION)
+        self.keys: AsyncCollection[Raw] = database.get_collection(API_KEYS_COLLECTION)
         self.vms: AsyncCollection[Raw] = database.get_collection(VMS_COLLECTION)
         self.ledger = UsageLedger(database)
 
@@ -160,8 +167,10 @@ class ProjectRepository:
     @translate_errors
     async def delete(self, name: str, revision: int) -> None:
         """In one transaction: refuse while the project holds a VM (live or restorable), else
-        remove it at `revision` and close its ledger. A VM write racing it writes a ledger
-        shard this removes, so one of them conflicts and retries (and then sees the other)."""
+        remove it at `revision`, close its ledger and take it from every key restricted to it
+        (a project created later under its name is not theirs). A VM write racing it writes a
+        ledger shard this removes, so one of them conflicts and retries (and then sees the
+        other)."""
 
         async def work(session: AsyncClientSession) -> bool:
             held = {"project": name, **unexpired(utcnow())}
@@ -176,6 +185,9 @@ class ProjectRepository:
             if not gone.deleted_count:
                 return False
             await self.ledger.close(session, name)
+            await self.keys.update_many(
+                {"projects": name}, {"$pull": {"projects": name}}, session=session
+            )
             return True
 
         if not await self._transaction(work):

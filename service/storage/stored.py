@@ -16,6 +16,7 @@ VMS_COLLECTION = "vms"
 VM_EVENTS_COLLECTION = "vm_events"
 IDEMPOTENCY_COLLECTION = "idempotency_keys"
 PROJECTS_COLLECTION = "projects"
+API_KEYS_COLLECTION = "api_keys"
 PROJECT_USAGE_COLLECTION = "project_usage"
 
 

@@ -258,3 +258,18 @@ async def test_project_metrics_at_scrape(client: Client, fresh: Db) -> None:
     assert 'vm_inventory_project_usage{project="default",resource="vms"}' in text
     await client.delete(f"{PROJECTS}/team-m")
     assert 'project="team-m"' not in (await client.get("/metrics")).text
+
+
+async def test_a_deleted_project_leaves_the_keys_restricted_to_it(
+    client: Client, keys: dict[str, str], api_keys: ApiKeyRepository
+) -> None:
+    """Its keys lose it: a project created later under the same name is not theirs."""
+    assert (await client.delete(f"{PROJECTS}/team-b")).status_code == 204
+    assert (await client.post(PROJECTS, json={"name": "team-b"})).status_code == 201
+    key = bearer(keys["read-b"])
+    assert (await client.get(f"{PROJECTS}/team-b", headers=key)).status_code == 404
+    assert (await client.get(PROJECTS, headers=key)).json()["items"] == []
+    listed = await client.get("/api/v1/vms", params={"project": "team-b"}, headers=key)
+    assert_problem(listed, 403, "project")
+    left = {k.name: k.projects for k in await api_keys.list()}
+    assert left["proj-read-b"] == () and left["proj-admin-a"] == ("team-a",)
