@@ -24,7 +24,7 @@ from bson import ObjectId
 from pymongo import MongoClient
 
 from bench import targets as t
-from bench.data import SEED, delete_pool, replace_line, seed
+from bench.data import SEED, delete_pool, replace_line, seed, shape_gaps
 from bench.report import markdown, p99_ratios, ratios, report, summarize
 from bench.wrk import SCENARIOS, Target, peak_rss_mb, run_wrk
 from service.storage.mongod import LocalMongod, free_port
@@ -127,15 +127,6 @@ def server_labels(server: str, names: list[str]) -> dict[str, str]:
         labels["fastapi"] = (f"uvicorn {v['uvicorn']} (FastAPI {v['fastapi']}, Beanie "
                              f"{v['beanie']}, pydantic {v['pydantic']})")  # fmt: skip
     return labels
-
-
-# ListVMs' watch_token (the page's snapshot, for WatchVMs): the other targets have no watch.
-SERVICE_ONLY = {"watch_token"}
-
-
-def shape_gaps(service: set[str], other: set[str]) -> tuple[set[str], set[str]]:
-    """(fields the other target lacks, fields only it has) against the service's answer."""
-    return service - SERVICE_ONLY - other, other - service
 
 
 def check_shapes(running: dict[str, t.Running], vm_id: str) -> None:

@@ -1,4 +1,5 @@
-"""The VMs a run works on: seeded through the service, ReplaceVM bodies, DeleteVM pools."""
+"""The VMs a run works on: seeded through the service, ReplaceVM bodies, DeleteVM pools; the
+fields a target answers against the service's."""
 
 from __future__ import annotations
 
@@ -15,6 +16,8 @@ from pymongo import MongoClient
 from bench.wrk import REPLACE_DESCRIPTION
 from service.domain.schemas import WRITABLE_FIELDS
 
+# ListVMs' watch_token (the page's snapshot, for WatchVMs): the other targets have no watch.
+SERVICE_ONLY = {"watch_token"}
 SEED = 10_000
 VM_BODY = {"os": "ubuntu-24.04", "cpu_cores": 2, "memory_mib": 2048, "storage_gib": 20}
 
@@ -58,3 +61,8 @@ def delete_pool(url: str, db: str, template: dict[str, Any], count: int, path: P
         client[db]["vms"].insert_many(docs, ordered=False)
     path.write_text("".join(f"{d['_id']}\n" for d in docs))
     return path
+
+
+def shape_gaps(service: set[str], other: set[str]) -> tuple[set[str], set[str]]:
+    """(fields the other target lacks, fields only it has) against the service's answer."""
+    return service - SERVICE_ONLY - other, other - service
