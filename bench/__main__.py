@@ -24,7 +24,7 @@ from bson import ObjectId
 from pymongo import MongoClient
 
 from bench import targets as t
-from bench.data import SEED, delete_pool, replace_line, seed, shape_gaps
+from bench.data import SEED, delete_pool, replace_line, seed, shape_gaps, transaction_counts
 from bench.report import markdown, p99_ratios, ratios, report, summarize
 from bench.wrk import SCENARIOS, Target, peak_rss_mb, run_wrk
 from service.storage.mongod import LocalMongod, free_port
@@ -160,9 +160,11 @@ def measure(
     running: dict[str, t.Running],
     ids_file: Path,
     pool: Callable[[Path], Path],
+    url: str,
 ) -> list[Any]:
     """Warm up, then alternate the targets scenario by scenario, round by round; every DeleteVM
-    run gets a pool of VMs of its own (`pool(path)` writes their ids)."""
+    run gets a pool of VMs of its own (`pool(path)` writes their ids). Each run's transactions
+    aborted (with_transaction's retries among them) and write conflicts are counted."""
     vms_file = ids_file.with_name("vms.txt")
     wrk_targets = {
         name: Target(name, r.base_url, r.headers, ids_file, vms_file, args.connections, r.pid)
@@ -181,13 +183,19 @@ def measure(
                 fresh = None
                 if scenario == "delete":
                     fresh = pool(ids_file.with_name(f"delete-{name}-{round_no}.txt"))
+                before = transaction_counts(url)
                 result = run_wrk(wrk_targets[name], scenario, args.duration, fresh)
+                after = transaction_counts(url)
+                result |= {f"txn_{k}": after[k] - before[k] for k in after}
                 result |= {"round": round_no, "scenario": scenario, "target": name}
                 runs.append(result)
+                txns = result["txn_aborted"] + result["txn_committed"]
                 print(f"round {round_no + 1} {scenario:6} {name:14} {result['rps']:8.0f} req/s"
                       f"  p50 {result['p50_ms']:.2f} ms  p99 {result['p99_ms']:.2f} ms"
                       f"  {result['cpu_us']:.0f} CPU us/req  non-2xx {result['non_2xx']}"
-                      f"  socket errors {result['socket_errors']}", flush=True)  # fmt: skip
+                      f"  socket errors {result['socket_errors']}  transactions aborted "
+                      f"{result['txn_aborted']} of {txns},"
+                      f" write conflicts {result['txn_write_conflicts']}", flush=True)  # fmt: skip
     return runs
 
 
@@ -245,7 +253,7 @@ def main() -> int:
                 fresh = pool(ids_file.with_name("delete.txt")) if args.profile == "delete" else None
                 profile(service.pid, target, args.profile, args.duration * 2, out_dir, fresh)
                 return 0
-            runs = measure(args, running, ids_file, pool)
+            runs = measure(args, running, ids_file, pool, url)
             rss = peak_rss_mb(service.pid)
             about = machine(url, servers)
         finally:

@@ -1,5 +1,5 @@
 """The VMs a run works on: seeded through the service, ReplaceVM bodies, DeleteVM pools; the
-fields a target answers against the service's."""
+fields a target answers against the service's; MongoDB's transaction counts."""
 
 from __future__ import annotations
 
@@ -66,3 +66,15 @@ def delete_pool(url: str, db: str, template: dict[str, Any], count: int, path: P
 def shape_gaps(service: set[str], other: set[str]) -> tuple[set[str], set[str]]:
     """(fields the other target lacks, fields only it has) against the service's answer."""
     return service - SERVICE_ONLY - other, other - service
+
+
+def transaction_counts(url: str) -> dict[str, int]:
+    """MongoDB's counts so far of transactions committed and aborted (an abort: a retry inside
+    with_transaction, or a write that failed) and of write conflicts (serverStatus)."""
+    client: MongoClient[dict[str, Any]] = MongoClient(url)
+    with client:
+        status = client.admin.command("serverStatus")
+    txns, operation = status.get("transactions", {}), status["metrics"].get("operation", {})
+    return {"committed": int(txns.get("totalCommitted", 0)),
+            "aborted": int(txns.get("totalAborted", 0)),
+            "write_conflicts": int(operation.get("writeConflicts", 0))}  # fmt: skip
