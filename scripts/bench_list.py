@@ -214,9 +214,10 @@ async def bench(url: str, count: int, rounds: int, explain: bool = False) -> Non
                 {"sort": "name", "name_prefix": prefix},
                 1,
             ),
-            f"ip_in={net}, {n}": (big, {"ip_in": net}, 1),
-            # Every VM with an address (90%), newest first: the default order over a wide range.
-            f"ip_in=10.0.0.0/8 (wide), default order, {n}": (big, {"ip_in": "10.0.0.0/8"}, 1),
+            # Ranges of addresses under the default order (newest first): 6% of the VMs, created
+            # together (sorting the matches costs: 79 ms in issue 24), and 90% (the newest match).
+            f"ip_in={net} (6%), default order, {n}": (big, {"ip_in": net}, 1),
+            f"ip_in=10.0.0.0/8 (90%), default order, {n}": (big, {"ip_in": "10.0.0.0/8"}, 1),
             f"include_total, no filter, {n}": (big, {"include_total": "true"}, 10),
             f"include_total, status+label, {n}": (big, {**filtered, "include_total": "true"}, 10),
         }
