@@ -6,8 +6,11 @@ import json
 import math
 from typing import Any
 
+import msgspec
+
 from bench.data import replace_line, shape_gaps
 from bench.report import GOALS, judged, p99_ratios, ratios, summarize
+from bench.shapes import plain
 from bench.wrk import REPLACE_DESCRIPTION, SCENARIOS
 from service.domain.schemas import WRITABLE_FIELDS
 
@@ -75,3 +78,23 @@ def test_replace_body_keeps_the_writable_fields_the_service_answered() -> None:
 
 def test_every_goal_names_a_scenario() -> None:
     assert {s for s, _, _ in GOALS} <= set(SCENARIOS)
+
+
+def test_plain_vm_keeps_a_field_the_service_gained_optional() -> None:
+    class Gained(msgspec.Struct, kw_only=True):
+        id: str
+        name: str
+        project: str
+        created_at: str
+
+    shape = plain(Gained)
+    written_by_a_floor = msgspec.convert(
+        {"id": "a", "name": "b", "created_at": "2026-01-01T00:00:00Z"}, shape
+    )
+    assert msgspec.json.decode(msgspec.json.encode(written_by_a_floor)) == {
+        "id": "a", "name": "b", "created_at": "2026-01-01T00:00:00Z"
+    }  # fmt: skip
+    with_project = {"id": "a", "name": "b", "project": "p", "created_at": "2026-01-01T00:00:00Z"}
+    assert msgspec.json.decode(msgspec.json.encode(msgspec.convert(with_project, shape))) == (
+        with_project
+    )
