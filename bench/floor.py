@@ -4,7 +4,10 @@ With FLOOR_TRANSACTION=1 (the `floor-txn` target) every write does the service's
 CreateVM the VM with its search keys and its `created` event in one majority-acknowledged
 transaction; UpdateVM (merge patch), ReplaceVM and DeleteVM read the VM, then compare-and-set it
 on its revision and insert its event in one such transaction (read again and retried when the
-revision moved). Served by `python -m bench.serve floor|floor-txn`.
+revision moved). With FLOOR_EVENTS=embedded (the `floor-embedded` target) those three instead
+make one majority-acknowledged compare-and-set that also appends the event to a bounded array in
+the VM document (issue 24's option; moving the events to `vm_events` later is not measured).
+Served by `python -m bench.serve floor|floor-txn|floor-embedded`.
 """
 
 from __future__ import annotations
@@ -70,6 +73,8 @@ FIELDS = [*WRITABLE, "revision", "created_at", "updated_at"]
 RETENTION = timedelta(days=30)
 MAX_ATTEMPTS = 64
 TRANSACTION = os.environ.get("FLOOR_TRANSACTION") == "1"
+EMBEDDED = os.environ.get("FLOOR_EVENTS") == "embedded"
+RECENT_EVENTS = 16  # the bounded array's length (floor-embedded)
 client: AsyncMongoClient[dict[str, Any]]
 client = AsyncMongoClient(os.environ["MONGODB_URL"], tz_aware=True, w="majority")
 vms = client[os.environ["MONGODB_DB"]]["vms"]
@@ -111,7 +116,8 @@ async def set_with_event(
     oid: ObjectId, current: dict[str, Any], update: dict[str, Any], event: dict[str, Any]
 ) -> dict[str, Any] | None:
     """If the VM is still at `current`'s revision: apply `update` (its revision + 1) and insert
-    `event`, in one transaction; the VM after it, or None when the revision moved."""
+    `event`, in one transaction (or append it to the VM's bounded array of recent events, in the
+    same single-document write); the VM after it, or None when the revision moved."""
     match = {"_id": oid, "revision": current["revision"], **LIVE}
     update = {**update, "$inc": {"revision": 1}}
 
@@ -123,6 +129,11 @@ async def set_with_event(
             await events.insert_one({**event, "vm_id": oid}, session=session)
         return doc
 
+    if EMBEDDED:  # one write: the event rides in the VM document (its id is the VM's)
+        pushed = {"recent_events": {"$each": [event], "$slice": -RECENT_EVENTS}}
+        return await vms.find_one_and_update(
+            match, {**update, "$push": pushed}, FIELDS, return_document=ReturnDocument.AFTER
+        )
     async with client.start_session() as session:
         return await session.with_transaction(work)
 
@@ -213,7 +224,7 @@ async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
     if method == "GET" and one:
         doc = await vms.find_one({"_id": ObjectId(path[12:])}, FIELDS)
         return await reply(send, 404 if doc is None else 200, encode(doc and to_vm(doc)))
-    if method in ("PATCH", "PUT", "DELETE") and one and TRANSACTION:
+    if method in ("PATCH", "PUT", "DELETE") and one and (TRANSACTION or EMBEDDED):
         return await change(send, receive, method, path[12:])
     if method == "GET" and path == "/api/v1/vms":
         size = int(parse_qs(scope["query_string"].decode()).get("page_size", ["50"])[0])

@@ -29,6 +29,7 @@ SCENARIOS_OF = {
     "litestar-tuned": ("get", "list"),
     "floor": ("get", "list", "create"),
     "floor-txn": ("create", "patch", "put", "delete"),
+    "floor-embedded": ("patch", "put", "delete"),
     "fastapi": ("get", "list", "create", "patch"),
 }
 NAMES = tuple(SCENARIOS_OF)
@@ -41,6 +42,8 @@ DESCRIPTIONS = {
     "floor": "bare ASGI + msgspec + PyMongo async, plain insert (bench/floor.py)",
     "floor-txn": "bare ASGI floor, each write and its event in one transaction; updates read, "
     "then compare-and-set (bench/floor.py)",
+    "floor-embedded": "bare ASGI floor, updates read, then one compare-and-set carrying the event "
+    "in a bounded array of the VM (issue 24's option; bench/floor.py)",
     "fastapi": "FastAPI + Beanie 2 + pydantic, PATCH as get + set (bench/fastapi_beanie.py)",
 }
 
