@@ -14,40 +14,25 @@ import sys
 import tempfile
 import time
 from collections import Counter
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import httpx
+from bson import ObjectId
 from pymongo import MongoClient
 
 from bench import targets as t
-from bench.report import markdown, ratios, report, summarize
+from bench.data import SEED, delete_pool, replace_line, seed, shape_gaps, transaction_counts
+from bench.report import markdown, p99_ratios, ratios, report, summarize
 from bench.wrk import SCENARIOS, Target, peak_rss_mb, run_wrk
 from service.storage.mongod import LocalMongod, free_port
 
-SEED = 10_000
-VM_BODY = {"os": "ubuntu-24.04", "cpu_cores": 2, "memory_mib": 2048, "storage_gib": 20}
 
-
-async def seed(base_url: str, headers: dict[str, str], count: int) -> list[str]:
-    """Create `count` VMs through the API, so they are stored as the service stores them."""
-    ids: list[str] = []
-    queue = iter(range(count))
-    async with httpx.AsyncClient(base_url=base_url, headers=headers, timeout=30) as client:
-
-        async def worker() -> None:
-            for i in queue:
-                body = {**VM_BODY, "name": f"seed-{i:05d}", "labels": {"env": "bench"}}
-                response = await client.post("/api/v1/vms", json=body)
-                response.raise_for_status()
-                ids.append(response.json()["id"])
-
-        await asyncio.gather(*(worker() for _ in range(16)))
-    return ids
-
-
-def profile(pid: int, target: Target, scenario: str, seconds: int, out_dir: Path) -> None:
+def profile(
+    pid: int, target: Target, scenario: str, seconds: int, out_dir: Path, ids: Path | None = None
+) -> None:
     """Record the service with py-spy while wrk drives `scenario`; print the hottest frames."""
     out = out_dir / f"profile-{scenario}.folded"
     spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
@@ -56,7 +41,7 @@ def profile(pid: int, target: Target, scenario: str, seconds: int, out_dir: Path
          "--format", "raw", "--output", str(out), "--nonblocking"],
         stdout=subprocess.DEVNULL,
     )  # fmt: skip
-    print(run_wrk(target, scenario, seconds))
+    print(run_wrk(target, scenario, seconds, ids))
     recorder.wait(seconds + 30)
     inclusive: Counter[str] = Counter()
     own: Counter[str] = Counter()
@@ -144,12 +129,10 @@ def server_labels(server: str, names: list[str]) -> dict[str, str]:
     return labels
 
 
-# ListVMs' watch_token (the page's snapshot, for WatchVMs): the other targets have no watch.
-SERVICE_ONLY = {"watch_token"}
-
-
 def check_shapes(running: dict[str, t.Running], vm_id: str) -> None:
-    """Every target answers GetVM and ListVMs with the service's JSON fields (else it fails)."""
+    """Every target answers GetVM and ListVMs with the service's JSON fields: a field the
+    service does not answer fails; one the service answers and a target not (a field the
+    service gained, e.g. `project`) is printed."""
     want: dict[str, set[str]] = {}
     for name, r in running.items():
         for scenario, path in (("get", f"/api/v1/vms/{vm_id}"), ("list", "/api/v1/vms")):
@@ -158,15 +141,33 @@ def check_shapes(running: dict[str, t.Running], vm_id: str) -> None:
                 response.raise_for_status()
                 body = response.json()
                 keys = set(body) | set(body["items"][0]) if scenario == "list" else set(body)
-                keys -= SERVICE_ONLY
-                if want.setdefault(scenario, keys) != keys:
-                    raise SystemExit(f"{name}'s {scenario} differs: {keys ^ want[scenario]}")
+                if name == "service":
+                    want[scenario] = keys
+                    continue
+                lacks, extra = shape_gaps(want[scenario], keys)
+                if extra:
+                    raise SystemExit(f"{name}'s {scenario} answers what the service does not: "
+                                     f"{sorted(extra)}")  # fmt: skip
+                if lacks:
+                    print(f"note: {name}'s {scenario} lacks {sorted(lacks)} (the service's)")
 
 
-def measure(args: argparse.Namespace, running: dict[str, t.Running], ids_file: Path) -> list[Any]:
-    """Warm up, then alternate the targets scenario by scenario, round by round."""
+DELETES_PER_SECOND = 1500  # above any target's DeleteVM rate here: a pool never runs out
+
+
+def measure(
+    args: argparse.Namespace,
+    running: dict[str, t.Running],
+    ids_file: Path,
+    pool: Callable[[Path], Path],
+    url: str,
+) -> list[Any]:
+    """Warm up, then alternate the targets scenario by scenario, round by round; every DeleteVM
+    run gets a pool of VMs of its own (`pool(path)` writes their ids). Each run's transactions
+    aborted (with_transaction's retries among them) and write conflicts are counted."""
+    vms_file = ids_file.with_name("vms.txt")
     wrk_targets = {
-        name: Target(name, r.base_url, r.headers, ids_file, args.connections, r.pid)
+        name: Target(name, r.base_url, r.headers, ids_file, vms_file, args.connections, r.pid)
         for name, r in running.items()
         if name in args.only
     }
@@ -179,13 +180,22 @@ def measure(args: argparse.Namespace, running: dict[str, t.Running], ids_file: P
         for scenario in args.scenarios:
             order = [n for n in wrk_targets if scenario in t.SCENARIOS_OF[n]]
             for name in order if round_no % 2 == 0 else reversed(order):
-                result = run_wrk(wrk_targets[name], scenario, args.duration)
+                fresh = None
+                if scenario == "delete":
+                    fresh = pool(ids_file.with_name(f"delete-{name}-{round_no}.txt"))
+                before = transaction_counts(url)
+                result = run_wrk(wrk_targets[name], scenario, args.duration, fresh)
+                after = transaction_counts(url)
+                result |= {f"txn_{k}": after[k] - before[k] for k in after}
                 result |= {"round": round_no, "scenario": scenario, "target": name}
                 runs.append(result)
-                print(f"round {round_no + 1} {scenario:6} {name:10} {result['rps']:8.0f} req/s"
+                txns = result["txn_aborted"] + result["txn_committed"]
+                print(f"round {round_no + 1} {scenario:6} {name:14} {result['rps']:8.0f} req/s"
                       f"  p50 {result['p50_ms']:.2f} ms  p99 {result['p99_ms']:.2f} ms"
                       f"  {result['cpu_us']:.0f} CPU us/req  non-2xx {result['non_2xx']}"
-                      f"  socket errors {result['socket_errors']}", flush=True)  # fmt: skip
+                      f"  socket errors {result['socket_errors']}  transactions aborted "
+                      f"{result['txn_aborted']} of {txns},"
+                      f" write conflicts {result['txn_write_conflicts']}", flush=True)  # fmt: skip
     return runs
 
 
@@ -219,17 +229,31 @@ def main() -> int:
                 if name == "service":
                     started = time.monotonic()
                     service = running["service"]
-                    ids = asyncio.run(seed(service.base_url, service.headers, args.seed))
+                    vms = asyncio.run(seed(service.base_url, service.headers, args.seed))
+                    ids = [vm["id"] for vm in vms]
                     print(f"seeded {args.seed} VMs in {time.monotonic() - started:.1f}s")
+                    mongo: MongoClient[dict[str, Any]]
+                    with MongoClient(url) as mongo:  # a VM as stored by its create, unchanged
+                        template: dict[str, Any] = (
+                            mongo[db]["vms"].find_one({"_id": ObjectId(ids[-1])}) or {}
+                        )
             check_shapes(running, ids[0])
             ids_file = Path(tmp) / "ids.txt"
             ids_file.write_text("\n".join(ids) + "\n")
+            ids_file.with_name("vms.txt").write_text("\n".join(map(replace_line, vms)) + "\n")
+            size = args.duration * DELETES_PER_SECOND
+
+            def pool(path: Path) -> Path:
+                return delete_pool(url, db, template, size, path)
+
             if args.profile:
                 target = Target("service", service.base_url, service.headers, ids_file,
-                                args.connections, service.pid)  # fmt: skip
-                profile(service.pid, target, args.profile, args.duration * 2, out_dir)
+                                ids_file.with_name("vms.txt"), args.connections,
+                                service.pid)  # fmt: skip
+                fresh = pool(ids_file.with_name("delete.txt")) if args.profile == "delete" else None
+                profile(service.pid, target, args.profile, args.duration * 2, out_dir, fresh)
                 return 0
-            runs = measure(args, running, ids_file)
+            runs = measure(args, running, ids_file, pool, url)
             rss = peak_rss_mb(service.pid)
             about = machine(url, servers)
         finally:
@@ -238,18 +262,20 @@ def main() -> int:
             mongod.stop()
     summary = summarize(runs)
     goals = ratios(runs, summary)
-    missed = report(summary, goals, rss)
+    p99_goals = p99_ratios(summary)
+    missed = report(summary, goals, rss, p99_goals)
     print(f"machine: {about['cpu_model']}, {about['cores']} cores, Python {about['python']}, "
           f"mongod {about['mongod']}; servers: {about['servers']}")  # fmt: skip
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     result_doc = {
         "when": stamp, "machine": about, "settings": vars(args) | {"server": server},
-        "summary": summary, "goals": goals, "service_peak_rss_mb": rss, "missed": missed,
+        "summary": summary, "goals": goals, "p99_goals": p99_goals, "service_peak_rss_mb": rss,
+        "missed": missed,
         "runs": runs,
     }  # fmt: skip
     for path in (out_dir / f"bench-{stamp}.json", out_dir / "latest.json"):
         path.write_text(json.dumps(result_doc, indent=2) + "\n")
-    (out_dir / "latest.md").write_text(markdown(summary, goals, rss, about))
+    (out_dir / "latest.md").write_text(markdown(summary, goals, rss, about, p99_goals))
     print(f"figures written to {out_dir / f'bench-{stamp}.json'}, latest.json and latest.md")
     return 0
 

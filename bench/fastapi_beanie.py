@@ -1,11 +1,13 @@
-"""A typical FastAPI + Beanie 2 + pydantic app of GetVM, ListVMs and CreateVM, on uvicorn.
+"""A typical FastAPI + Beanie 2 + pydantic app of GetVM, ListVMs, CreateVM and UpdateVM, on uvicorn.
 
 What users would write: Document models, `VM.get(id)`, `find().sort().limit()`, `insert()`,
 pydantic request/response models. CreateVM is what such an app does: one `await vm.insert()`
 (with the search keys the service stores, majority-acknowledged like the service's writes; no
-history). Not a project dependency: run in an overlay, `uv run --frozen --with 'beanie>=2,<3'
---with fastapi --with 'uvicorn[standard]' python -m bench.fastapi_beanie` (scripts/bench does);
-settings from MONGODB_URL, MONGODB_DB, PORT.
+history). UpdateVM too: `VM.get(id)`, the merge patch applied, `await vm.set({...})` of the
+changed fields (their search keys, updated_at and the revision with them; no history, no
+compare-and-set). Not a project dependency: run in an overlay, `uv run --frozen --with
+'beanie>=2,<3' --with fastapi --with 'uvicorn[standard]' python -m bench.fastapi_beanie`
+(scripts/bench does); settings from MONGODB_URL, MONGODB_DB, PORT.
 """
 
 from __future__ import annotations
@@ -48,6 +50,25 @@ class VMIn(VMFields):
     """CreateVM's body."""
 
     model_config = ConfigDict(extra="forbid")
+
+
+class VMPatch(BaseModel):
+    """UpdateVM's body, a JSON Merge Patch (null removes a label)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str | None = Field(
+        default=None, min_length=1, max_length=63,
+        pattern=r"^[A-Za-z0-9]([A-Za-z0-9._-]*[A-Za-z0-9])?$",
+    )  # fmt: skip
+    status: Status | None = None
+    os: str | None = Field(default=None, min_length=1, max_length=64)
+    cpu_cores: int | None = Field(default=None, ge=1, le=1024)
+    memory_mib: int | None = Field(default=None, ge=128, le=33554432)
+    storage_gib: int | None = Field(default=None, ge=1, le=1048576)
+    ip_address: str | None = None
+    labels: dict[str, str | None] | None = None
+    description: str | None = Field(default=None, max_length=1024)
 
 
 class VMOut(VMFields):
@@ -130,6 +151,29 @@ async def create_vm(body: VMIn) -> VMOut:
     fields = body.model_dump()
     vm = VM(**fields, **search_keys(fields), created_at=now, updated_at=now)
     await vm.insert()
+    return out(vm)
+
+
+@app.patch("/api/v1/vms/{vm_id}", response_model=VMOut)
+async def update_vm(vm_id: PydanticObjectId, patch: VMPatch) -> VMOut:
+    """Apply a merge patch: read the VM, set what changed."""
+    vm = await VM.get(vm_id)
+    if vm is None:
+        raise HTTPException(status_code=404, detail=f"no VM with id {vm_id}")
+    given = patch.model_dump(exclude_unset=True)
+    if (labels := given.pop("labels", None)) is not None:
+        merged = dict(vm.labels)
+        for key, value in labels.items():
+            if value is None:
+                merged.pop(key, None)
+            else:
+                merged[key] = value
+        given["labels"] = merged
+    changes = {k: v for k, v in given.items() if getattr(vm, k) != v}
+    if changes:
+        now = datetime.now(UTC).replace(microsecond=0)
+        await vm.set({**changes, **search_keys(changes), "updated_at": now,
+                      "revision": vm.revision + 1})  # fmt: skip
     return out(vm)
 
 

@@ -1,6 +1,7 @@
 """Run one bench target app on uvicorn or granian: `python -m bench.serve TARGET --server S`.
 
-Targets: floor, floor-txn (bench/floor.py), litestar (bench/litestar_app.py), and service
+Targets: floor, floor-txn, floor-embedded (bench/floor.py), litestar and litestar-tuned
+(bench/litestar_app.py; the second with the collector tuned as `serve` tunes it), and service
 (`create_app`, for a server `python -m service serve` cannot run itself). Settings come from the
 environment like the service's (MONGODB_URL, MONGODB_DB, HOST, PORT, LOG_LEVEL).
 """
@@ -36,12 +37,13 @@ def service_server() -> str:
 
 def load(target: str) -> ASGI:
     """The ASGI app of `target`."""
-    if target in ("floor", "floor-txn"):
+    if target in ("floor", "floor-txn", "floor-embedded"):
         os.environ["FLOOR_TRANSACTION"] = "1" if target == "floor-txn" else "0"
+        os.environ["FLOOR_EVENTS"] = "embedded" if target == "floor-embedded" else "collection"
         from bench import floor
 
         return floor.app
-    if target == "litestar":
+    if target in ("litestar", "litestar-tuned"):
         from bench import litestar_app
 
         return litestar_app.app
@@ -99,12 +101,20 @@ def run_granian(app: ASGI, settings: Settings) -> None:
 def main() -> None:
     """Parse the command line and serve until SIGTERM."""
     parser = argparse.ArgumentParser(prog="python -m bench.serve")
-    parser.add_argument("target", choices=["floor", "floor-txn", "litestar", "service"])
+    parser.add_argument(
+        "target",
+        choices=["floor", "floor-txn", "floor-embedded", "litestar", "litestar-tuned", "service"],
+    )
     parser.add_argument("--server", choices=SERVERS, default=None)
     args = parser.parse_args()
     server = args.server or service_server()
     app = load(args.target)
     settings = Settings()
+    if args.target == "litestar-tuned":
+        # As `serve` does once its app is built (that module imports uvicorn, as serve has).
+        from service.http.server import freeze_startup_heap
+
+        freeze_startup_heap()
     runner: dict[str, Any] = {"uvicorn": run_uvicorn, "granian": run_granian}
     runner[server](app, settings)
 

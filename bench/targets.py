@@ -24,19 +24,27 @@ ROOT = Path(__file__).resolve().parent.parent
 FASTAPI_OVERLAY = ["--with", "beanie>=2,<3", "--with", "fastapi", "--with", "uvicorn[standard]"]
 GRANIAN_OVERLAY = ["--with", "granian>=2,<3"]
 SCENARIOS_OF = {
-    "service": ("get", "list", "create", "patch"),
+    "service": ("get", "list", "create", "patch", "put", "delete"),
     "litestar": ("get", "list"),
+    "litestar-tuned": ("get", "list"),
     "floor": ("get", "list", "create"),
-    "floor-txn": ("create",),
-    "fastapi": ("get", "list", "create"),
+    "floor-txn": ("create", "patch", "put", "delete"),
+    "floor-embedded": ("patch", "put", "delete"),
+    "fastapi": ("get", "list", "create", "patch"),
 }
 NAMES = tuple(SCENARIOS_OF)
 DESCRIPTIONS = {
     "service": "the service: API keys, metrics, INFO access log, rate limit raised",
-    "litestar": "bare Litestar + msgspec + PyMongo async (bench/litestar_app.py)",
+    "litestar": "bare Litestar + msgspec + PyMongo async, Python's default collector "
+    "(bench/litestar_app.py)",
+    "litestar-tuned": "the same bare Litestar app, the collector tuned as `serve` tunes it "
+    "(service.http.server.freeze_startup_heap)",
     "floor": "bare ASGI + msgspec + PyMongo async, plain insert (bench/floor.py)",
-    "floor-txn": "bare ASGI floor, VM + created event in one transaction (bench/floor.py)",
-    "fastapi": "FastAPI + Beanie 2 + pydantic (bench/fastapi_beanie.py)",
+    "floor-txn": "bare ASGI floor, each write and its event in one transaction; updates read, "
+    "then compare-and-set (bench/floor.py)",
+    "floor-embedded": "bare ASGI floor, updates read, then one compare-and-set carrying the event "
+    "in a bounded array of the VM (issue 24's option; bench/floor.py)",
+    "fastapi": "FastAPI + Beanie 2 + pydantic, PATCH as get + set (bench/fastapi_beanie.py)",
 }
 
 

@@ -68,8 +68,38 @@ request = function()
   return wrk.format("PATCH", "/api/v1/vms/" .. ids[math.random(#ids)], nil, body)
 end
 """,
+    # BENCH_VMS: "id<TAB>ReplaceVM body" lines, the body's description "@D@" (set per request).
+    "put": r"""
+local vms = {}
+for line in io.lines(os.getenv("BENCH_VMS")) do
+  local tab = line:find("\t", 1, true)
+  vms[#vms + 1] = {line:sub(1, tab - 1), line:sub(tab + 1)}
+end
+local counter = 0
+wrk.headers["Content-Type"] = "application/json"
+request = function()
+  counter = counter + 1
+  local vm = vms[math.random(#vms)]
+  local body = vm[2]:gsub("@D@", "r" .. tid .. "-" .. counter)
+  return wrk.format("PUT", "/api/v1/vms/" .. vm[1], nil, body)
+end
+""",
+    # BENCH_IDS: a pool of VMs of this run alone, each deleted once (a 404 once it runs out).
+    "delete": _IDS
+    + r"""
+local next_id = 0
+request = function()
+  next_id = next_id + 1
+  return wrk.format("DELETE", "/api/v1/vms/" .. ids[(next_id - 1) % #ids + 1])
+end
+""",
 }
 SCENARIOS = tuple(SCRIPTS)
+NAMES = {"get": "GetVM", "list": "ListVMs", "create": "CreateVM", "patch": "UpdateVM",
+         "put": "ReplaceVM", "delete": "DeleteVM"}  # fmt: skip
+"""Each scenario's operation."""
+REPLACE_DESCRIPTION = "@D@"
+"""The placeholder of a ReplaceVM body's description in BENCH_VMS (a new one per request)."""
 
 
 @dataclass
@@ -80,6 +110,7 @@ class Target:
     base_url: str
     headers: dict[str, str]
     ids_file: Path
+    vms_file: Path | None = None
     connections: int = 32
     pid: int = 0
     scripts: dict[str, Path] = field(default_factory=dict)
@@ -136,8 +167,11 @@ def peak_rss_mb(pid: int) -> float:
     return total * 1024 / 1e6
 
 
-def run_wrk(target: Target, scenario: str, seconds: int) -> dict[str, Any]:
+def run_wrk(
+    target: Target, scenario: str, seconds: int, ids_file: Path | None = None
+) -> dict[str, Any]:
     """Drive `target` with one scenario for `seconds`; return req/s, p50/p99 (ms) and errors.
+    `ids_file` replaces the target's VM ids (the delete scenario's pool of this run).
 
     Also the server's CPU time per request (`cpu_us`): steadier than req/s on a busy machine.
     """
@@ -145,7 +179,8 @@ def run_wrk(target: Target, scenario: str, seconds: int) -> dict[str, Any]:
     for name, value in target.headers.items():
         command += ["-H", f"{name}: {value}"]
     command += ["-s", str(_script(target, scenario)), target.base_url]
-    env = {**os.environ, "BENCH_IDS": str(target.ids_file)}
+    env = {**os.environ, "BENCH_IDS": str(ids_file or target.ids_file)}
+    env["BENCH_VMS"] = str(target.vms_file or target.ids_file)
     env["BENCH_PREFIX"] = f"b{uuid.uuid4().hex[:10]}"
     cpu_before = cpu_seconds(target.pid) if target.pid else 0.0
     out = subprocess.run(command, capture_output=True, text=True, env=env, check=True).stdout
