@@ -28,6 +28,12 @@ REQUESTS: list[tuple[str, str, dict[str, Any]]] = [
     ("GET", f"{BASE}/export", {}),
     ("GET", f"{BASE}/export", {"headers": {"Accept": "text/csv"}}),
     ("GET", f"{BASE}/export", {"headers": {"Accept": "image/png"}}),
+    ("GET", "/api/v1/projects", {}),
+    ("POST", "/api/v1/projects", {"json": {"name": "team-m"}}),
+    ("POST", "/api/v1/projects", {"json": {"name": "Not A Label"}}),
+    ("GET", "/api/v1/projects/default", {}),
+    ("PATCH", "/api/v1/projects/default", {"json": {"description": "d"}}),
+    ("DELETE", "/api/v1/projects/default", {}),
     ("GET", "/health/live", {}),
     ("GET", "/health/ready", {}),
     ("GET", "/metrics", {}),
@@ -45,6 +51,7 @@ async def test_every_route_is_in_the_table(client: Client) -> None:
     routes = {route.path.replace(":str", "") for route in client.app.routes}
     covered = {path.replace("{id}", "{vm_id}") for _, path, _ in REQUESTS}
     covered |= {"/api/v1/vms/by-name/{name}", "/schema/{path}", "/schema/assets/{file_path:path}"}
+    covered |= {"/api/v1/projects/{name}"}
     assert routes <= covered
 
 
