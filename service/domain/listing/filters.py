@@ -107,7 +107,7 @@ def build_filter(params: ListParams) -> dict[str, Any]:
     """The MongoDB filter: whitelisted fields, typed values, operators chosen here only."""
     check_params(params)
     query: dict[str, Any] = {}
-    if params.project:
+    if params.project is not None:  # (none: a key left with no project sees no VM)
         query["project"] = {"$in": sorted(set(params.project))}
     if params.status:
         query["status"] = {"$in": sorted({s.value for s in params.status})}

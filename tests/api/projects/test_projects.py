@@ -271,5 +271,15 @@ async def test_a_deleted_project_leaves_the_keys_restricted_to_it(
     assert (await client.get(PROJECTS, headers=key)).json()["items"] == []
     listed = await client.get("/api/v1/vms", params={"project": "team-b"}, headers=key)
     assert_problem(listed, 403, "project")
+    # A key left with no project sees no VM at all, wherever they are.
+    for project in ("default", "team-b"):
+        body = {"name": f"vm-{project}", "project": project, "os": "debian-12", "cpu_cores": 1,
+                "memory_mib": 128, "storage_gib": 1}  # fmt: skip
+        assert (await client.post("/api/v1/vms", json=body)).status_code == 201
+    everything = await client.get("/api/v1/vms", params={"include_total": "true"}, headers=key)
+    assert everything.status_code == 200, everything.text
+    assert everything.json()["items"] == [] and everything.json()["total_size"] == 0
+    exported = await client.get("/api/v1/vms/export", headers=key)
+    assert exported.status_code == 200 and exported.text == ""
     left = {k.name: k.projects for k in await api_keys.list()}
     assert left["proj-read-b"] == () and left["proj-admin-a"] == ("team-a",)
