@@ -105,7 +105,9 @@ def test_without_a_secret_each_process_has_its_own() -> None:
         ("2001:db8:1:100::/56", {"ip_nets": "620010db8000101"}),
         ("2001:db8::/29", {"ip_nets": {"$in": [f"620010db{n:x}" for n in range(8, 16)]}}),
         # Between levels, below the finest: the range, inside its enclosing stored network.
-        ("10.0.0.0/10", {"ip_key": {"$gte": "40a000000", "$lte": "40a3fffff"}, "ip_nets": "40a"}),
+        ("10.7.0.0/17", {"ip_nets": {"$in": [f"40a07{n:02x}" for n in range(128)]}}),
+        ("128.0.0.0/1", {"ip_nets": {"$in": [f"4{n:02x}" for n in range(128, 256)]}}),
+        ("2001:d80::/25", {"ip_nets": {"$in": [f"62001{n:04x}" for n in range(0xD80, 0xE00)]}}),
         ("10.7.1.128/25", {"ip_key": {"$gte": "40a070180", "$lte": "40a0701ff"},
                            "ip_nets": "40a0701"}),
         ("0.0.0.0/0", {"ip_key": {"$gte": "4" + "0" * 8, "$lte": "4" + "f" * 8}}),
