@@ -11,8 +11,8 @@ Usage: scripts/bench-list [--vms N] [--rounds R] [--explain]
 from __future__ import annotations
 
 import argparse
-import ipaddress
 import asyncio
+import ipaddress
 import os
 import random
 import statistics
@@ -227,7 +227,7 @@ async def bench(url: str, count: int, rounds: int, explain: bool = False) -> Non
             # Inside the 6%: a /20 (16 stored /24s), a /18 (64 of them), a /24 (one).
             f"ip_in={sub(net, 20)} (0.4%), default order, {n}": (big, {"ip_in": sub(net, 20)}, 1),
             f"ip_in={sub(net, 18)} (1.5%), default order, {n}": (big, {"ip_in": sub(net, 18)}, 1),
-            f"ip_in={sub(net, 24)} (230 VMs), default order, {n}": (big, {"ip_in": sub(net, 24)}, 1),
+            f"ip_in={sub(net, 24)} (230), default order, {n}": (big, {"ip_in": sub(net, 24)}, 1),
             f"include_total, no filter, {n}": (big, {"include_total": "true"}, 10),
             f"include_total, status+label, {n}": (big, {**filtered, "include_total": "true"}, 10),
         }
