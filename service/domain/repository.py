@@ -56,8 +56,9 @@ class Repository(Protocol):
     async def list_with_watch_token(self, query: ListQuery) -> tuple[VMs, str]:
         """`list` from one snapshot, and a watch token no later than that snapshot."""
 
-    async def count(self, query: ListQuery) -> int:
-        """How many VMs match the query's filter."""
+    async def count(self, query: ListQuery, at_most: int | None = None) -> int | None:
+        """How many VMs match the query's filter; None when more than `at_most` do and they
+        cannot be counted in O(1) (the whole collection's counts are exact)."""
 
     async def update(
         self,

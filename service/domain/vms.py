@@ -40,7 +40,15 @@ from service.domain.rules import (
     check_transition,
     utcnow,
 )
-from service.domain.schemas import VM, VMCreate, VMPage, VMPatch, VMReplace, VMStatus
+from service.domain.schemas import (
+    TOTAL_EXACT_MAX,
+    VM,
+    VMCreate,
+    VMPage,
+    VMPatch,
+    VMReplace,
+    VMStatus,
+)
 
 MAX_WRITE_ATTEMPTS = 64
 DEFAULT_RETENTION = timedelta(days=30)
@@ -108,7 +116,9 @@ class VMService:
         items, token = next_page(items, query, self.page_tokens)
         page = VMPage(items=items, next_page_token=token, watch_token=watch_token)
         if params.include_total:
-            page.total_size = await self.repo.count(query)
+            total = await self.repo.count(query, at_most=TOTAL_EXACT_MAX)
+            page.total_size = TOTAL_EXACT_MAX if total is None else total
+            page.total_size_exact = total is not None
         return page
 
     async def replace_vm(

@@ -46,13 +46,14 @@ class StoredVM(msgspec.Struct, kw_only=True):
     name_key: str
     label_terms: list[str]
     ip_key: str | None
+    ip_nets: list[str]
     created_by: str
     created_request_id: str
     deleted_at: datetime | UnsetType = UNSET
     purge_at: datetime | UnsetType = UNSET
 
 
-SEARCH_KEYS = ("name_key", "label_terms", "ip_key")
+SEARCH_KEYS = ("name_key", "label_terms", "ip_key", "ip_nets")
 """Stored fields derived from others (service.domain.listing.search_keys); never returned."""
 
 CREATION_FIELDS = ("created_by", "created_request_id")

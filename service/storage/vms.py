@@ -139,8 +139,9 @@ class VMRepository(DeletionWrites):
         return items, cluster_time_token(moment)
 
     @translate_errors
-    async def count(self, query: ListQuery) -> int:
-        """How many VMs match the query's filter (its keyset position is ignored)."""
+    async def count(self, query: ListQuery, at_most: int | None = None) -> int | None:
+        """How many VMs match the query's filter (its keyset position is ignored); None when
+        more than `at_most` match a filter other than the whole collection's (which is O(1))."""
         if not query.filter:
             # The collection's own count: O(1), where counting 1,000,000 index keys takes ~0.7 s;
             # less the VMs past purge_at the TTL monitor has not removed yet (on its index).
@@ -154,10 +155,14 @@ class VMRepository(DeletionWrites):
             deleted = await self.vms.count_documents(DELETED_BY_PURGE_AT)
             return max(0, total - deleted)
         try:
-            # Counting may visit every match (~1.4 s for 136,000 of 1,000,000 on two filters).
+            # Counting visits every match (~0.7 s for 136,000 of 1,000,000 on two filters): it
+            # stops one past `at_most`, which tells that more match.
             with pymongo.timeout(COUNT_TIMEOUT_S):
                 match = {**query.filter, **not_purged(query.filter)}
-                return await self.vms.count_documents(match)
+                if at_most is None:
+                    return await self.vms.count_documents(match)
+                counted = await self.vms.count_documents(match, limit=at_most + 1)
+                return None if counted > at_most else counted
         except PyMongoError as exc:
             if exc.timeout:
                 raise DatabaseUnavailable(

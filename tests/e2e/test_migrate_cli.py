@@ -68,7 +68,8 @@ def test_a_refused_forced_rollback_names_its_command_and_claims_no_stop(
 ) -> None:
     """0010's rollback refuses while a project besides `default` exists; `down --to 9 --force`
     stops the live server for it first: the error says so, nothing on stdout says it stopped,
-    and it serves on."""
+    and it serves again once the versions it needs (those above 10, rolled back before 0010
+    refused) are applied again."""
     server = ServerProcess(mongo_url, db_name).start()
     try:
         created = httpx.post(
@@ -85,6 +86,7 @@ def test_a_refused_forced_rollback_names_its_command_and_claims_no_stop(
             "1 live server(s) stopped using the database for this rollback; each serves again "
             "by itself while the versions it needs are applied"
         ), forced.stderr
+        assert migrate(server.env, "up").returncode == 0
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             listed = httpx.get(server.base_url + BASE, headers=server.headers, timeout=10)

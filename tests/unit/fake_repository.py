@@ -131,8 +131,9 @@ class FakeRepository:
         """`list`, with a fixed cluster-time token."""
         return await self.list(query), "t1.0"
 
-    async def count(self, query: ListQuery) -> int:
-        """Every VM, live ones only unless show_deleted (other filters are not modelled)."""
+    async def count(self, query: ListQuery, at_most: int | None = None) -> int | None:
+        """Every VM, live ones only unless show_deleted (other filters are not modelled); the
+        whole collection is counted exactly, as VMRepository does."""
         live = "deleted_at" in query.filter
         return sum(1 for v in self.vms.values() if not (live and is_deleted(v)))
 

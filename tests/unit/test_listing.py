@@ -5,6 +5,7 @@ from __future__ import annotations
 import ipaddress
 import random
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 
@@ -29,8 +30,10 @@ def test_search_keys_follow_the_written_fields() -> None:
         "name_key": "web-01",
         "label_terms": ["a", "a=", "b", "b=2"],
         "ip_key": "6" + "0" * 31 + "1",
+        "ip_nets": ["6" + "0" * n for n in (8, 10, 12, 14, 16)],  # its /32 to /64
     }
-    assert search_keys({"ip_address": None, "os": "x"}) == {"ip_key": None}
+    assert search_keys({"ip_address": "10.7.1.2"})["ip_nets"] == ["40a", "40a07", "40a0701"]
+    assert search_keys({"ip_address": None, "os": "x"}) == {"ip_key": None, "ip_nets": []}
     assert search_keys({"description": "x"}) == {}
 
 
@@ -54,7 +57,7 @@ def test_client_text_never_becomes_an_operator() -> None:
         ip_in="10.0.0.0/8",
     )
     query = build_filter(params)
-    assert set(query) == {"os", "label_terms", "name_key", "ip_key", "deleted_at"}
+    assert set(query) == {"os", "label_terms", "name_key", "ip_nets", "deleted_at"}
     assert query["deleted_at"] is None  # the live condition, ours
     assert query["os"] == {"$in": ["$where", "{'$gt': ''}"]}
     assert query["label_terms"] == {"$all": ["env=$ne", "k"]}
@@ -91,3 +94,26 @@ def test_without_a_secret_each_process_has_its_own() -> None:
     token = PageTokens().encode("b", 4, "665f1c2e8b3e4a0012345678")
     with pytest.raises(ValidationFailed):
         PageTokens().decode(token, "b", "cpu_cores")
+
+
+@pytest.mark.parametrize(
+    ("network", "condition"),
+    [
+        ("10.0.0.0/8", {"ip_nets": "40a"}),  # a stored level: one index lookup
+        ("10.16.0.0/12", {"ip_nets": {"$in": [f"40a{n:02x}" for n in range(16, 32)]}}),
+        ("10.7.0.0/20", {"ip_nets": {"$in": [f"40a07{n:02x}" for n in range(16)]}}),
+        ("2001:db8:1:100::/56", {"ip_nets": "620010db8000101"}),
+        ("2001:db8::/29", {"ip_nets": {"$in": [f"620010db{n:x}" for n in range(8, 16)]}}),
+        # Between levels, below the finest: the range, inside its enclosing stored network.
+        ("10.7.0.0/17", {"ip_nets": {"$in": [f"40a07{n:02x}" for n in range(128)]}}),
+        ("128.0.0.0/1", {"ip_nets": {"$in": [f"4{n:02x}" for n in range(128, 256)]}}),
+        ("2001:d80::/25", {"ip_nets": {"$in": [f"62001{n:04x}" for n in range(0xD80, 0xE00)]}}),
+        ("10.7.1.128/25", {"ip_key": {"$gte": "40a070180", "$lte": "40a0701ff"},
+                           "ip_nets": "40a0701"}),
+        ("0.0.0.0/0", {"ip_key": {"$gte": "4" + "0" * 8, "$lte": "4" + "f" * 8}}),
+        ("2001::/16", {"ip_key": {"$gte": "62001" + "0" * 28, "$lte": "62001" + "f" * 28}}),
+    ],
+)  # fmt: skip
+def test_ip_in_uses_the_stored_networks_that_tile_it(network: str, condition: Any) -> None:
+    query = build_filter(ListParams(ip_in=network))
+    assert {k: v for k, v in query.items() if k.startswith("ip_")} == condition

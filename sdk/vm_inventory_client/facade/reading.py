@@ -79,7 +79,9 @@ class VMReads:
         return [vm async for vm in self.list(show_deleted=show_deleted, **filters)]
 
     async def count(self, *, show_deleted: bool = False, **filters: Unpack[Filters]) -> int:
-        """How many VMs match `filters` (deleted ones too with `show_deleted=True`)."""
+        """How many VMs match `filters` (deleted ones too with `show_deleted=True`): exact
+        without filters and up to the server's bound (1,000), past it that bound, a lower bound
+        (ListVMs' total_size_exact is false then)."""
         response = await self._sender.read(
             list_vms.asyncio_detailed,
             page_size=1,

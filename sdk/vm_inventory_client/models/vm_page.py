@@ -23,13 +23,17 @@ class VMPage:
         next_page_token (None | str):
         watch_token (str): WatchVMs from the first page's token (`resume_token=`) misses no later change; drop events at
             or below a revision you hold
-        total_size (int | Unset): VMs matching the filters; only with include_total=true
+        total_size (int | Unset): VMs matching the filters (only with include_total=true): exact up to 1,000; past that,
+            1,000 with total_size_exact false (at least that many match)
+        total_size_exact (bool | Unset): with include_total=true: false when total_size is only a lower bound (more than
+            1,000 VMs match a filtered list)
     """
 
     items: list[VM]
     next_page_token: None | str
     watch_token: str
     total_size: int | Unset = UNSET
+    total_size_exact: bool | Unset = UNSET
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
@@ -49,6 +53,12 @@ class VMPage:
         else:
             total_size = self.total_size
 
+        total_size_exact: bool | Unset
+        if isinstance(self.total_size_exact, Unset):
+            total_size_exact = UNSET
+        else:
+            total_size_exact = self.total_size_exact
+
         field_dict: dict[str, Any] = {}
         field_dict.update(self.additional_properties)
         field_dict.update(
@@ -60,6 +70,8 @@ class VMPage:
         )
         if total_size is not UNSET:
             field_dict["total_size"] = total_size
+        if total_size_exact is not UNSET:
+            field_dict["total_size_exact"] = total_size_exact
 
         return field_dict
 
@@ -91,11 +103,19 @@ class VMPage:
 
         total_size = _parse_total_size(d.pop("total_size", UNSET))
 
+        def _parse_total_size_exact(data: object) -> bool | Unset:
+            if isinstance(data, Unset):
+                return data
+            return cast(bool | Unset, data)
+
+        total_size_exact = _parse_total_size_exact(d.pop("total_size_exact", UNSET))
+
         vm_page = cls(
             items=items,
             next_page_token=next_page_token,
             watch_token=watch_token,
             total_size=total_size,
+            total_size_exact=total_size_exact,
         )
 
         vm_page.additional_properties = d

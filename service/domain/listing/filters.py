@@ -10,10 +10,10 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from service.domain.errors import invalid
-from service.domain.listing.keys import ip_key
+from service.domain.listing.keys import IP_NET_FANOUT, IP_NET_LEVELS, ip_key, ip_net
 from service.domain.listing.params import RANGES, ListParams
 from service.domain.listing.validation import check_params
-from service.domain.rules import ip_address_of, ip_network_of
+from service.domain.rules import IPNetwork, ip_address_of, ip_network_of
 from service.domain.schemas import LABEL_KEY_MAX_LENGTH, LABEL_KEY_PATTERN, LABEL_VALUE_MAX_LENGTH
 
 _LABEL_KEY_RE = re.compile(LABEL_KEY_PATTERN.removesuffix("$"))
@@ -59,8 +59,25 @@ def ip_condition(ip_address: str | None, ip_in: str | None) -> dict[str, Any]:
             raise invalid("ip_address", f"{address} is not inside ip_in {network}")
         return {"ip_key": ip_key(address)}
     if network is not None:
-        return {"ip_key": {"$gte": ip_key(network[0]), "$lte": ip_key(network[-1])}}
+        return network_condition(network)
     return {}
+
+
+def network_condition(network: IPNetwork) -> dict[str, Any]:
+    """`ip_in` as a condition the index {ip_nets, created_at, _id} answers in order: the stored
+    networks of the next level (IP_NET_LEVELS) that tile it, when at most IP_NET_FANOUT do;
+    else the range of ip_key, within its enclosing stored network if there is one."""
+    levels = IP_NET_LEVELS[network.version]
+    bits = network.prefixlen
+    level = next((n for n in levels if n >= bits), None)
+    if level is not None and 2 ** (level - bits) <= IP_NET_FANOUT:
+        nets = [ip_net(ip_key(sub[0]), level) for sub in network.subnets(new_prefix=level)]
+        return {"ip_nets": nets[0] if len(nets) == 1 else {"$in": nets}}
+    low, high = ip_key(network[0]), ip_key(network[-1])
+    condition: dict[str, Any] = {"ip_key": {"$gte": low, "$lte": high}}
+    if enclosing := [n for n in levels if n < bits]:
+        condition["ip_nets"] = ip_net(low, enclosing[-1])
+    return condition
 
 
 def next_code_point(char: str) -> str | None:

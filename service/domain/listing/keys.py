@@ -14,8 +14,30 @@ def ip_key(address: str | ipaddress.IPv4Address | ipaddress.IPv6Address) -> str:
     return f"{ip.version}{int(ip):0{ip.max_prefixlen // 4}x}"
 
 
+IP_NET_LEVELS = {4: (8, 16, 24), 6: (32, 40, 48, 56, 64)}
+"""The prefix lengths at which each address's enclosing networks are stored (`ip_nets`): an
+ip_in of one of them, or of a network up to IP_NET_FANOUT of them wide, is then one lookup (or a
+merge of lookups) on the index {ip_nets, created_at, _id}, newest first without sorting."""
+IP_NET_FANOUT = 128
+"""The most networks of one level an ip_in is turned into, so that every prefix length from 7
+bits above a level to the level is such a lookup: MongoDB merges that many index scans in order
+(a /17, 128 stored /24s, ~1.7 ms at 1,000,000 VMs; past 200 its planner sorts every match)."""
+
+
+def ip_net(key: str, prefix_length: int) -> str:
+    """The network of `prefix_length` bits (a multiple of 4) enclosing the address whose ip_key
+    is `key`, as that ip_key's prefix: `4` + 4 hex digits is a /16, `6` + 12 a /48."""
+    return key[: 1 + prefix_length // 4]
+
+
+def ip_nets(key: str) -> list[str]:
+    """The networks at IP_NET_LEVELS enclosing the address whose ip_key is `key`."""
+    return [ip_net(key, bits) for bits in IP_NET_LEVELS[int(key[0])]]
+
+
 def search_keys(fields: dict[str, Any]) -> dict[str, Any]:
-    """The stored search keys derived from whichever of name, labels and ip_address are given."""
+    """The stored search keys derived from whichever of name, labels and ip_address are given
+    (ip_address: its sortable ip_key and its enclosing networks, ip_nets)."""
     keys: dict[str, Any] = {}
     if "name" in fields:
         keys["name_key"] = fields["name"].lower()
@@ -25,6 +47,7 @@ def search_keys(fields: dict[str, Any]) -> dict[str, Any]:
     if "ip_address" in fields:
         ip = fields["ip_address"]
         keys["ip_key"] = None if ip is None else ip_key(ip)
+        keys["ip_nets"] = [] if ip is None else ip_nets(keys["ip_key"])
     return keys
 
 

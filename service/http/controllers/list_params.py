@@ -9,6 +9,7 @@ from litestar.di import Provide
 from litestar.params import Parameter
 
 from service.domain.listing import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, ListParams, SortOrder
+from service.domain.schemas import TOTAL_EXACT_MAX
 from service.http.controllers.filter_params import FILTERS, Filters
 
 
@@ -23,7 +24,11 @@ def list_params(
         Parameter(description="next_page_token of the previous page, with the same filters"),
     ] = None,
     include_total: Annotated[
-        bool, Parameter(description="add total_size, the count under the same filters")
+        bool,
+        Parameter(
+            description="add total_size, the count under the same filters: exact up to "
+            f"{TOTAL_EXACT_MAX:,}, past that a lower bound (total_size_exact false)"
+        ),
     ] = False,
     show_deleted: Annotated[
         bool,

@@ -297,8 +297,8 @@ def sync_detailed(
         page_size (int | Unset):  Default: 50.
         page_token (None | str | Unset): next_page_token of the previous page, with the same
             filters
-        include_total (bool | Unset): add total_size, the count under the same filters Default:
-            False.
+        include_total (bool | Unset): add total_size, the count under the same filters: exact up
+            to 1,000, past that a lower bound (total_size_exact false) Default: False.
         show_deleted (bool | Unset): include deleted VMs (restorable until their purge_at)
             Default: False.
 
@@ -388,8 +388,8 @@ def sync(
         page_size (int | Unset):  Default: 50.
         page_token (None | str | Unset): next_page_token of the previous page, with the same
             filters
-        include_total (bool | Unset): add total_size, the count under the same filters Default:
-            False.
+        include_total (bool | Unset): add total_size, the count under the same filters: exact up
+            to 1,000, past that a lower bound (total_size_exact false) Default: False.
         show_deleted (bool | Unset): include deleted VMs (restorable until their purge_at)
             Default: False.
 
@@ -474,8 +474,8 @@ async def asyncio_detailed(
         page_size (int | Unset):  Default: 50.
         page_token (None | str | Unset): next_page_token of the previous page, with the same
             filters
-        include_total (bool | Unset): add total_size, the count under the same filters Default:
-            False.
+        include_total (bool | Unset): add total_size, the count under the same filters: exact up
+            to 1,000, past that a lower bound (total_size_exact false) Default: False.
         show_deleted (bool | Unset): include deleted VMs (restorable until their purge_at)
             Default: False.
 
@@ -563,8 +563,8 @@ async def asyncio(
         page_size (int | Unset):  Default: 50.
         page_token (None | str | Unset): next_page_token of the previous page, with the same
             filters
-        include_total (bool | Unset): add total_size, the count under the same filters Default:
-            False.
+        include_total (bool | Unset): add total_size, the count under the same filters: exact up
+            to 1,000, past that a lower bound (total_size_exact false) Default: False.
         show_deleted (bool | Unset): include deleted VMs (restorable until their purge_at)
             Default: False.
 
