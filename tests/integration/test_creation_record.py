@@ -140,7 +140,7 @@ async def test_rolling_back_0007_writes_the_derived_events_and_up_again_keeps_th
 
     migrator = Migrator(fresh_db)
     # 0010 (projects), 0009 (soft delete), 0008 (change images) first
-    assert await migrator.down(to=6) == [10, 9, 8, 7]
+    assert await migrator.down(to=6) == [11, 10, 9, 8, 7]
     assert await fresh_db.vms.count_documents({"created_by": {"$exists": True}}) == 0
     assert await fresh_db.vm_events.count_documents({"action": "created"}) == 4
     for vm_id, events in before.items():  # read as the code before 0007 reads: vm_events alone
@@ -149,7 +149,7 @@ async def test_rolling_back_0007_writes_the_derived_events_and_up_again_keeps_th
         assert not any("project" in d or "project" in d["changes"] for d in stored)
         assert [to_event({**d, "project": DEFAULT_PROJECT}) for d in stored] == events
 
-    assert await migrator.up() == [7, 8, 9, 10]
+    assert await migrator.up() == [7, 8, 9, 10, 11]
     for vm_id, events in before.items():
         assert await repo.list_events(vm_id, 10) == events
     await repo.update(pending[0].id, 1, {"os": "debian-12"}, event(2))  # no duplicate refused
