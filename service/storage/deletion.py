@@ -1,5 +1,6 @@
 """Soft delete, restore and purge of a VM: each a compare-and-set on its revision, committed
-with its event (deleted, restored, purged) in one transaction."""
+with its event (deleted, restored, purged) in one transaction; a delete and a purge move the
+VM's recent events into `vm_events` with it (service.storage.recent)."""
 
 from __future__ import annotations
 
@@ -17,10 +18,11 @@ from service.domain.projects import UsageChange
 from service.domain.rules import utcnow
 from service.domain.schemas import VM
 from service.storage.errors import parse_id, translate_errors
+from service.storage.recent import MOVED_WITH
 from service.storage.stored import (
     DELETION_FIELDS,
+    RECENT_EVENTS,
     VM_PROJECTION,
-    WITH_CREATION,
     to_vm,
     unexpired,
 )
@@ -49,6 +51,7 @@ class DeletionWrites(VMStore):
         update = {
             "$set": {"deleted_at": moment, "purge_at": event["purge_at"], "updated_at": moment},
             "$inc": {"revision": 1},
+            "$unset": {RECENT_EVENTS: ""},  # moved to `vm_events` (_retire): TTL loses nothing
         }
 
         def write(
@@ -92,7 +95,8 @@ class DeletionWrites(VMStore):
             )
             if doc is None:
                 return None
-            # A deleted VM is past revision 1: its `created` event is recorded already.
+            # A deleted VM is past revision 1 and holds no recent events (its delete moved them;
+            # no update reaches a deleted VM): its events are all in `vm_events` already.
             await self._record(event, oid, None, session)
             if usage:
                 await self.ledger.charge(session, usage)
@@ -140,19 +144,18 @@ class DeletionWrites(VMStore):
         include_deleted: bool,
     ) -> None:
         """A soft delete or purge: `write` is the compare-and-set on `match` (id and revision),
-        returning the state it replaced (None: it missed), committed with `event`."""
+        returning the state it replaced (None: it missed), committed with `event` and the
+        events that state held outside `vm_events` (its recent ones, or its `created` one)."""
         oid = parse_id(vm_id)
-        first = expected_revision == 1  # then the `created` event is recorded too (see update)
         match = {"_id": oid, "revision": expected_revision}
         if include_deleted:  # a purge: a VM past its purge_at is gone already
             match.update(unexpired(utcnow()))
-        projection = WITH_CREATION if first else {"_id": 1}
 
         async def work(session: AsyncClientSession) -> bool:
-            before = await write(match, projection, session)
+            before = await write(match, MOVED_WITH, session)
             if before is None:
                 return False
-            await self._record(event, oid, before if first else None, session)
+            await self._record(event, oid, before, session)
             if usage:  # what a live VM frees
                 await self.ledger.charge(session, usage)
             await self._respond(ctx, session, None)

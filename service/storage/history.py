@@ -1,6 +1,6 @@
-"""Reading a VM's history from `vm_events`, with the events derived rather than stored: the
-`created` event of a VM never written since its create, and the `purged` event of a VM that
-MongoDB's TTL index removed at its `purge_at`."""
+"""Reading a VM's history: its recent events in its document, then `vm_events`, with the
+events derived rather than stored: the `created` event of a VM never written since its create,
+and the `purged` event of a VM that MongoDB's TTL index removed at its `purge_at`."""
 
 from __future__ import annotations
 
@@ -11,11 +11,12 @@ from bson import ObjectId
 from pymongo import DESCENDING
 from pymongo.asynchronous.collection import AsyncCollection
 
-from service.domain.events import derived_created_event, derived_purged_event
+from service.domain.events import MAX_REVISION, derived_purged_event
 from service.domain.rules import utcnow
 from service.domain.schemas import VMEvent, rfc3339
+from service.storage.recent import MOVED_WITH, derived_created
 from service.storage.shielded import shielded
-from service.storage.stored import WITH_CREATION, unexpired
+from service.storage.stored import RECENT_EVENTS, expired
 
 Raw = dict[str, Any]
 
@@ -37,37 +38,37 @@ async def read_events(
     projects: tuple[str, ...] | None = None,
 ) -> list[VMEvent]:
     """A VM's events, highest revision first, below `before_revision` when given; none unless
-    it is in one of `projects` (None: any)."""
-    query: Raw = {"vm_id": oid}
+    it is in one of `projects` (None: any).
+
+    The VM is read first: its recent events are the newest (service.storage.recent), and every
+    event below the lowest of them is in `vm_events` for good, so reading there below it is
+    exact even when a write moves the array meanwhile."""
     scope: Raw = {} if projects is None else {"project": {"$in": list(projects)}}
-    query.update(scope)
-    if before_revision is None:
-        found = await _events(events, query, limit)
-        if found and (purged := await _derived_purge(vms, oid, found[0])) is not None:
-            found = [purged, *found][:limit]
-    else:
-        query["revision"] = {"$lt": before_revision}
-        found = await _events(events, query, limit)
-    wants_first = before_revision is None or before_revision > 1
-    if len(found) == limit or not wants_first or (found and found[-1]["revision"] == 1):
-        return [to_event(doc) for doc in found]
-    pending = {"_id": oid, "revision": 1, "created_by": {"$exists": True}, **scope}
-    state = await vms.find_one(pending, WITH_CREATION)
-    if state is not None and (created := derived_created_event(state)) is not None:
-        return [*map(to_event, found), to_event({**created, "_id": oid, "vm_id": oid})]
-    # A write between the two reads may have recorded the `created` event since: read again.
-    return [to_event(doc) for doc in await _events(events, query, limit)]
+    below = MAX_REVISION + 1 if before_revision is None else before_revision
+    state = await vms.find_one({"_id": oid, **scope}, MOVED_WITH)
+    if state is not None and (created := derived_created(state)) is not None:
+        # Never written since its create: the one event, derived.
+        return [to_event({**created, "vm_id": oid})] if below > 1 and limit else []
+    recent = [] if state is None else state.get(RECENT_EVENTS, [])
+    found = [{**e, "vm_id": oid} for e in reversed(recent) if e["revision"] < below][:limit]
+    if len(found) < limit:
+        query: Raw = {"vm_id": oid, **scope}
+        if recent or before_revision is not None:  # (the oldest recent event is the first)
+            query["revision"] = {"$lt": min(below, recent[0]["revision"] if recent else below)}
+        found += await _events(events, query, limit - len(found))
+    gone = state is None or expired(state, utcnow())
+    if before_revision is None and found and gone and (purged := _derived_purge(found[0])):
+        found = [purged, *found][:limit]
+    return [to_event(doc) for doc in found]
 
 
-async def _derived_purge(vms: AsyncCollection[Raw], oid: ObjectId, last: Raw) -> Raw | None:
-    """The `purged` event after `last` when it is a soft delete (with `purge_at`) and the VM is
-    gone (removed, or past its purge_at and not yet removed): only MongoDB's TTL index removes a
+def _derived_purge(last: Raw) -> Raw | None:
+    """The `purged` event after `last`, of a VM gone (removed, or past its purge_at and not yet
+    removed), when `last` is a soft delete (with `purge_at`): only MongoDB's TTL index removes a
     deleted VM without recording an event."""
     if last.get("action") != "deleted" or "purge_at" not in last:
         return None
-    if await vms.find_one({"_id": oid, **unexpired(utcnow())}, {"_id": 1}) is not None:
-        return None
-    return {**derived_purged_event(last), "vm_id": oid}
+    return {**derived_purged_event(last), "vm_id": last["vm_id"]}
 
 
 async def _events(events: AsyncCollection[Raw], query: Raw, limit: int) -> list[Raw]:

@@ -27,8 +27,8 @@ def usage_shard_id(project: str, shard: int) -> str:
 
 class StoredVM(msgspec.Struct, kw_only=True):
     """A document of `vms` (besides its `_id`): the VM's fields plus the search keys ListVMs
-    filters and sorts on and its creation record. Migrations stay frozen copies; this is the
-    shape the code writes."""
+    filters and sorts on, its creation record, and its newest events (`recent_events`, see
+    service.storage.recent). Migrations stay frozen copies; this is the shape the code writes."""
 
     name: str
     project: str
@@ -51,6 +51,7 @@ class StoredVM(msgspec.Struct, kw_only=True):
     created_request_id: str
     deleted_at: datetime | UnsetType = UNSET
     purge_at: datetime | UnsetType = UNSET
+    recent_events: list[dict[str, Any]] | UnsetType = UNSET
 
 
 SEARCH_KEYS = ("name_key", "label_terms", "ip_key", "ip_nets")
@@ -61,8 +62,13 @@ CREATION_FIELDS = ("created_by", "created_request_id")
 from: set by a create, never changed; VMs created before it existed (migration 0007) lack it,
 their `created` event is in `vm_events`. Never returned as VM fields."""
 
+RECENT_EVENTS = "recent_events"
+"""The VM's newest events, not yet in `vm_events` (service.storage.recent): never returned."""
+
 VM_FIELDS = tuple(
-    f for f in StoredVM.__struct_fields__ if f not in SEARCH_KEYS and f not in CREATION_FIELDS
+    f
+    for f in StoredVM.__struct_fields__
+    if f not in SEARCH_KEYS and f not in CREATION_FIELDS and f != RECENT_EVENTS
 )
 """The stored fields the API's VM returns (with `_id` as its `id`)."""
 

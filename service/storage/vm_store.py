@@ -16,10 +16,11 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from service.domain.errors import NameConflict, NotFound, WriteContention
-from service.domain.events import WriteContext, derived_created_event
+from service.domain.events import WriteContext
 from service.domain.listing import LIVE
 from service.domain.repository import StaleRevision
 from service.domain.rules import utcnow
+from service.storage.recent import moved
 from service.storage.shielded import in_transaction
 from service.storage.stored import VM_EVENTS_COLLECTION, VMS_COLLECTION, unexpired
 from service.storage.usage import UsageLedger
@@ -68,13 +69,10 @@ class VMStore:
     async def _record(
         self, event: Raw, oid: ObjectId, before: Raw | None, session: AsyncClientSession
     ) -> None:
-        """Append `event` to the VM's history, after the VM's `created` event when `before` (the
-        state the write replaced) still holds it unwritten; a revision recorded already aborts
-        the write."""
-        events = [{**event, "vm_id": oid}]
-        if before is not None and (created := derived_created_event(before)) is not None:
-            # The VM's id is its `created` event's id: the same whether derived or written.
-            events.insert(0, {**created, "_id": oid, "vm_id": oid})
+        """Append `event` to `vm_events`, after the events `before` (the state the write
+        replaced, read with MOVED_WITH) held outside it, which the write moves there
+        (recent.moved); a revision recorded already aborts the write."""
+        events = [*(() if before is None else moved(before, oid)), {**event, "vm_id": oid}]
         try:
             await self.events.insert_many(events, session=session)
         except BulkWriteError as exc:
@@ -83,6 +81,15 @@ class VMStore:
             raise WriteContention(
                 f"revision {event['revision']} of the VM is already recorded; retry"
             ) from None
+
+    async def _current_revision(
+        self, oid: ObjectId, ctx: WriteContext | None, include_deleted: bool = False
+    ) -> int | None:
+        """The VM's revision now; None when it is missing (a deleted VM is, unless
+        `include_deleted`; past its purge_at it is missing to all)."""
+        match = {"_id": oid, **(unexpired(utcnow()) if include_deleted else LIVE)}
+        current = await self.vms.find_one(match, {"revision": 1}, session=batch_session(ctx))
+        return None if current is None else int(current["revision"])
 
     async def _name_conflict(self, name: str, project: str) -> NameConflict:
         """The conflict of a write whose name (any case) a live VM of its project holds, naming
@@ -108,11 +115,10 @@ class VMStore:
         """After a compare-and-set matched nothing: NotFound (a deleted VM is missing unless
         `include_deleted`), or the internal StaleRevision (the service decides whether the client
         sees 412 or the write is retried); past its purge_at a deleted VM is missing to all."""
-        match = {"_id": oid, **(unexpired(utcnow()) if include_deleted else LIVE)}
-        current = await self.vms.find_one(match, {"revision": 1}, session=batch_session(ctx))
-        if current is None:
+        revision = await self._current_revision(oid, ctx, include_deleted)
+        if revision is None:
             raise NotFound(f"no VM with id {vm_id!r}")
-        raise StaleRevision(int(current["revision"]))
+        raise StaleRevision(revision)
 
     async def _compare_and_set(
         self,

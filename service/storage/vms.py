@@ -14,21 +14,24 @@ from service.domain.errors import (
     DatabaseUnavailable,
     NameConflict,
     NotFound,
+    WriteContention,
 )
 from service.domain.events import WriteContext
 from service.domain.listing import LIVE, ListQuery, search_keys
 from service.domain.listing.paging import page_queries
 from service.domain.projects import UsageChange
+from service.domain.repository import StaleRevision
 from service.domain.rules import utcnow
 from service.domain.schemas import VM, VMEvent
 from service.storage.deletion import DeletionWrites
 from service.storage.errors import parse_id, translate_errors
 from service.storage.history import read_events
+from service.storage.recent import MOVED_WITH, append, room_for
 from service.storage.shielded import shielded
 from service.storage.stored import (
     CHANGEABLE_FIELDS,
+    RECENT_EVENTS,
     VM_PROJECTION,
-    WITH_CREATION,
     expired,
     stored_vm,
     to_vm,
@@ -63,7 +66,7 @@ class VMRepository(DeletionWrites):
         """Insert a new VM, its creation record included, with its project's usage change in
         one transaction; a name taken in its project (any case) -> NameConflict, past the
         project's quota -> QuotaExceeded. The `created` event is derived from the VM until the
-        VM's first later write adds it to `vm_events` (see _record, list_events)."""
+        VM's first later write records it (service.storage.recent, list_events)."""
         doc = {"_id": ObjectId(), **stored_vm({**fields, **search_keys(fields)})}
         vm = to_vm(dict(doc))
 
@@ -182,37 +185,72 @@ class VMRepository(DeletionWrites):
         usage: UsageChange | None = None,
     ) -> VM:
         """Set `changes` and record `event` if the VM is still at `expected_revision`, with the
-        project's `usage` change of a resize (QuotaExceeded past its quota)."""
+        project's `usage` change of a resize (QuotaExceeded past its quota): in one write that
+        keeps the event in the VM when nothing else needs a transaction and its array has room
+        (service.storage.recent), else in a transaction that moves the array to `vm_events`."""
         oid = parse_id(vm_id)
         if unknown := changes.keys() - CHANGEABLE_FIELDS:
             raise ValueError(f"not changeable fields of a stored VM: {sorted(unknown)}")
+        name = str(changes.get("name"))
+        alone = usage is None and (ctx is None or (ctx.claim is None and ctx.session is None))
+        if alone and (vm := await self._append(oid, vm_id, expected_revision, changes, event)):
+            return vm
 
-        # The write from revision 1 also adds the `created` event, derived from the state it
-        # replaces: it reads that state (BEFORE) and computes the new one.
-        first = expected_revision == 1
-        update = {"$set": {**changes, **search_keys(changes)}, "$inc": {"revision": 1}}
+        # The write moves the events the state it replaces holds outside `vm_events` (BEFORE):
+        # its array, or from revision 1 its derived `created` event.
+        update = {
+            "$set": {**changes, **search_keys(changes)},
+            "$inc": {"revision": 1},
+            "$unset": {RECENT_EVENTS: ""},
+        }
 
         async def work(session: AsyncClientSession) -> VM | None:
-            doc = await self.vms.find_one_and_update(
+            before = await self.vms.find_one_and_update(
                 {"_id": oid, "revision": expected_revision},
                 update,
-                projection=WITH_CREATION if first else VM_PROJECTION,
-                return_document=ReturnDocument.BEFORE if first else ReturnDocument.AFTER,
+                projection=MOVED_WITH,
+                return_document=ReturnDocument.BEFORE,
                 session=session,
             )
-            if doc is None:
+            if before is None:
                 return None
-            await self._record(event, oid, doc if first else None, session)
+            await self._record(event, oid, before, session)
             if usage:
                 await self.ledger.charge(session, usage)
-            if first:
-                doc = {**doc, **changes, "revision": expected_revision + 1}
-            vm = to_vm(doc)
+            vm = to_vm({**before, **changes, "revision": expected_revision + 1})
             await self._respond(ctx, session, vm)
             return vm
 
-        name = str(changes.get("name"))
         return await self._compare_and_set(work, ctx, oid, vm_id, lambda: self._renamed(oid, name))
+
+    async def _append(
+        self, oid: ObjectId, vm_id: str, expected_revision: int, changes: Raw, event: Raw
+    ) -> VM | None:
+        """The update as one compare-and-set appending its event to the VM's array; None when
+        that array has no room (the transaction's turn). NotFound or StaleRevision as usual."""
+        if event["revision"] != expected_revision + 1:  # (no unique index checks the array)
+            if event["revision"] > expected_revision:
+                raise ValueError(f"the event of a write from {expected_revision} is not its next")
+            raise WriteContention(f"revision {event['revision']} of the VM is already recorded")
+        first = expected_revision == 1  # the `created` event too (recent.append)
+        match = {"_id": oid, "revision": expected_revision, **room_for(2 if first else 1)}
+        try:
+            doc = await self.vms.find_one_and_update(
+                match,
+                append(changes, event, first),
+                projection=VM_PROJECTION,
+                return_document=ReturnDocument.AFTER,
+            )
+        except DuplicateKeyError:
+            raise await self._renamed(oid, str(changes.get("name"))) from None
+        if doc is not None:
+            return to_vm(doc)
+        revision = await self._current_revision(oid, None)
+        if revision is None:
+            raise NotFound(f"no VM with id {vm_id!r}")
+        if revision != expected_revision:
+            raise StaleRevision(revision)
+        return None
 
     async def _renamed(self, oid: ObjectId, name: str) -> NameConflict:
         """The conflict of a rename to a name a live VM of its project holds."""

@@ -14,6 +14,7 @@ from service.domain.errors import DatabaseUnavailable, WatchTokenExpired, invali
 from service.domain.watch.model import Change, Doc
 from service.storage.errors import translate_errors
 from service.storage.shielded import InOrder, shielded
+from service.storage.stored import RECENT_EVENTS
 
 Raw = dict[str, Any]
 # ChangeStreamFatalError (the token's event is gone), ChangeStreamHistoryLost (oplog rolled over).
@@ -21,6 +22,11 @@ _EXPIRED_CODES = frozenset({280, 286})
 _OPERATIONS = ["insert", "update", "replace", "delete", "invalidate"]
 HUB_AWAIT_MS = 1000  # an idle stream's getMore returns after this; well inside MONGODB_TIMEOUT_MS
 QUICK_AWAIT_MS = 100  # a catch-up cursor: "nothing more yet" is what it waits for
+# A VM's recent events (service.storage.recent) are history, never a watched field: up to 16
+# events in both images of every change would only cost the stream's bandwidth and memory.
+_WITHOUT_HISTORY: Raw = {
+    "$unset": [f"fullDocument.{RECENT_EVENTS}", f"fullDocumentBeforeChange.{RECENT_EVENTS}"]
+}
 
 
 def cluster_time_token(moment: Timestamp) -> str:
@@ -123,7 +129,7 @@ class MongoChangeSource:
             options["start_at_operation_time"] = Timestamp(int(seconds), int(increment))
         elif after is not None:
             options["resume_after"] = {"_data": after}
-        pipeline = [{"$match": {"operationType": {"$in": _OPERATIONS}}}]
+        pipeline = [{"$match": {"operationType": {"$in": _OPERATIONS}}}, _WITHOUT_HISTORY]
         try:
             stream = await shielded(self.vms.watch(pipeline, **options), _close_stream)
         except OperationFailure as exc:

@@ -53,8 +53,26 @@ def assert_problem(
     return problem
 
 
+async def stored_events(
+    db: AsyncDatabase[dict[str, Any]], match: dict[str, Any] | None = None
+) -> list[dict[str, Any]]:
+    """Every event the history stores, matching `match`: those in `vm_events` and those still
+    in their VM's `recent_events` (service.storage.recent, given their `vm_id` here), ordered
+    by VM and revision."""
+    query = match or {}
+    found = await db.vm_events.find(query).to_list()
+    recent = await db.vms.aggregate([
+        {"$unwind": "$recent_events"},
+        {"$replaceWith": {"$mergeObjects": ["$recent_events", {"vm_id": "$_id"}]}},
+        {"$match": query},
+    ])  # fmt: skip
+    found += await recent.to_list()
+    return sorted(found, key=lambda e: (str(e["vm_id"]), e["revision"]))
+
+
 async def history_size(db: AsyncDatabase[dict[str, Any]]) -> int:
-    """How many events the history holds: those in `vm_events` plus each `created` event still
-    derived from its VM (a VM never written since its create records its creation itself)."""
+    """How many events the history holds: those stored (stored_events) plus each `created`
+    event still derived from its VM (a VM never written since its create records its creation
+    itself)."""
     derived = {"revision": 1, "created_by": {"$exists": True}}
-    return await db.vm_events.count_documents({}) + await db.vms.count_documents(derived)
+    return len(await stored_events(db)) + await db.vms.count_documents(derived)

@@ -86,6 +86,7 @@ def test_a_refused_forced_rollback_names_its_command_and_claims_no_stop(
             "1 live server(s) stopped using the database for this rollback; each serves again "
             "by itself while the versions it needs are applied"
         ), forced.stderr
+        # The versions above 0010 rolled back before it refused: the server needs them again.
         assert migrate(server.env, "up").returncode == 0
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:

@@ -54,7 +54,7 @@ async def assert_backfilled(db: Db) -> None:
 
 
 async def test_up_down_up(old_db: Db) -> None:
-    assert await Migrator(old_db).up() == [OLD + 1]
+    assert await Migrator(old_db).up(to=OLD + 1) == [OLD + 1]
     await assert_backfilled(old_db)
     before = await old_db.vms.find({}, sort=[("_id", 1)]).to_list()
     await script("add_ip_buckets").up(old_db, None)  # idempotent
@@ -65,5 +65,5 @@ async def test_up_down_up(old_db: Db) -> None:
     assert await old_db.vms.count_documents({"ip_nets": {"$exists": True}}) == 0
     await script("add_ip_buckets").down(old_db, None)  # idempotent
 
-    assert await Migrator(old_db).up() == [OLD + 1]
+    assert await Migrator(old_db).up(to=OLD + 1) == [OLD + 1]
     await assert_backfilled(old_db)

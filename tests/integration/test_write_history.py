@@ -11,6 +11,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from service.domain.errors import NameConflict, WriteContention
 from service.domain.projects import DEFAULT_PROJECT
+from service.storage.recent import RECENT_MAX
 from service.storage.vms import VMRepository
 
 pytestmark = pytest.mark.usefixtures("clean")
@@ -38,13 +39,22 @@ def event(revision: int, action: str = "updated") -> dict[str, Any]:
 
 
 async def test_an_update_whose_event_cannot_be_written_changes_nothing(db: Db) -> None:
+    """The update that finds the VM's array of recent events full writes `vm_events` in a
+    transaction (service.storage.recent): its event's revision taken there aborts it all,
+    the array's events staying where they were."""
     repo = VMRepository(db)
     vm = await repo.create(fields())
-    await db.vm_events.insert_one({**event(2), "vm_id": ObjectId(vm.id)})  # revision 2 taken
+    for revision in range(1, RECENT_MAX):  # the created event and 15 updates: full
+        await repo.update(vm.id, revision, {"description": f"d{revision}"}, event(revision + 1))
+    full = RECENT_MAX + 1
+    await db.vm_events.insert_one({**event(full), "vm_id": ObjectId(vm.id)})  # revision taken
     with pytest.raises(WriteContention):
-        await repo.update(vm.id, 1, {"os": "debian-12"}, event(2))
+        await repo.update(vm.id, RECENT_MAX, {"os": "debian-12"}, event(full))
     stored = await repo.get_by_id(vm.id)
-    assert (stored.os, stored.revision) == ("ubuntu-24.04", 1)
+    assert (stored.os, stored.revision) == ("ubuntu-24.04", RECENT_MAX)
+    document = await db.vms.find_one({"_id": ObjectId(vm.id)})
+    assert document is not None
+    assert [e["revision"] for e in document["recent_events"]] == list(range(1, full))
 
 
 async def test_a_delete_whose_event_cannot_be_written_deletes_nothing(db: Db) -> None:

@@ -20,6 +20,7 @@ from service.domain.vms import VMService
 from service.storage.stored import (
     CREATION_FIELDS,
     DELETION_FIELDS,
+    RECENT_EVENTS,
     SEARCH_KEYS,
     VM_FIELDS,
     VM_PROJECTION,
@@ -37,7 +38,8 @@ def test_every_write_struct_has_the_same_fields() -> None:
 
 def test_the_stored_vm_is_the_api_vm_plus_its_search_keys() -> None:
     assert set(VM.__struct_fields__) == {"id", *VM_FIELDS}
-    assert set(StoredVM.__struct_fields__) == {*VM_FIELDS, *SEARCH_KEYS, *CREATION_FIELDS}
+    stored = {*VM_FIELDS, *SEARCH_KEYS, *CREATION_FIELDS, RECENT_EVENTS}
+    assert set(StoredVM.__struct_fields__) == stored
     assert set(VM_PROJECTION) == set(VM_FIELDS)
     every = {"name": "a", "labels": {"k": "v"}, "ip_address": "10.0.0.1"}
     assert set(search_keys(every)) == set(SEARCH_KEYS)
@@ -61,7 +63,8 @@ async def test_what_a_create_stores_is_a_complete_stored_vm() -> None:
     )  # fmt: skip
     vm = await VMService(repo).create_vm(body)
     document = stored_vm({**repo.fields, **search_keys(repo.fields)})
-    live_only = set(StoredVM.__struct_fields__) - set(DELETION_FIELDS)  # a live VM lacks them
+    # A live VM lacks the deletion fields; a new one has no recent events.
+    live_only = set(StoredVM.__struct_fields__) - {*DELETION_FIELDS, RECENT_EVENTS}
     assert set(document) == live_only
     assert document["ip_address"] == "2001:db8::1"
     assert (document["name_key"], document["status"]) == ("web-01", "provisioning")

@@ -13,7 +13,7 @@ from bson import ObjectId
 from pymongo.asynchronous.database import AsyncDatabase
 
 from service.domain.events import RECORDED_FIELDS
-from tests.api.helpers import BASE, Client, vm_body
+from tests.api.helpers import BASE, Client, stored_events, vm_body
 
 pytestmark = pytest.mark.usefixtures("clean")
 Db = AsyncDatabase[dict[str, Any]]
@@ -73,7 +73,7 @@ async def test_the_created_event_reads_the_same_before_and_after_the_first_write
     assert [e["revision"] for e in after] == [2, 1]
     assert after[1] == before["items"][0]
     assert after[0]["changes"] and after[0]["request_id"] != "req-create"
-    stored = await db.vm_events.find({}, {"_id": 1, "revision": 1}).sort("revision", 1).to_list()
+    stored = await stored_events(db)
     assert [(d["_id"] == ObjectId(vm["id"]), d["revision"]) for d in stored] == [
         (True, 1), (False, 2),
     ]  # fmt: skip
@@ -160,4 +160,4 @@ async def test_racing_first_writes_record_the_created_event_exactly_once(
         items = (await history(client, vm["id"]))["items"]
         assert [e["revision"] for e in items] == list(range(11, 0, -1))
         assert items[-1] == expected_created(vm)
-    assert await db.vm_events.count_documents({"action": "created"}) == 3
+    assert len(await stored_events(db, {"action": "created"})) == 3
