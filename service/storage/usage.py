@@ -1,16 +1,16 @@
 """Project usage and quotas in `project_usage`: exact under any concurrency, never a global lock.
 
 A project's usage is split over SHARDS counter documents, each with a share of the quota (its
-`allow`, null for no limit) and the quota itself (`limit`). A write changes one shard, chosen at
-random, inside the write's own transaction, on the condition that the shard's share still has
-room for what it raises: the write and its usage change commit together or not at all, so usage
-always equals a recount of the live VMs (after crashes and failovers too), and writers into one
-project rarely touch the same document. What a write frees leaves its shard's share too, so no
-shard ever has more room than the quota left when it was last spread. A shard without room
-spreads the project's spare quota again: it reads every shard and writes every shard in the same
-transaction, so any writer racing it on any shard conflicts with it, and one of them retries
-(MongoDB's snapshot isolation, with the driver's transaction retries). The quota is exceeded
-when the spread finds no room.
+`allow`, null for no limit) and the quota itself (`limit`). A write changes one shard (the next
+of a round each process takes from a random start) inside the write's own transaction, on the
+condition that the shard's share still has room for what it raises: the write and its usage
+change commit together or not at all, so usage always equals a recount of the live VMs (after
+crashes and failovers too), and writers into one project rarely touch the same document. What a
+write frees leaves its shard's share too, so no shard ever has more room than the quota left
+when it was last spread. A shard without room spreads the project's spare quota again: it reads
+every shard and writes every shard in the same transaction, so any writer racing it on any shard
+conflicts with it, and one of them retries (MongoDB's snapshot isolation, with the driver's
+transaction retries). The quota is exceeded when the spread finds no room.
 
 Invariant: every shard's room (allow - used) is at least 0 after a spread within the quota, and
 at most 0 on every shard after a spread past it (a quota lowered below the usage); a write never
@@ -19,6 +19,7 @@ adds room; so the usage passes the quota only by a spread, which checks the whol
 
 from __future__ import annotations
 
+import itertools
 import random
 from typing import Any
 
@@ -33,7 +34,10 @@ from service.storage.stored import PROJECT_USAGE_COLLECTION, usage_shard_id
 
 Raw = dict[str, Any]
 Limits = dict[str, int | None]
-SHARDS = 16
+SHARDS = 64
+"""More shards than a process has writes in flight (32 connections at c32): writes in flight at
+once take distinct shards, so they do not conflict (with 16 random ones, over half of the
+creates' transactions at c32 were aborted and retried)."""
 
 
 def _room(resource: str, amount: int) -> Raw:
@@ -83,13 +87,16 @@ class UsageLedger:
     def __init__(self, database: AsyncDatabase[Raw]) -> None:
         """Work on `project_usage` of `database`."""
         self.shards: AsyncCollection[Raw] = database.get_collection(PROJECT_USAGE_COLLECTION)
+        # Round robin from a random start (another process starts elsewhere); a retried
+        # transaction takes the next shard.
+        self._turns = itertools.count(random.randrange(SHARDS))  # noqa: S311 - not security
 
     async def charge(self, session: AsyncClientSession, change: UsageChange) -> None:
         """Inside a write's transaction: apply its usage change, or raise QuotaExceeded (which
         ends that transaction), or a 400 naming `project` when the project does not exist."""
         if not change:
             return
-        shard = random.randrange(SHARDS)  # noqa: S311 - spreading writers, not security
+        shard = next(self._turns) % SHARDS
         match: Raw = {"_id": usage_shard_id(change.project, shard)}
         if raises := change.raises:
             match["$expr"] = {"$and": [_room(r, n) for r, n in raises.items()]}

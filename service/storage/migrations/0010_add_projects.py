@@ -22,7 +22,7 @@ from pymongo.errors import CollectionInvalid, OperationFailure
 Raw = dict[str, Any]
 DEFAULT = "default"
 RESOURCES = ("vms", "cpu_cores", "memory_mib", "storage_gib")
-SHARDS = 16  # service.storage.usage.SHARDS when this was written
+SHARDS = 64  # service.storage.usage.SHARDS when this was written
 # Frozen copies: 0009's live-name index and the name collation; 0004's sort keys.
 NAME_COLLATION = {"locale": "en", "strength": 2}
 LIVE_NAMES = IndexModel(
