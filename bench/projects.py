@@ -86,7 +86,9 @@ def targets(service: t.Running, url: str, db: str, scratch: Path, c: int) -> dic
         headers = service.headers
         if restricted is not None:
             headers = {"Authorization": f"Bearer {api_key(url, db, f'bench-{i}', restricted)}"}
-        target = Target(case, service.base_url, headers, scratch / "ids.txt", c, service.pid)
+        target = Target(
+            case, service.base_url, headers, scratch / "ids.txt", connections=c, pid=service.pid
+        )
         target.scripts["create"] = script
         out[case] = target
     return out
