@@ -44,10 +44,11 @@ from service.domain.errors import (
 from service.domain.events import WriteContext
 from service.domain.listing import ListParams, ListQuery, PageTokens, compile_query
 from service.domain.projects import EVERY_PROJECT, Access, UsageChange, combined
+from service.domain.revisions import IfMatch
 from service.domain.rules import check_fields, check_name
 from service.domain.schemas import VM, InitialStatus, VMCreate, VMReplace
 from service.domain.slots import Slots
-from service.domain.vms import IfMatch, Renamed, VMService, arrival, within
+from service.domain.vms import Renamed, VMService, arrival, within
 
 BATCH_MAX_OPERATIONS = 1000
 BATCH_CONCURRENCY = 16  # items (or groups of creates) of a non-atomic batch in flight at once

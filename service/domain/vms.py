@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import random
-from collections.abc import Awaitable, Callable, Collection
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
@@ -31,6 +31,7 @@ from service.domain.listing import ListParams, PageTokens, check_projects, compi
 from service.domain.listing.paging import next_page, one_more
 from service.domain.projects import EVERY_PROJECT, RESOURCES, Access, UsageChange, change, usage_of
 from service.domain.repository import Repository, StaleRevision
+from service.domain.revisions import IfMatch, check_if_match
 from service.domain.rules import (
     DELETE_NEEDS_FORCE,
     canonical_ip,
@@ -52,7 +53,6 @@ from service.domain.schemas import (
 
 MAX_WRITE_ATTEMPTS = 64
 DEFAULT_RETENTION = timedelta(days=30)
-IfMatch = int | Collection[int] | None  # the revisions a write accepts; None accepts any
 
 T = TypeVar("T")
 
@@ -268,7 +268,7 @@ class VMService:
         for _ in range(MAX_WRITE_ATTEMPTS):
             current = await self.repo.get_by_id(vm_id, include_deleted, ctx)
             visible(current, ctx.access, vm_id)
-            _check_if_match(current, if_match)
+            check_if_match(current.revision, if_match, "VM")
             try:
                 return await attempt(current)
             except StaleRevision as lost:
@@ -312,18 +312,6 @@ def arrival(fields: dict[str, Any]) -> UsageChange:
 def departure(current: VM) -> UsageChange:
     """What a live VM leaving (deleted or purged) frees of its project's usage."""
     return change(current.project, usage_of(current), None)
-
-
-def _check_if_match(current: VM, if_match: IfMatch) -> None:
-    if if_match is None:
-        return
-    expected = {if_match} if isinstance(if_match, int) else set(if_match)
-    if current.revision not in expected:
-        wanted = " or ".join(str(r) for r in sorted(expected)) or "a different one"
-        raise PreconditionFailed(
-            f"the VM is at revision {current.revision}, not {wanted}",
-            current_revision=current.revision,
-        )
 
 
 def _diff(current: VM, desired: dict[str, Any]) -> dict[str, Any]:

@@ -14,8 +14,8 @@ from litestar.params import HeaderParameter
 from service.domain.errors import PreconditionRequired, invalid
 from service.domain.events import WriteContext
 from service.domain.projects import Project
+from service.domain.revisions import IfMatch as Revisions
 from service.domain.schemas import VM
-from service.domain.vms import IfMatch as Revisions
 from service.http.middleware.auth import access_of, caller_name
 
 ANY: Final = "*"

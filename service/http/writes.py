@@ -23,7 +23,7 @@ from litestar.params import HeaderParameter
 
 from service.domain.errors import FieldError, ValidationFailed
 from service.domain.idempotency import IdempotencyService
-from service.domain.vms import IfMatch as Revisions
+from service.domain.revisions import IfMatch as Revisions
 from service.http.controllers.params import AppSettings, Idempotency
 from service.http.idempotency import Claimed, Render
 from service.http.preconditions import (

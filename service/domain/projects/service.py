@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import random
-from collections.abc import Callable, Collection
+from collections.abc import Callable
 from datetime import datetime
 from typing import Protocol
 
@@ -28,9 +28,9 @@ from service.domain.projects.schemas import (
     Quota,
 )
 from service.domain.repository import StaleRevision
+from service.domain.revisions import IfMatch, check_if_match
 from service.domain.rules import utcnow
 
-IfMatch = int | Collection[int] | None  # the revisions a write accepts; None accepts any
 Projects = list[Project]  # (inside ProjectStore, `list` names the method)
 MAX_WRITE_ATTEMPTS = 64
 _WALK = "projects"  # what a page token of ListProjects is bound to
@@ -120,7 +120,7 @@ class ProjectService:
         _manages(access)
         for _ in range(MAX_WRITE_ATTEMPTS):
             current = await self.store.get(name)
-            _check_if_match(current, if_match)
+            check_if_match(current.revision, if_match, "project")
             description = current.description
             if not isinstance(patch.description, msgspec.UnsetType):
                 description = patch.description
@@ -152,7 +152,7 @@ class ProjectService:
             )
         for _ in range(MAX_WRITE_ATTEMPTS):
             current = await self.store.get(name)
-            _check_if_match(current, if_match)
+            check_if_match(current.revision, if_match, "project")
             try:
                 await self.store.delete(name, current.revision)
                 return
@@ -174,18 +174,6 @@ def _manages(access: Access) -> None:
 
 def _missing(name: str) -> NotFound:
     return NotFound(f"no project named {name!r}")
-
-
-def _check_if_match(current: Project, if_match: IfMatch) -> None:
-    if if_match is None:
-        return
-    expected = {if_match} if isinstance(if_match, int) else set(if_match)
-    if current.revision not in expected:
-        wanted = " or ".join(str(r) for r in sorted(expected)) or "a different one"
-        raise PreconditionFailed(
-            f"the project is at revision {current.revision}, not {wanted}",
-            current_revision=current.revision,
-        )
 
 
 def _lost(lost: StaleRevision, if_match: IfMatch) -> None:
