@@ -154,19 +154,19 @@ def create_app(
 
     def provide_vm_service(state: State) -> VMService:
         # A plain function, not a generator (Litestar's cleanup of one cost 3-5% of a GetVM):
-        # InFlightMiddleware counted this request before this check, as `migrate down` needs.
+        # RequestPipeline counted this request before this check, as `migrate down` needs.
         if (reason := not_ready_reason(state)) is not None:
             raise DatabaseUnavailable(f"not ready: {reason}")
         service: VMService = state.vm_service
         return service
 
     def provide_bulk_service(state: State) -> BulkService:
-        provide_vm_service(state)  # the same readiness checks (InFlightMiddleware counts it)
+        provide_vm_service(state)  # the same readiness checks (RequestPipeline counts it)
         service: BulkService = state.bulk_service
         return service
 
     def provide_project_service(state: State) -> ProjectService:
-        provide_vm_service(state)  # the same readiness checks (InFlightMiddleware counts it)
+        provide_vm_service(state)  # the same readiness checks (RequestPipeline counts it)
         service: ProjectService = state.project_service
         return service
 
