@@ -205,7 +205,7 @@ def main() -> int:
     if args.layers:
         from bench import layers
 
-        layers.main()
+        layers.main([])
         return 0
     if args.odm:
         command = [*t.python(t.FASTAPI_OVERLAY), "-m", "bench.odm"]

@@ -1,7 +1,10 @@
-"""Where a GetVM's CPU goes: the floor, a bare Litestar app, then our layers one by one, in-process.
+"""Where a GetVM's CPU goes: the floor, a bare Litestar app, then our layers one by one, in-process;
+then GetVM and ListVMs (a 50-VM page) of the litestar targets' app (bench/litestar_app.py) beside
+the service's.
 
 `scripts/bench --layers`: no network and no uvicorn, so the figures are CPU time per request
-of the app alone (median of interleaved rounds), steady even on a busy machine.
+of the app alone (median of interleaved rounds), steady even on a busy machine. `python -m
+bench.layers --ends` measures only the last table (quicker, to compare a change).
 """
 
 from __future__ import annotations
@@ -18,25 +21,28 @@ import time
 from collections.abc import Awaitable, Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import msgspec
 from bson import ObjectId
 from litestar import Litestar, Response, get
+from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.middleware.base import DefineMiddleware
 from pymongo import AsyncMongoClient
 
 from service.config import Settings
 from service.domain.apikeys import Scope
+from service.domain.projects import DEFAULT_PROJECT
 from service.domain.schemas import VM
 from service.http.app import create_app
 from service.http.logs import configure_logging
-from service.http.middleware.auth import ApiKeyAuthMiddleware, KeyVerifier
-from service.http.middleware.context import RequestContextMiddleware
-from service.http.middleware.metrics import prometheus_config
-from service.http.middleware.rate_limit import rate_limit_config
+from service.http.middleware.auth import ApiKeyAuth, KeyVerifier
+from service.http.middleware.pipeline import RequestPipeline
+from service.http.middleware.rate_limit import KeyRateLimit
 from service.http.problems import problem_details_plugin
+from service.http.server import freeze_startup_heap
 from service.storage.api_keys import ApiKeyRepository
 from service.storage.migrations.runner import upgrade
 from service.storage.stored import VM_PROJECTION
@@ -47,9 +53,10 @@ PROJECTION = VM_PROJECTION  # the stored VM fields, times as text (as the servic
 
 async def call(app: ASGI, path: str, headers: list[tuple[bytes, bytes]]) -> int:
     """One GET through `app`; return the status."""
+    path, _, query = path.partition("?")
     scope = {
         "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "GET",
-        "scheme": "http", "path": path, "raw_path": path.encode(), "query_string": b"",
+        "scheme": "http", "path": path, "raw_path": path.encode(), "query_string": query.encode(),
         "root_path": "", "headers": [(b"host", b"127.0.0.1"), *headers],
         "client": ("127.0.0.1", 5555), "server": ("127.0.0.1", 8000), "state": {},
     }  # fmt: skip
@@ -105,39 +112,46 @@ def layered_apps(col: Any, verifier: KeyVerifier) -> dict[str, Litestar]:
         return Response(vm, headers={"ETag": f'"{vm.revision}"'})
 
     deps = {"vm_service": Provide(lambda: object(), sync_to_thread=False)}
-    context = DefineMiddleware(
-        RequestContextMiddleware, max_query_bytes=4096, max_header_bytes=16384
-    )
-    auth = DefineMiddleware(ApiKeyAuthMiddleware, verifier=verifier, exclude=["^/health"])
-    stack = [prometheus_config().middleware, context, auth, rate_limit_config(10**9).middleware]
+    pipeline = DefineMiddleware(
+        RequestPipeline, auth=ApiKeyAuth(verifier, exclude=["^/health"]),
+        rate_limit=KeyRateLimit(10**9), max_query_bytes=4096, max_header_bytes=16384,
+    )  # fmt: skip
     base: dict[str, Any] = {"debug": False, "logging_config": None}
     full: dict[str, Any] = {**base, "dependencies": deps, "plugins": [problem_details_plugin()]}
+    guarded = State({"schema_guard": SimpleNamespace(in_flight=0, reason=None)})
     return {
         "litestar, bare handler": Litestar([bare], **base),
         "+ Response with ETag": Litestar([with_etag], **base),
         "+ dependency injection": Litestar([with_di], dependencies=deps, **base),
         "+ problem+json plugin": Litestar([with_di], **full),
-        "+ Prometheus middleware": Litestar([with_di], middleware=stack[:1], **full),
-        "+ request id, limits, access log": Litestar([with_di], middleware=stack[:2], **full),
-        "+ API-key auth": Litestar([with_di], middleware=stack[:3], **full),
-        "+ rate limit": Litestar([with_di], middleware=stack, **full),
+        "+ RequestPipeline (middleware)": Litestar(
+            [with_di], middleware=[pipeline], state=guarded, **full
+        ),
     }
 
 
-async def measure(url: str, rounds: int, requests: int, collector_url: str) -> dict[str, float]:
-    """Median CPU us per GetVM of each app, rounds interleaved (the traced apps' span export,
-    in the SDK's batch thread, counted: process time)."""
+LIST_PATH = "/api/v1/vms?page_size=50"
+PAGE = 60  # VMs seeded: ListVMs' page is full and has a next page
+
+
+async def measure(
+    url: str, rounds: int, requests: int, collector_url: str, ends: bool = False
+) -> dict[str, float]:
+    """Median CPU us per request of each app and call, rounds interleaved (the traced apps' span
+    export, in the SDK's batch thread, counted: process time). `ends`: only the litestar
+    targets' app and the service, GetVM and ListVMs."""
     os.environ["MONGODB_URL"], os.environ["MONGODB_DB"] = url, "layers"
-    from bench import floor  # reads MONGODB_URL at import
+    from bench import floor, litestar_app  # read MONGODB_URL at import
 
     client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(url, tz_aware=True)
     db = client["layers"]
     await upgrade(db)
     now = datetime.now(UTC).replace(microsecond=0)
-    vm = {"name": "layers-1", "status": "running", "os": "debian-12", "cpu_cores": 2,
-          "memory_mib": 2048, "storage_gib": 20, "ip_address": None, "labels": {},
-          "description": "", "revision": 1, "created_at": now, "updated_at": now}  # fmt: skip
-    vm_id = str((await db.vms.insert_one(vm)).inserted_id)
+    vms = [{"name": f"layers-{i}", "status": "running", "os": "debian-12", "cpu_cores": 2,
+            "memory_mib": 2048, "storage_gib": 20, "ip_address": f"10.0.0.{i}",
+            "labels": {"env": "prod"}, "description": "", "revision": 1, "created_at": now,
+            "updated_at": now, "project": DEFAULT_PROJECT} for i in range(PAGE)]  # fmt: skip
+    vm_id = str((await db.vms.insert_many(vms)).inserted_ids[0])
     token = await ApiKeyRepository(db).create("layers", Scope.ADMIN)
     headers = [(b"authorization", f"Bearer {token}".encode())]
     verifier = KeyVerifier(10.0)
@@ -148,10 +162,15 @@ async def measure(url: str, rounds: int, requests: int, collector_url: str) -> d
         mongodb_db="layers",
         rate_limit_per_minute=10**9,
     )
-    apps: dict[str, ASGI] = {"floor (bench/floor.py)": floor.app}
-    apps |= layered_apps(db.vms, verifier)
-    apps["the service (create_app)"] = create_app(settings)
-    if importlib.util.find_spec("opentelemetry.sdk") is not None:  # the `otel` extra
+    get_path = f"/api/v1/vms/{vm_id}"
+    calls: dict[str, tuple[ASGI, str]] = {}
+    if not ends:
+        calls["floor (bench/floor.py)"] = (floor.app, get_path)
+        calls |= {name: (app, get_path) for name, app in layered_apps(db.vms, verifier).items()}
+    service = create_app(settings)
+    if not ends:
+        calls["the service (create_app)"] = (service, get_path)
+    if not ends and importlib.util.find_spec("opentelemetry.sdk") is not None:  # `otel` extra
         for ratio in (0.0, 0.1, 1.0):  # 0%: what every unsampled request pays
             traced = settings.model_copy(
                 update={
@@ -160,18 +179,23 @@ async def measure(url: str, rounds: int, requests: int, collector_url: str) -> d
                     "otel_traces_sampler_arg": ratio,
                 }
             )
-            apps[f"+ tracing, {ratio:.0%} sampled"] = create_app(traced)
-    for app in apps.values():
+            calls[f"+ tracing, {ratio:.0%} sampled"] = (create_app(traced), get_path)
+    calls["GetVM, litestar targets' app"] = (litestar_app.app, get_path)
+    calls["GetVM, the service"] = (service, get_path)
+    calls["ListVMs, litestar targets' app"] = (litestar_app.app, LIST_PATH)
+    calls["ListVMs, the service"] = (service, LIST_PATH)
+    for app in {id(app): app for app, _ in calls.values()}.values():
         await start(app)
     await asyncio.sleep(0.5)
-    figures: dict[str, list[float]] = {name: [] for name in apps}
+    freeze_startup_heap()  # as `serve` and the litestar-tuned target do
+    figures: dict[str, list[float]] = {name: [] for name in calls}
     for _ in range(rounds):
-        for name, app in apps.items():
+        for name, (app, path) in calls.items():
             for _ in range(50):
-                assert await call(app, f"/api/v1/vms/{vm_id}", headers) == 200, name
+                assert await call(app, path, headers) == 200, name
             begin = time.process_time()
             for _ in range(requests):
-                await call(app, f"/api/v1/vms/{vm_id}", headers)
+                await call(app, path, headers)
             figures[name].append((time.process_time() - begin) * 1e6 / requests)
     await client.close()
     return {name: statistics.median(values) for name, values in figures.items()}
@@ -205,31 +229,50 @@ def collector() -> Iterator[str]:
         process.wait(10)
 
 
-def run(url: str, rounds: int = 5, requests: int = 1000) -> dict[str, float]:
-    """Measure and print the table; return it."""
+def run(url: str, rounds: int = 5, requests: int = 1000, ends: bool = False) -> dict[str, float]:
+    """Measure and print the tables; return them."""
     import uvloop
 
     configure_logging("INFO")  # the access log as in production, written to /dev/null
     logging.getLogger().handlers[0].setStream(open(os.devnull, "w"))  # noqa: SIM115
     with collector() as collector_url:
-        result = uvloop.run(measure(url, rounds, requests, collector_url))
-    floor_us = next(iter(result.values()))
-    print(f"\nCPU per GetVM in-process (median of {rounds} interleaved rounds x {requests}):")
-    for name, micros in result.items():
-        print(f"  {name:34} {micros:6.0f} us  ({micros - floor_us:+5.0f} us over the floor)")
+        result = uvloop.run(measure(url, rounds, requests, collector_url, ends))
+    names = list(result)
+    ends_at = names.index("GetVM, litestar targets' app")
+    print(f"\nCPU per request in-process (median of {rounds} interleaved rounds x {requests}):")
+    if ends_at:
+        floor_us = result[names[0]]
+        print("GetVM, layer by layer:")
+        for name in names[:ends_at]:
+            micros = result[name]
+            print(f"  {name:34} {micros:6.0f} us  ({micros - floor_us:+5.0f} us over the floor)")
+    print("The litestar targets' app (bench/litestar_app.py) and the service:")
+    for call_name in ("GetVM", "ListVMs"):
+        bare, ours = (
+            result[f"{call_name}, litestar targets' app"],
+            result[f"{call_name}, the service"],
+        )
+        print(f"  {call_name:8} litestar {bare:6.0f} us  service {ours:6.0f} us"
+              f"  ({ours - bare:+5.0f} us; litestar/service {bare / ours:.2f}x)")  # fmt: skip
     return result
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     """Run against a mongod of its own."""
+    import argparse
     import tempfile
 
     from service.storage.mongod import LocalMongod, free_port
 
+    parser = argparse.ArgumentParser(prog="python -m bench.layers")
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--requests", type=int, default=1000)
+    parser.add_argument("--ends", action="store_true", help="GetVM and ListVMs only")
+    args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="vm-layers-") as tmp:
         mongod = LocalMongod(Path(tmp) / "mongo", free_port())
         try:
-            run(mongod.start())
+            run(mongod.start(), args.rounds, args.requests, args.ends)
         finally:
             mongod.stop()
 

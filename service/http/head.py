@@ -13,7 +13,7 @@ HEAD_SUFFIX = "Head"
 
 
 def get_and_head(path: str, *, operation_id: str, **kwargs: Any) -> HTTPRouteHandler:
-    """`@get(path, ...)` that answers HEAD too (service.http.middleware.head drops the body).
+    """`@get(path, ...)` that answers HEAD too (service.http.middleware.pipeline drops the body).
 
     The HEAD operation gets its own id (`GetVMHead`, unique as OpenAPI requires); the OpenAPI
     document then leaves it out (service.http.openapi), as RFC 9110 makes HEAD part of every GET.

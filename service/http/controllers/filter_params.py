@@ -66,7 +66,8 @@ def filter_params(
 ) -> ListParams:
     """The filters as ListParams (sort and paging at their defaults): each type-checked by
     Litestar, the times' RFC 3339 form checked here (the parser alone would take `0.5` as a
-    timestamp). QueryCheckMiddleware refuses unknown and repeated names beforehand."""
+    timestamp). The query check (service.http.middleware.pipeline) refuses unknown and repeated
+    names beforehand."""
     query = request.query_params
     check_times({k: query[k] for k in ("created_after", "created_before") if k in query})
     return ListParams(

@@ -11,14 +11,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from litestar.enums import ScopeType
 from litestar.exceptions import (
     NotAuthorizedException,
     PermissionDeniedException,
     TooManyRequestsException,
 )
 from litestar.handlers.base import BaseRouteHandler
-from litestar.types import ASGIApp, Receive, Send
 from litestar.types import Scope as ASGIScope
 
 from service.domain.apikeys import SCOPE_RANK, ApiKey, ApiKeyStore, Scope, hash_token
@@ -197,33 +195,30 @@ def bearer_token(header: bytes | None) -> str | None:
     return token
 
 
-class ApiKeyAuthMiddleware:
-    """Requires a valid API key on every path under /api/ (and on /metrics unless public).
+class ApiKeyAuth:
+    """Requires a valid API key on every path under /api/ (and on /metrics unless public); run
+    per request by service.http.middleware.pipeline.
 
-    A plain ASGI middleware: Litestar's AbstractAuthenticationMiddleware builds a connection
-    and a parsed header map per request, several times the cost of a cached key check.
+    Not Litestar's AbstractAuthenticationMiddleware: it builds a connection and a parsed header
+    map per request, several times the cost of a cached key check.
     """
 
-    def __init__(
-        self, app: ASGIApp, verifier: KeyVerifier, exclude: str | list[str] | None = None
-    ) -> None:
+    def __init__(self, verifier: KeyVerifier, exclude: str | list[str] | None = None) -> None:
         """Authenticate with `verifier`; paths matching `exclude` (and OPTIONS) stay public."""
-        self.app = app
         self.verifier = verifier
         patterns = [exclude] if isinstance(exclude, str) else list(exclude or ())
         self.exclude = re.compile("|".join(patterns)) if patterns else None
 
-    async def __call__(self, scope: ASGIScope, receive: Receive, send: Send) -> None:
+    async def __call__(self, scope: ASGIScope) -> None:
         """Set `scope["user"]` to the Caller, or raise 401 (403 for a scope too small)."""
+        method = scope["method"]  # type: ignore[typeddict-item]
         if (
-            scope["type"] == ScopeType.HTTP
-            and scope["method"] != "OPTIONS"
+            method != "OPTIONS"
             and not (self.exclude is not None and self.exclude.search(scope["path"]))
             and not scope["route_handler"].opt.get("exclude_from_auth")
         ):
-            scope["user"] = await self.authenticate(scope, scope["method"])
+            scope["user"] = await self.authenticate(scope, method)
             scope["auth"] = None
-        await self.app(scope, receive, send)
 
     async def authenticate(self, scope: ASGIScope, method: str) -> Caller:
         """401 unless the request carries the token of an existing key."""

@@ -1,18 +1,17 @@
-"""Request context: X-Request-ID, query and header limits, one JSON access line per request
-(written as service.http.logs formats it)."""
+"""Request context: X-Request-ID, query and header limits, the rendering of errors raised before
+the route, one JSON access line per request (written as service.http.logs formats it); used by
+service.http.middleware.pipeline."""
 
 from __future__ import annotations
 
 import logging
 import random
 import re
-import time
 from typing import Any
 
 from litestar import Request, Response
-from litestar.enums import ScopeType
 from litestar.exceptions import HTTPException
-from litestar.types import ASGIApp, Message, Receive, ReceiveMessage, Scope, Send
+from litestar.types import Receive, Scope, Send
 
 from service.domain.errors import DomainError
 from service.http.logs import access_log, write_access_line
@@ -25,104 +24,62 @@ _REQUEST_ID_RE = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 PUBLIC_PATHS = ("^/health/", "^/schema")
 
 
-def _header(scope: Scope, name: bytes) -> bytes | None:
+def request_id_of(scope: Scope) -> str:
+    """The caller's X-Request-ID when it is a sane one, else a new id."""
     for key, value in scope["headers"]:
-        if key == name:
-            return bytes(value)
-    return None
+        if key == b"x-request-id":
+            text = bytes(value).decode("latin-1")
+            if _REQUEST_ID_RE.fullmatch(text):
+                return text
+            break
+    # 32 hex digits as uuid4().hex gave, without a system call: an id, not a secret.
+    return f"{random.getrandbits(128):032x}"
 
 
-class RequestContextMiddleware:
-    """Outermost of our middlewares: request id, size limits, error rendering, the access log.
-
-    Errors raised by the middlewares inside it (401, 403, 429, 503 while checking a key) are
-    rendered here as problem+json, so they carry X-Request-ID and reach the log and the metrics.
-    """
-
-    def __init__(self, app: ASGIApp, max_query_bytes: int, max_header_bytes: int) -> None:
-        """Wrap `app`; longer query strings get 414, larger header blocks 431."""
-        self.app = app
-        self.max_query_bytes = max_query_bytes
-        self.max_header_bytes = max_header_bytes
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        """Handle one request."""
-        if scope["type"] != ScopeType.HTTP:
-            await self.app(scope, receive, send)
-            return
-        start = time.perf_counter()
-        given = _header(scope, b"x-request-id")
-        text = given.decode("latin-1") if given else ""
-        # 32 hex digits as uuid4().hex gave, without a system call: an id, not a secret.
-        request_id = text if _REQUEST_ID_RE.fullmatch(text) else f"{random.getrandbits(128):032x}"
-        scope["request_id"] = request_id  # type: ignore[typeddict-unknown-key]
-        echoed = (b"x-request-id", request_id.encode())
-        status = 500
-        started = closed = False
-
-        async def receive_watched() -> ReceiveMessage:
-            nonlocal closed
-            message = await receive()
-            if message["type"] == "http.disconnect" and not started:
-                closed = True
-            return message
-
-        async def send_with_id(message: Message) -> None:
-            nonlocal status, started
-            if closed:
-                return  # the client is gone: nothing reaches it
-            if message["type"] == "http.response.start":
-                status, started = message["status"], True
-                headers = [*message.get("headers", ()), echoed]
-                if scope["method"] == "OPTIONS":
-                    headers = _with_full_allow(scope, headers)
-                message["headers"] = headers
-            await send(message)
-
-        try:
-            self._check_limits(scope)
-            await self.app(scope, receive_watched, send_with_id)
-        except (HTTPException, DomainError) as exc:
-            if not closed:
-                problem = (
-                    http_problem(exc) if isinstance(exc, HTTPException) else domain_problem(exc)
-                )
-                request: Request[Any, Any, Any] = Request(scope, receive)
-                response: Response[Any] = problem.to_response(request)
-                await response.to_asgi_response(None, request)(scope, receive, send_with_id)
-        finally:
-            if closed:
-                status = CLIENT_CLOSED
-            if access_log.isEnabledFor(logging.INFO):
-                user = scope.get("user")
-                fields = {
-                    "method": scope.get("method"),
-                    "route": scope.get("path_template") or scope["path"],
-                    "status": status,
-                    "duration_ms": round((time.perf_counter() - start) * 1000, 3),
-                    "request_id": request_id,
-                    "key": getattr(user, "name", None),
-                }
-                if closed:
-                    fields["client_closed"] = True
-                if trace_id := scope.get("trace_id"):  # tracing on: the HTTP span's
-                    fields["trace_id"] = trace_id
-                if not write_access_line(fields):
-                    access_log.info("request", extra={"fields": fields})
-
-    def _check_limits(self, scope: Scope) -> None:
-        if len(scope["query_string"]) > self.max_query_bytes:
-            raise HTTPException(
-                status_code=414, detail=f"query string longer than {self.max_query_bytes} bytes"
-            )
-        size = sum(len(k) + len(v) for k, v in scope["headers"])
-        if size > self.max_header_bytes:
-            raise HTTPException(
-                status_code=431, detail=f"request headers larger than {self.max_header_bytes} bytes"
-            )
+def check_limits(scope: Scope, max_query_bytes: int, max_header_bytes: int) -> None:
+    """414 for a query string longer than `max_query_bytes`, 431 for larger header blocks."""
+    if len(scope["query_string"]) > max_query_bytes:
+        raise HTTPException(
+            status_code=414, detail=f"query string longer than {max_query_bytes} bytes"
+        )
+    size = sum(len(k) + len(v) for k, v in scope["headers"])
+    if size > max_header_bytes:
+        raise HTTPException(
+            status_code=431, detail=f"request headers larger than {max_header_bytes} bytes"
+        )
 
 
-def _with_full_allow(scope: Scope, headers: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
+async def send_problem(
+    exc: HTTPException | DomainError, scope: Scope, receive: Receive, send: Send
+) -> None:
+    """Answer `exc` as problem+json (an error raised before the route: limits, key, budget)."""
+    problem = http_problem(exc) if isinstance(exc, HTTPException) else domain_problem(exc)
+    request: Request[Any, Any, Any] = Request(scope, receive)
+    response: Response[Any] = problem.to_response(request)
+    await response.to_asgi_response(None, request)(scope, receive, send)
+
+
+def log_access(scope: Scope, status: int, duration_s: float, request_id: str, closed: bool) -> None:
+    """The request's access line, when service.access logs INFO."""
+    if not access_log.isEnabledFor(logging.INFO):
+        return
+    fields = {
+        "method": scope.get("method"),
+        "route": scope.get("path_template") or scope["path"],
+        "status": status,
+        "duration_ms": round(duration_s * 1000, 3),
+        "request_id": request_id,
+        "key": getattr(scope.get("user"), "name", None),
+    }
+    if closed:
+        fields["client_closed"] = True
+    if trace_id := scope.get("trace_id"):  # tracing on: the HTTP span's
+        fields["trace_id"] = trace_id
+    if not write_access_line(fields):
+        access_log.info("request", extra={"fields": fields})
+
+
+def with_full_allow(scope: Scope, headers: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
     """Litestar 2's automatic OPTIONS answer lists one handler's methods, not the path's."""
     template = scope.get("path_template")
     route = next(

@@ -9,10 +9,9 @@ from dataclasses import dataclass
 from typing import Any, get_args
 from urllib.parse import parse_qsl
 
-from litestar.enums import ScopeType
 from litestar.exceptions import ValidationException
 from litestar.handlers import HTTPRouteHandler
-from litestar.types import ASGIApp, Receive, Scope, Send
+from litestar.types import Scope
 
 MAX_QUERY_PARAMS = 64
 _INTEGER_RE = re.compile(r"-?(0|[1-9][0-9]*)")  # as JSON writes integers: no +, no leading 0
@@ -71,7 +70,7 @@ def bad_query(name: str, message: str) -> ValidationException:
 def check_query_string(scope: Scope, query: bytes) -> None:
     """400 for a query string that is not UTF-8, has too many parameters, names one the route
     does not take, repeats a scalar one or gives an integer one as anything but digits (its
-    length is RequestContextMiddleware's: 414).
+    length is the pipeline's limit: 414).
 
     Routes left out of the OpenAPI document get only the first two checks.
     """
@@ -97,17 +96,3 @@ def check_query_string(scope: Scope, query: bytes) -> None:
         if name in spec.integers and not _INTEGER_RE.fullmatch(value):
             raise bad_query(name, f"{value!r} is not an integer such as 10 (decimal digits)")
         seen.add(name)
-
-
-class QueryCheckMiddleware:
-    """Runs check_query_string inside authentication and the rate limit (their errors first)."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        """Wrap `app`."""
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        """Check the query string, if any, then pass the request on."""
-        if scope["type"] == ScopeType.HTTP and (query := scope["query_string"]):
-            check_query_string(scope, query)
-        await self.app(scope, receive, send)

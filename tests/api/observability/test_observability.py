@@ -129,6 +129,17 @@ async def test_rate_limit_per_key_is_429_with_retry_after(
     assert (await strict_app.get("/health/live")).status_code == 200
 
 
+async def test_rate_limit_budget_is_per_key_across_routes(
+    strict_app: AsyncTestClient[Any], api_keys: ApiKeyRepository
+) -> None:
+    headers = {"Authorization": f"Bearer {await api_keys.create('rl-routes', Scope.READ)}"}
+    paths = [BASE, f"{BASE}/{'0' * 24}", "/api/v1/projects", f"{BASE}/{'1' * 24}/events"]
+    statuses = [(await strict_app.get(path, headers=headers)).status_code for path in paths * 3]
+    # 3 per clock minute for the key, whichever routes it calls: of 12 requests spread over four
+    # routes, at most 6 pass even if a minute boundary falls between them.
+    assert statuses.count(429) >= 6, statuses
+
+
 async def test_metrics_can_require_a_key(
     strict_app: AsyncTestClient[Any], admin_token: str
 ) -> None:
