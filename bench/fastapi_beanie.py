@@ -36,6 +36,7 @@ class VMFields(BaseModel):
     name: str = Field(
         min_length=1, max_length=63, pattern=r"^[A-Za-z0-9]([A-Za-z0-9._-]*[A-Za-z0-9])?$"
     )
+    project: str = "default"  # (the service's VMs all have one: its validator requires it)
     status: Status = "provisioning"
     os: str = Field(min_length=1, max_length=64)
     cpu_cores: int = Field(ge=1, le=1024)

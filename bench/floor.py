@@ -31,6 +31,7 @@ class VMIn(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     """CreateVM's body, checked the way the service checks it."""
 
     name: str
+    project: str = "default"  # (the service's VMs all have one: its validator requires it)
     status: str = "provisioning"
     os: str
     cpu_cores: int

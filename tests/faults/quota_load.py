@@ -19,8 +19,9 @@ from pymongo import MongoClient
 from pymongo.errors import PyMongoError
 
 from bench.server_process import ROOT, ServerProcess
+from service.domain.projects import RESOURCES
+from service.storage.usage import SHARDS
 
-RESOURCES = ("vms", "cpu_cores", "memory_mib", "storage_gib")
 QUOTA_TYPE = "https://vm-inventory.dev/problems/quota-exceeded"
 # Every answer a racing writer may get: the VM another writer deleted or restored meanwhile
 # (404, 409 not-deleted), the quota (409), MongoDB between primaries (503).
@@ -57,7 +58,7 @@ def _counted(db: Any, project: str, session: Any) -> dict[str, int]:
 
 def _ledger(db: Any, project: str, session: Any) -> dict[str, int]:
     shards = list(db.project_usage.find({"project": project}, session=session))
-    assert len(shards) == 16, len(shards)
+    assert len(shards) == SHARDS, len(shards)
     return {r: sum(int(s["used"][r]) for s in shards) for r in RESOURCES}
 
 
