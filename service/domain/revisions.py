@@ -1,11 +1,14 @@
-"""Revisions and If-Match: the revisions a write accepts, and its 412 when the current one is
-not among them (VMs and projects alike)."""
+"""Revisions and If-Match: the revisions a write accepts, its 412 when the current one is not
+among them, and what a lost compare-and-set means (VMs and projects alike)."""
 
 from __future__ import annotations
 
+import asyncio
+import random
 from collections.abc import Collection
 
 from service.domain.errors import PreconditionFailed
+from service.domain.repository import StaleRevision
 
 IfMatch = int | Collection[int] | None  # the revisions a write accepts; None accepts any
 
@@ -20,3 +23,14 @@ def check_if_match(revision: int, if_match: IfMatch, what: str) -> None:
         raise PreconditionFailed(
             f"the {what} is at revision {revision}, not {wanted}", current_revision=revision
         )
+
+
+async def after_lost(lost: StaleRevision, if_match: IfMatch, what: str) -> None:
+    """After a lost compare-and-set: the client's 412 when it sent If-Match (the revision it
+    expected is gone), else a short random pause before the caller reads and tries again."""
+    if if_match is not None:
+        raise PreconditionFailed(
+            f"the {what} is at revision {lost.current_revision}",
+            current_revision=lost.current_revision,
+        ) from None
+    await asyncio.sleep(random.uniform(0, 0.005))  # noqa: S311 - jitter, not security

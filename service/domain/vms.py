@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import random
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
@@ -13,7 +11,6 @@ import msgspec
 from service.domain.errors import (
     NotDeleted,
     NotFound,
-    PreconditionFailed,
     RuleViolation,
     WriteContention,
     invalid,
@@ -31,7 +28,7 @@ from service.domain.listing import ListParams, PageTokens, check_projects, compi
 from service.domain.listing.paging import next_page, one_more
 from service.domain.projects import EVERY_PROJECT, RESOURCES, Access, UsageChange, change, usage_of
 from service.domain.repository import Repository, StaleRevision
-from service.domain.revisions import IfMatch, check_if_match
+from service.domain.revisions import IfMatch, after_lost, check_if_match
 from service.domain.rules import (
     DELETE_NEEDS_FORCE,
     canonical_ip,
@@ -272,11 +269,7 @@ class VMService:
             try:
                 return await attempt(current)
             except StaleRevision as lost:
-                if if_match is not None:  # the client's expected revision is gone: its 412
-                    raise PreconditionFailed(
-                        str(lost), current_revision=lost.current_revision
-                    ) from None
-                await _backoff()
+                await after_lost(lost, if_match, "VM")
         raise WriteContention("the VM kept changing; retry")
 
 
@@ -323,7 +316,3 @@ def _diff(current: VM, desired: dict[str, Any]) -> dict[str, Any]:
         if old != value:
             out[field] = value
     return out
-
-
-async def _backoff() -> None:
-    await asyncio.sleep(random.uniform(0, 0.005))  # noqa: S311 - jitter, not security

@@ -32,7 +32,6 @@ from service.storage.usage import UsageLedger
 Raw = dict[str, Any]
 R = TypeVar("R")
 Projects = list[Project]  # (inside ProjectRepository, `list` names the method)
-Names = list[str]
 
 
 def _project(doc: Raw, usage: Usage | None) -> Project:
@@ -201,21 +200,32 @@ class ProjectRepository:
         raise StaleRevision(int(current["revision"]))
 
     @translate_errors
-    async def names(self) -> Names:
-        """Every project's name, in order."""
-        return [d["_id"] async for d in self.projects.find({}, {"_id": 1}, sort=[("_id", 1)])]
-
-    @translate_errors
     async def all(self) -> Projects:
         """Every project with its usage (one snapshot): what the metrics publish."""
         return await self._snapshot({})
 
     @translate_errors
-    async def counted(self) -> dict[str, Usage]:
+    async def counted(self, session: AsyncClientSession | None = None) -> dict[str, Usage]:
         """What each project's live VMs use, counted from `vms` (projects without one left
-        out): what `project recount` compares the ledger with."""
-        docs = await (await self.vms.aggregate(_live_usage({}))).to_list()
+        out)."""
+        docs = await (await self.vms.aggregate(_live_usage({}), session=session)).to_list()
         return {d.pop("_id"): Usage(**{r: int(d[r]) for r in RESOURCES}) for d in docs}
+
+    @translate_errors
+    async def stored_and_counted(self) -> tuple[dict[str, Usage], dict[str, Usage]]:
+        """Each project's usage in the ledger and `counted`, read from one snapshot (a write in
+        flight is in both or in neither): what `project recount` compares."""
+
+        async def read() -> tuple[dict[str, Usage], dict[str, Usage]]:
+            client = self.projects.database.client
+            async with client.start_session(snapshot=True) as session:
+                cursor = self.projects.find({}, {"_id": 1}, session=session)
+                names = [d["_id"] for d in await cursor.to_list()]
+                stored = await self.ledger.usage(names, session)
+                stored = {name: stored.get(name, Usage()) for name in names}
+                return stored, await self.counted(session)
+
+        return await shielded(read())
 
     @translate_errors
     async def recount(self, name: str) -> tuple[Usage, Usage]:

@@ -45,8 +45,7 @@ async def run(args: argparse.Namespace, settings: Settings, url: str) -> int:
 
 
 async def _recount(repo: ProjectRepository, repair: bool) -> int:
-    counted = await repo.counted()
-    stored = {p.name: p.usage for p in await repo.all()}
+    stored, counted = await repo.stored_and_counted()
     drift = False
     for name in sorted(stored.keys() | counted.keys()):
         live = counted.get(name, Usage())

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import random
 from collections.abc import Callable
 from datetime import datetime
 from typing import Protocol
@@ -13,7 +11,6 @@ import msgspec
 from service.domain.errors import (
     Forbidden,
     NotFound,
-    PreconditionFailed,
     ProjectNotEmpty,
     WriteContention,
 )
@@ -28,7 +25,7 @@ from service.domain.projects.schemas import (
     Quota,
 )
 from service.domain.repository import StaleRevision
-from service.domain.revisions import IfMatch, check_if_match
+from service.domain.revisions import IfMatch, after_lost, check_if_match
 from service.domain.rules import utcnow
 
 Projects = list[Project]  # (inside ProjectStore, `list` names the method)
@@ -137,8 +134,7 @@ class ProjectService:
                     name, current.revision, description, quota, self.clock()
                 )
             except StaleRevision as lost:
-                _lost(lost, if_match)
-                await _backoff()
+                await after_lost(lost, if_match, "project")
         raise WriteContention("the project kept changing; retry")
 
     async def delete_project(
@@ -157,8 +153,7 @@ class ProjectService:
                 await self.store.delete(name, current.revision)
                 return
             except StaleRevision as lost:
-                _lost(lost, if_match)
-                await _backoff()
+                await after_lost(lost, if_match, "project")
         raise WriteContention("the project kept changing; retry")
 
 
@@ -174,16 +169,3 @@ def _manages(access: Access) -> None:
 
 def _missing(name: str) -> NotFound:
     return NotFound(f"no project named {name!r}")
-
-
-def _lost(lost: StaleRevision, if_match: IfMatch) -> None:
-    """A lost compare-and-set: the client's 412 when it sent If-Match (else retry)."""
-    if if_match is not None:
-        raise PreconditionFailed(
-            f"the project is at revision {lost.current_revision}",
-            current_revision=lost.current_revision,
-        ) from None
-
-
-async def _backoff() -> None:
-    await asyncio.sleep(random.uniform(0, 0.005))  # noqa: S311 - jitter, not security
