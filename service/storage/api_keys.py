@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import msgspec
+from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
@@ -21,6 +22,7 @@ from service.domain.apikeys import (
 )
 from service.domain.errors import NameConflict, NotFound
 from service.storage.errors import translate_errors
+from service.storage.shielded import in_transaction
 from service.storage.stored import API_KEYS_COLLECTION, PROJECTS_COLLECTION
 
 
@@ -48,17 +50,34 @@ class ApiKeyRepository:
             "created_at": datetime.now(UTC),
             "last_used_at": None,
         }
-        if projects is not None:
-            wanted = list(dict.fromkeys(projects))
-            found = set(await self.projects.distinct("_id", {"_id": {"$in": wanted}}))
-            if missing := [p for p in wanted if p not in found]:
-                raise NotFound(f"no project named {missing[0]!r}")
-            doc["projects"] = wanted
         try:
-            await self.keys.insert_one(doc)
+            if projects is None:
+                await self.keys.insert_one(doc)
+            else:
+                doc["projects"] = list(dict.fromkeys(projects))
+                client = self.keys.database.client
+                await in_transaction(
+                    client, lambda session: self._restricted(doc, session), client.options.timeout
+                )
         except DuplicateKeyError:
             raise NameConflict(f"an API key named {name!r} already exists") from None
         return token
+
+    async def _restricted(self, doc: dict[str, Any], session: AsyncClientSession) -> None:
+        """Inside a transaction: insert the key restricted to `doc["projects"]` if each exists
+        (else NotFound naming the first missing one). Each of them is written (`keys_granted`),
+        so a DeleteProject racing it conflicts, and one of them retries and sees the other."""
+        wanted: list[str] = doc["projects"]
+        granted = await self.projects.update_many(
+            {"_id": {"$in": wanted}}, {"$inc": {"keys_granted": 1}}, session=session
+        )
+        if granted.matched_count != len(wanted):
+            found = set(
+                await self.projects.distinct("_id", {"_id": {"$in": wanted}}, session=session)
+            )
+            missing = next(p for p in wanted if p not in found)
+            raise NotFound(f"no project named {missing!r}")
+        await self.keys.insert_one(doc, session=session)
 
     @translate_errors
     async def find(self, token: str) -> ApiKey | None:

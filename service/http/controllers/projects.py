@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
-from litestar import Controller, Request, Response, delete, patch, post
+from litestar import Controller, Response, delete, patch, post
 from litestar.di import NamedDependency
 from litestar.params import JSONBody, Parameter
 from litestar.status_codes import HTTP_201_CREATED, HTTP_204_NO_CONTENT, HTTP_304_NOT_MODIFIED
@@ -22,7 +22,7 @@ from service.domain.errors import (
 )
 from service.domain.projects import Project, ProjectCreate, ProjectPage, ProjectUpdate
 from service.domain.projects.service import ProjectService
-from service.http.controllers.params import AppSettings, PageSize, PageToken
+from service.http.controllers.params import AppSettings, PageSize, PageToken, Req
 from service.http.head import get_and_head
 from service.http.middleware.auth import access_of
 from service.http.preconditions import (
@@ -38,7 +38,6 @@ from service.http.problems import NoContentOperation, responses
 
 Projects = NamedDependency[ProjectService]
 ProjectName = Annotated[str, Parameter(description="the project's name")]
-Req = Request[Any, Any, Any]
 ADMIN = {"scope": Scope.ADMIN.value}  # an admin key; the service refuses a restricted one
 _CHANGE_ERRORS = (
     Forbidden, NotFound, PreconditionFailed, PreconditionRequired, WriteContention,
