@@ -141,7 +141,8 @@ async def set_with_event(
 
 def merged(current: dict[str, Any], data: PatchIn | ReplaceIn) -> dict[str, Any]:
     """The fields `data` changes in `current` (a patch merges labels, a replace sets all)."""
-    desired = {f: getattr(data, f) for f in WRITABLE if getattr(data, f) is not msgspec.UNSET}
+    given = {f: getattr(data, f, msgspec.UNSET) for f in WRITABLE}  # a patch lacks `project`
+    desired = {f: v for f, v in given.items() if v is not msgspec.UNSET}
     if isinstance(data, PatchIn) and isinstance(data.labels, dict):
         labels = dict(current.get("labels", {}))
         for key, value in data.labels.items():

@@ -77,8 +77,11 @@ def ratios(runs: list[dict[str, Any]], summary: dict[str, Any]) -> list[dict[str
         ratio = figures["service"]["rps"] / figures[other]["rps"]
         cpu = figures[other]["cpu_us"] / max(figures["service"]["cpu_us"], 1e-9)
         paired = statistics.median(rounds) if rounds else float("nan")
+        # a target answering errors did not do the work: its figure proves nothing
+        errors = figures["service"]["errors"] + figures[other]["errors"]
         out.append({"scenario": scenario, "against": other, "ratio": ratio, "goal": goal,
-                    "ok": judged(ratio, goal), "rounds": rounds, "paired_ratio": paired,
+                    "ok": None if errors else judged(ratio, goal), "errors": errors,
+                    "rounds": rounds, "paired_ratio": paired,
                     "cpu_ratio": cpu, "cpu_us": figures["service"]["cpu_us"],
                     "against_cpu_us": figures[other]["cpu_us"], "measured": True})  # fmt: skip
     return out
@@ -101,8 +104,10 @@ def p99_ratios(summary: dict[str, Any]) -> list[dict[str, Any]]:
     return out
 
 
-def verdict(ok: bool | None) -> str:
-    """ok, MISSED, or - (no goal)."""
+def verdict(ok: bool | None, errors: float = 0) -> str:
+    """ok, MISSED, - (no goal), or "not judged" (errors answered)."""
+    if errors:
+        return "not judged (errors)"
     return "-" if ok is None else "ok" if ok else "MISSED"
 
 
@@ -112,6 +117,8 @@ def goal_line(g: dict[str, Any]) -> str:
     if not g["measured"]:
         return f"  {name:28} not measured (target or scenario left out)"
     want = "no goal" if g["goal"] is None else f"goal >= {g['goal']}x"
+    if g.get("errors"):
+        want = f"not judged: {g['errors']:.0f} non-2xx answers or socket errors"
     rounds = ", ".join(f"{r:.2f}" for r in g["rounds"])
     return (f"  {name:28} {g['ratio']:5.2f}x  ({want}: {verdict(g['ok'])}; rounds {rounds}, "
             f"median {g['paired_ratio']:.2f}x; CPU us/req {g['cpu_us']:.0f} vs "
@@ -193,8 +200,9 @@ def markdown(
         if not g["measured"]:
             continue
         goal = "-" if g["goal"] is None else f">= {g['goal']}x"
+        result = verdict(g["ok"], g.get("errors", 0))
         lines.append(f"| {OPERATIONS[g['scenario']]} | vs {g['against']}: {g['ratio']:.2f}x "
-                     f"| {goal} | {verdict(g['ok'])} | {g['paired_ratio']:.2f}x "
+                     f"| {goal} | {result} | {g['paired_ratio']:.2f}x "
                      f"| {g['cpu_us']:.0f} vs {g['against_cpu_us']:.0f} |")  # fmt: skip
     for g in p99_goals or []:
         if g["measured"]:

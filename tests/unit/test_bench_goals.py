@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import importlib
 import json
 import math
 from typing import Any
 
 import msgspec
+import pytest
 
 from bench.data import replace_line, shape_gaps
-from bench.report import GOALS, judged, p99_ratios, ratios, summarize
+from bench.report import GOALS, goal_line, judged, p99_ratios, ratios, summarize
 from bench.shapes import plain
 from bench.wrk import REPLACE_DESCRIPTION, SCENARIOS
 from service.domain.schemas import WRITABLE_FIELDS
@@ -98,3 +100,29 @@ def test_plain_vm_keeps_a_field_the_service_gained_optional() -> None:
     assert msgspec.json.decode(msgspec.json.encode(msgspec.convert(with_project, shape))) == (
         with_project
     )
+
+
+def test_a_goal_is_not_judged_when_either_side_answered_errors() -> None:
+    clean = [run("patch", "service", 400), run("patch", "floor-txn", 300)]
+    failing = [clean[0], {**clean[1], "non_2xx": 900}]
+    assert ratios(clean, summarize(clean))[0]["ok"] is True
+    update = ratios(failing, summarize(failing))[0]
+    assert update["ok"] is None and update["errors"] == 900
+    assert "not judged" in goal_line(update)
+
+
+def test_floor_merges_the_bench_bodies_whatever_fields_the_service_gains(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("MONGODB_URL", "mongodb://127.0.0.1:1/?connect=false")
+    monkeypatch.setenv("MONGODB_DB", "bench")
+    floor = importlib.import_module("bench.floor")
+    current = {"name": "a", "project": "default", "status": "running", "os": "x",
+               "cpu_cores": 1, "memory_mib": 128, "storage_gib": 1, "ip_address": None,
+               "labels": {"env": "b"}, "description": "old"}  # fmt: skip
+    patched = floor.merged(current, floor.decode_patch(b'{"labels":{"bench":"7"}}'))
+    assert patched == {"labels": {"env": "b", "bench": "7"}}
+    _, _, body = replace_line({"id": "665f1c2e8b3e4a0012345678", **current}).partition("\t")
+    assert floor.merged(current, floor.decode_replace(body.encode())) == {
+        "description": REPLACE_DESCRIPTION
+    }
