@@ -30,25 +30,46 @@ from bench.wrk import SCENARIOS, Target, peak_rss_mb, run_wrk
 from service.storage.mongod import LocalMongod, free_port
 
 
+def package_of(frame: str) -> str:
+    """The package (or, for the service, the module) a py-spy frame's code belongs to."""
+    path = frame.rpartition("(")[2].partition(":")[0]
+    if path.startswith("service/"):
+        return path.removesuffix(".py")
+    if path.startswith(("<frozen", "<built")) or "/" not in path:
+        return "python (builtins, frozen modules)"
+    return path.partition("/")[0].removesuffix(".py")
+
+
+def by_package(own: Counter[str], total: int, cpu_us: float) -> list[str]:
+    """Self time grouped by package, each as a share of samples and of the CPU per request."""
+    packages: Counter[str] = Counter()
+    for frame, samples in own.items():
+        packages[package_of(frame)] += samples
+    return [f"{100 * n / total:5.1f}%  {n * cpu_us / total:6.0f} us/req  {package}"
+            for package, n in packages.most_common(25)]  # fmt: skip
+
+
 def profile(
     pid: int, target: Target, scenario: str, seconds: int, out_dir: Path, ids: Path | None = None
 ) -> None:
-    """Record the service with py-spy while wrk drives `scenario`; print the hottest frames."""
-    out = out_dir / f"profile-{scenario}.folded"
+    """Record `target` (its process and children) with py-spy while wrk drives `scenario`;
+    print the hottest frames and the self time of each package, in CPU us per request."""
+    out = out_dir / f"profile-{target.name}-{scenario}.folded"
     spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
     recorder = subprocess.Popen(
         [spy, "record", "--pid", str(pid), "--duration", str(seconds), "--rate", "250",
-         "--format", "raw", "--output", str(out), "--nonblocking"],
+         "--format", "raw", "--output", str(out), "--nonblocking", "--subprocesses"],
         stdout=subprocess.DEVNULL,
     )  # fmt: skip
-    print(run_wrk(target, scenario, seconds, ids))
+    result = run_wrk(target, scenario, seconds, ids)
+    print(result)
     recorder.wait(seconds + 30)
     inclusive: Counter[str] = Counter()
     own: Counter[str] = Counter()
     total = 0
     for line in out.read_text().splitlines():
         stack, _, count = line.rpartition(" ")
-        frames = stack.split(";")
+        frames = [f.strip() for f in stack.split(";")]
         total += int(count)
         own[frames[-1]] += int(count)
         for frame in set(frames):
@@ -57,6 +78,8 @@ def profile(
         print(f"\ntop frames by {title} time ({total} samples)")
         for frame, samples in counter.most_common(30):
             print(f"{100 * samples / total:5.1f}%  {frame}")
+    print(f"\nself time by package ({result['cpu_us']:.0f} CPU us/req in all)")
+    print("\n".join(by_package(own, max(total, 1), result["cpu_us"])))
     print(f"\ncollapsed stacks in {out} (flamegraph.pl or speedscope.app read them)")
 
 
@@ -95,6 +118,12 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
         "`python -m service serve` uses); fastapi always runs on uvicorn",
     )
     p.add_argument("--profile", choices=SCENARIOS, help="py-spy the service on one scenario")
+    p.add_argument(
+        "--profile-target",
+        choices=list(t.SCENARIOS_OF),
+        default="service",
+        help="the target --profile records (default: service)",
+    )
     p.add_argument("--layers", action="store_true", help="in-process CPU per GetVM, layer by layer")
     p.add_argument(
         "--odm",
@@ -211,7 +240,9 @@ def main() -> int:
         command = [*t.python(t.FASTAPI_OVERLAY), "-m", "bench.odm"]
         return subprocess.run(command, cwd=t.ROOT, check=False).returncode
     server = args.server or t.service_server()
-    names = ["service"] if args.profile else ["service", *[n for n in args.only if n != "service"]]
+    names = ["service", *[n for n in args.only if n != "service"]]
+    if args.profile:  # the service seeds the database
+        names = list(dict.fromkeys(["service", args.profile_target]))
     out_dir = t.ROOT / ".bench"
     out_dir.mkdir(exist_ok=True)
     db = "bench"
@@ -247,11 +278,12 @@ def main() -> int:
                 return delete_pool(url, db, template, size, path)
 
             if args.profile:
-                target = Target("service", service.base_url, service.headers, ids_file,
+                chosen = running[args.profile_target]
+                target = Target(chosen.name, chosen.base_url, chosen.headers, ids_file,
                                 ids_file.with_name("vms.txt"), args.connections,
-                                service.pid)  # fmt: skip
+                                chosen.pid)  # fmt: skip
                 fresh = pool(ids_file.with_name("delete.txt")) if args.profile == "delete" else None
-                profile(service.pid, target, args.profile, args.duration * 2, out_dir, fresh)
+                profile(chosen.pid, target, args.profile, args.duration * 2, out_dir, fresh)
                 return 0
             runs = measure(args, running, ids_file, pool, url)
             rss = peak_rss_mb(service.pid)
