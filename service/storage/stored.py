@@ -126,4 +126,6 @@ def to_vm(document: dict[str, Any]) -> VM:
     """Convert a `vms` document read with VM_PROJECTION (or with its times as dates) into the
     API's VM."""
     document["id"] = str(document.pop("_id"))
+    if isinstance(document.get("created_at"), str):  # VM_PROJECTION wrote every time as text
+        return msgspec.convert(document, VM)
     return vm_from_fields(document)
