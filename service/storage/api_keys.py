@@ -23,7 +23,11 @@ from service.domain.apikeys import (
 from service.domain.errors import NameConflict, NotFound
 from service.storage.errors import translate_errors
 from service.storage.shielded import in_transaction
-from service.storage.stored import API_KEYS_COLLECTION, PROJECTS_COLLECTION
+from service.storage.stored import (
+    API_KEYS_COLLECTION,
+    IDEMPOTENCY_COLLECTION,
+    PROJECTS_COLLECTION,
+)
 
 
 class ApiKeyRepository:
@@ -34,6 +38,9 @@ class ApiKeyRepository:
         self.keys: AsyncCollection[dict[str, Any]] = database.get_collection(API_KEYS_COLLECTION)
         self.projects: AsyncCollection[dict[str, Any]] = database.get_collection(
             PROJECTS_COLLECTION
+        )
+        self.idempotency: AsyncCollection[dict[str, Any]] = database.get_collection(
+            IDEMPOTENCY_COLLECTION
         )
 
     @translate_errors
@@ -50,24 +57,31 @@ class ApiKeyRepository:
             "created_at": datetime.now(UTC),
             "last_used_at": None,
         }
+        if projects is not None:
+            doc["projects"] = list(dict.fromkeys(projects))
+        client = self.keys.database.client
         try:
-            if projects is None:
-                await self.keys.insert_one(doc)
-            else:
-                doc["projects"] = list(dict.fromkeys(projects))
-                client = self.keys.database.client
-                await in_transaction(
-                    client, lambda session: self._restricted(doc, session), client.options.timeout
-                )
+            await in_transaction(
+                client, lambda session: self._insert(doc, session), client.options.timeout
+            )
         except DuplicateKeyError:
             raise NameConflict(f"an API key named {name!r} already exists") from None
         return token
 
-    async def _restricted(self, doc: dict[str, Any], session: AsyncClientSession) -> None:
-        """Inside a transaction: insert the key restricted to `doc["projects"]` if each exists
-        (else NotFound naming the first missing one). Each of them is written (`keys_granted`),
-        so a DeleteProject racing it conflicts, and one of them retries and sees the other."""
-        wanted: list[str] = doc["projects"]
+    async def _insert(self, doc: dict[str, Any], session: AsyncClientSession) -> None:
+        """Inside a transaction: insert the key, restricted to `doc["projects"]` if given (each
+        must exist: NotFound naming the first missing one), and drop the Idempotency-Keys a
+        revoked key of the same name left (they are scoped by name): a key re-created under it
+        must never replay them, which could show VMs of projects it may not see."""
+        if "projects" in doc:
+            await self._grant(doc["projects"], session)
+        await self.keys.insert_one(doc, session=session)
+        await self.idempotency.delete_many({"scope": doc["name"]}, session=session)
+
+    async def _grant(self, wanted: list[str], session: AsyncClientSession) -> None:
+        """Write each of `wanted` (`keys_granted`), so a DeleteProject racing the key's insert
+        conflicts and one of them retries and sees the other; NotFound naming the first one
+        missing."""
         granted = await self.projects.update_many(
             {"_id": {"$in": wanted}}, {"$inc": {"keys_granted": 1}}, session=session
         )
@@ -77,7 +91,6 @@ class ApiKeyRepository:
             )
             missing = next(p for p in wanted if p not in found)
             raise NotFound(f"no project named {missing!r}")
-        await self.keys.insert_one(doc, session=session)
 
     @translate_errors
     async def find(self, token: str) -> ApiKey | None:
