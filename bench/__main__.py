@@ -5,16 +5,18 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import platform
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -26,7 +28,7 @@ from pymongo import MongoClient
 from bench import targets as t
 from bench.data import SEED, delete_pool, replace_line, seed, shape_gaps, transaction_counts
 from bench.report import markdown, p99_ratios, ratios, report, summarize
-from bench.wrk import SCENARIOS, Target, peak_rss_mb, run_wrk
+from bench.wrk import SCENARIOS, Target, cpu_seconds, peak_rss_mb, run_wrk
 from service.storage.mongod import LocalMongod, free_port
 
 
@@ -181,6 +183,38 @@ def check_shapes(running: dict[str, t.Running], vm_id: str) -> None:
                     print(f"note: {name}'s {scenario} lacks {sorted(lacks)} (the service's)")
 
 
+SETTLED_CPU_S = 0.005  # the service's CPU over SETTLE_STEP_S once it has caught up
+SETTLE_STEP_S = 0.25
+
+
+@contextlib.contextmanager
+def others_running(service_pid: int, frozen: bool) -> Iterator[None]:
+    """While another target runs (`frozen`), stop the service's processes: its change stream
+    (the watch hub reads every change, watched or not) would otherwise follow that target's
+    writes in the same collection, taking CPU from it. After, let the service read what it
+    missed until it is idle again, before anything is measured of it."""
+    if not frozen:
+        yield
+        return
+    os.killpg(service_pid, signal.SIGSTOP)
+    try:
+        yield
+    finally:
+        os.killpg(service_pid, signal.SIGCONT)
+        settle(service_pid)
+
+
+def settle(pid: int) -> None:
+    """Wait (at most 30 s) until `pid` uses next to no CPU: it has read what it missed."""
+    deadline = time.monotonic() + 30
+    spent = cpu_seconds(pid)
+    while time.monotonic() < deadline:
+        time.sleep(SETTLE_STEP_S)
+        spent, before = cpu_seconds(pid), spent
+        if spent - before < SETTLED_CPU_S:
+            return
+
+
 DELETES_PER_SECOND = 1500  # above any target's DeleteVM rate here: a pool never runs out
 
 
@@ -204,6 +238,7 @@ def measure(
         for scenario in ("get", "create"):
             if scenario in t.SCENARIOS_OF[name]:
                 run_wrk(target, scenario, 2 if scenario == "get" else 1)
+    settle(running["service"].pid)  # its change stream read the warm-up's writes
     runs: list[dict[str, Any]] = []
     for round_no in range(max(args.rounds, 1)):
         for scenario in args.scenarios:
@@ -212,8 +247,10 @@ def measure(
                 fresh = None
                 if scenario == "delete":
                     fresh = pool(ids_file.with_name(f"delete-{name}-{round_no}.txt"))
+                    settle(running["service"].pid)  # it read the pool's inserts
                 before = transaction_counts(url)
-                result = run_wrk(wrk_targets[name], scenario, args.duration, fresh)
+                with others_running(running["service"].pid, name != "service"):
+                    result = run_wrk(wrk_targets[name], scenario, args.duration, fresh)
                 after = transaction_counts(url)
                 result |= {f"txn_{k}": after[k] - before[k] for k in after}
                 result |= {"round": round_no, "scenario": scenario, "target": name}
