@@ -139,6 +139,12 @@ class Settings(BaseSettings):
         gt=0,
         description="a watch resumes from at most this far back (older: 410, list again)",
     )
+    watch_idle_close_seconds: float = Field(
+        default=30.0,
+        gt=0,
+        description="a process nobody watches closes its change stream after this long (its "
+        "next watcher opens it again): no write's change is read for nobody",
+    )
     export_max_concurrent: int = Field(
         default=4, ge=1, description="ExportVMs running at once per process; past it 429"
     )

@@ -138,7 +138,8 @@ def create_app(
             source = MongoChangeSource(watch_client[settings.mongodb_db][VMS_COLLECTION])
             slots = Slots("watches", settings.watch_max_clients, settings.watch_max_clients_per_key)
             window = settings.watch_resume_window_seconds
-            hub = Hub(source, slots, settings.watch_queue_events, window)
+            idle = settings.watch_idle_close_seconds
+            hub = Hub(source, slots, settings.watch_queue_events, window, idle)
             async with serving(hub, asyncio.shield(readiness)):
                 app.state.watch_hub = hub
                 yield

@@ -26,6 +26,10 @@ from service.domain.watch.watcher import SHUTTING_DOWN, Ended, Item, Sent, Watch
 
 log = logging.getLogger("service.watch")
 REOPEN_DELAYS = (0.1, 0.2, 0.5, 1.0, 2.0, 5.0)
+IDLE_CLOSE_S = 30.0
+"""A hub without watchers closes its stream after this long and opens it again, from then on,
+for the next watcher: a process nobody watches does not read every write's change (~50-80 us
+of CPU per write, scripts/bench)."""
 
 
 class ChangeCursor(Protocol):
@@ -69,9 +73,11 @@ class Hub:
         slots: Slots,
         queue_events: int,
         resume_window_s: float = float("inf"),
+        idle_close_s: float = IDLE_CLOSE_S,
     ) -> None:
         """Fan out `source` to watchers holding `slots` (per key and process), each queueing
-        `queue_events`; a catch-up may start at most `resume_window_s` before the hub."""
+        `queue_events`; a catch-up may start at most `resume_window_s` before the hub; the
+        stream closes after `idle_close_s` without a watcher."""
         self.source = source
         self.slots = slots
         self.queue_events = queue_events
@@ -82,6 +88,9 @@ class Hub:
         self.position: str | None = None
         self.opened = asyncio.Event()
         self.closing = False
+        self.idle_close_s = idle_close_s
+        self._wanted = asyncio.Event()  # clear while closed for want of watchers
+        self._wanted.set()
         self._task: asyncio.Task[None] | None = None
 
     def start(self, ready: Awaitable[None] | None = None) -> None:
@@ -115,6 +124,7 @@ class Hub:
         watcher = Watcher(query, self.queue_events)
         watcher.slot = self.slots.acquire(key)
         self.pending.add(watcher)
+        self._wanted.set()  # (re)open the stream if it closed for want of watchers
         return watcher
 
     async def open_after(self, token: str, field: str = "resume_token") -> ChangeCursor:
@@ -167,7 +177,9 @@ class Hub:
 
     async def _run(self) -> None:
         failures = 0
+        loop = asyncio.get_running_loop()
         while not self.closing:
+            await self._wanted.wait()
             try:
                 cursor = await self.source.open(self.position)
             except WatchTokenExpired:
@@ -179,9 +191,15 @@ class Hub:
             try:
                 self.position = cursor.token
                 self.opened.set()
+                watched_at = loop.time()
                 while not self.closing:
                     change = await cursor.next()
                     failures = 0
+                    if self.watchers or self.pending:
+                        watched_at = loop.time()
+                    elif loop.time() - watched_at >= self.idle_close_s:
+                        self._close_unwatched()
+                        break
                     if change is None:
                         self.position = cursor.token
                         continue
@@ -204,6 +222,13 @@ class Hub:
             sent = Sent(outcome[0], outcome[1], change.token)
             for watcher in members:
                 watcher.put(change, sent)
+
+    def _close_unwatched(self) -> None:
+        """Nobody watches: stop reading until a watcher is reserved (then from that moment on:
+        a new watcher starts after its request, a catch-up reads up to the hub itself)."""
+        self._wanted.clear()
+        self.opened.clear()  # new watches wait until it is open again
+        self.position = None
 
     def _lost_history(self) -> None:
         """The stream cannot resume: every watcher must list again; restart from now."""

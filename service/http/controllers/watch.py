@@ -83,9 +83,10 @@ class WatchController(Controller):
             token = check_token(last_event_id, carrier := "Last-Event-ID")
         elif resume_token is not None:
             token = check_token(resume_token, carrier)
-        await watch_hub.wait_open(OPEN_TIMEOUT_S)
+        # Reserved first: a hub closed for want of watchers opens again for it.
         watcher = watch_hub.reserve(mongo_filter, caller_name(request.scope) or "")
         try:
+            await watch_hub.wait_open(OPEN_TIMEOUT_S)
             cursor = None
             if token is None:
                 # Not before the request: a change committed before it is not "later", even
