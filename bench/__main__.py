@@ -320,7 +320,8 @@ def main() -> int:
                                 ids_file.with_name("vms.txt"), args.connections,
                                 chosen.pid)  # fmt: skip
                 fresh = pool(ids_file.with_name("delete.txt")) if args.profile == "delete" else None
-                profile(chosen.pid, target, args.profile, args.duration * 2, out_dir, fresh)
+                with others_running(service.pid, chosen.name != "service"):
+                    profile(chosen.pid, target, args.profile, args.duration * 2, out_dir, fresh)
                 return 0
             runs = measure(args, running, ids_file, pool, url)
             rss = peak_rss_mb(service.pid)
