@@ -78,11 +78,9 @@ class VMRepository(DeletionWrites):
             return vm
 
         try:
-            # An Idempotency-Key's response commits with the VM; an atomic batch's session too.
-            if usage or (ctx is not None and (ctx.claim is not None or ctx.session is not None)):
-                return await self._write(work, ctx)
-            await self.vms.insert_one(doc)
-            return vm
+            # The usage change and an Idempotency-Key's response commit with the VM (in an atomic
+            # batch, in the batch's transaction).
+            return await self._write(work, ctx)
         except DuplicateKeyError:
             raise await self._name_conflict(fields["name"], fields["project"]) from None
 
